@@ -1,0 +1,21 @@
+//! Warden's domain types: the words of DESIGN §1 as Rust types.
+//!
+//! Everything here is pure data with validation at construction: no I/O, no clock.
+
+pub mod canonical;
+pub mod catalog;
+pub mod decision;
+pub mod duration;
+pub mod id;
+pub mod request;
+pub mod timestamp;
+
+pub use catalog::{
+    BreakGlass, Environment, Identity, IdentityKind, IdentityStatus, Role, Sensitivity, SodRule,
+    System, Task,
+};
+pub use decision::{ApprovalStep, Decision, Outcome, Reason, ReasonCode, SecondCheck};
+pub use duration::Duration;
+pub use id::{GroupId, IdError, IdentityId, Permission, PolicyId, RoleId, SodId, SystemId, TaskId};
+pub use request::{ActiveGrant, InputError, Request};
+pub use timestamp::Timestamp;

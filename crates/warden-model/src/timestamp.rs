@@ -1,0 +1,114 @@
+//! Instants as RFC 3339 UTC. Input may carry any offset; Warden normalises to UTC so that
+//! the same instant always encodes (and hashes) the same way.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::{OffsetDateTime, UtcOffset, format_description::well_known::Rfc3339};
+
+use crate::Duration;
+
+/// An instant in UTC, to the second or finer.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(OffsetDateTime);
+
+/// Why a string is not a valid timestamp.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid time `{0}`: expected RFC 3339 such as `2026-11-29T10:00:00Z`")]
+pub struct TimestampError(String);
+
+impl Timestamp {
+    /// Parses RFC 3339 and normalises to UTC.
+    pub fn parse(s: &str) -> Result<Self, TimestampError> {
+        OffsetDateTime::parse(s, &Rfc3339)
+            .map(|t| Self(t.to_offset(UtcOffset::UTC)))
+            .map_err(|_| TimestampError(s.chars().take(40).collect()))
+    }
+
+    /// Wraps an instant read from a clock.
+    pub fn from_datetime(t: OffsetDateTime) -> Self {
+        Self(t.to_offset(UtcOffset::UTC))
+    }
+
+    /// Seconds since the Unix epoch.
+    pub fn unix_seconds(self) -> i64 {
+        self.0.unix_timestamp()
+    }
+
+    /// The instant `seconds` after the Unix epoch, if representable.
+    pub fn from_unix_seconds(seconds: i64) -> Option<Self> {
+        OffsetDateTime::from_unix_timestamp(seconds).ok().map(Self)
+    }
+
+    /// The underlying date-time.
+    pub fn as_datetime(self) -> OffsetDateTime {
+        self.0
+    }
+
+    /// This instant plus `d`, saturating at the largest representable time.
+    pub fn plus(self, d: Duration) -> Self {
+        let secs = i64::try_from(d.seconds()).unwrap_or(i64::MAX);
+        self.0
+            .checked_add(time::Duration::seconds(secs))
+            .map_or(self, Self)
+    }
+
+    /// Whole seconds from `self` until `later` (negative if `later` is earlier).
+    pub fn seconds_until(self, later: Timestamp) -> i64 {
+        (later.0 - self.0).whole_seconds()
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.format(&Rfc3339) {
+            Ok(s) => f.write_str(&s),
+            Err(_) => write!(f, "{}", self.0.unix_timestamp()),
+        }
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Timestamp({self})")
+    }
+}
+
+impl std::str::FromStr for Timestamp {
+    type Err = TimestampError;
+    fn from_str(s: &str) -> Result<Self, TimestampError> {
+        Self::parse(s)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_normalise_to_utc() {
+        let a = Timestamp::parse("2026-11-29T12:00:00+02:00").unwrap();
+        let b = Timestamp::parse("2026-11-29T10:00:00Z").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.to_string(), "2026-11-29T10:00:00Z");
+    }
+
+    #[test]
+    fn garbage_is_rejected() {
+        assert!(Timestamp::parse("yesterday").is_err());
+        assert!(Timestamp::parse("2026-13-01T00:00:00Z").is_err());
+    }
+}

@@ -1,0 +1,716 @@
+//! The catalog: reading `catalog.toml` / `catalog/*.toml`, and validating every entry and
+//! every reference between entries. Each problem becomes a `file:line: message` error; all
+//! are collected so one run shows them all.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use serde::Deserialize;
+use toml::Spanned;
+use warden_model::{
+    BreakGlass, Duration, Environment, GroupId, Identity, IdentityId, IdentityKind, IdentityStatus,
+    Permission, Role, RoleId, Sensitivity, SodId, SodRule, System, SystemId, Task, TaskId,
+    Timestamp,
+};
+
+use crate::source::{LoadError, LoadErrors, SourceFile};
+
+/// The most approvals a role or policy may ask for.
+pub const MAX_APPROVALS: u32 = 10;
+
+/// A validated catalog with the lookups `decide()` needs.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    /// Groups by id.
+    pub groups: BTreeSet<GroupId>,
+    /// Identities by id.
+    pub identities: BTreeMap<IdentityId, Identity>,
+    /// Systems by id.
+    pub systems: BTreeMap<SystemId, System>,
+    /// Roles by id.
+    pub roles: BTreeMap<RoleId, Role>,
+    /// Tasks by id.
+    pub tasks: BTreeMap<TaskId, Task>,
+    /// Separation-of-duties rules, in id order.
+    pub sod: Vec<SodRule>,
+    /// Break-glass limits; without them, emergency requests are denied.
+    pub break_glass: Option<BreakGlass>,
+    roles_by_system: BTreeMap<SystemId, Vec<RoleId>>,
+    members: BTreeMap<GroupId, BTreeSet<IdentityId>>,
+    by_email: BTreeMap<String, IdentityId>,
+}
+
+impl Catalog {
+    /// The roles on `system`, in id order.
+    pub fn roles_of(&self, system: &SystemId) -> &[RoleId] {
+        self.roles_by_system.get(system).map_or(&[], Vec::as_slice)
+    }
+
+    /// The members of `group`.
+    pub fn members(&self, group: &GroupId) -> impl Iterator<Item = &IdentityId> {
+        self.members.get(group).into_iter().flatten()
+    }
+
+    /// The identity whose `email` is `email` (compared case-insensitively).
+    pub fn identity_by_email(&self, email: &str) -> Option<&Identity> {
+        self.by_email
+            .get(&email.to_ascii_lowercase())
+            .and_then(|id| self.identities.get(id))
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCatalog {
+    #[serde(default)]
+    group: Vec<RawGroup>,
+    #[serde(default)]
+    identity: Vec<RawIdentity>,
+    #[serde(default)]
+    system: Vec<RawSystem>,
+    #[serde(default)]
+    role: Vec<RawRole>,
+    #[serde(default)]
+    task: Vec<RawTask>,
+    #[serde(default)]
+    sod: Vec<RawSod>,
+    break_glass: Option<Spanned<RawBreakGlass>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGroup {
+    id: Spanned<GroupId>,
+    #[serde(default)]
+    #[expect(dead_code, reason = "documentation for readers of the catalog")]
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdentity {
+    id: Spanned<IdentityId>,
+    kind: IdentityKind,
+    #[serde(default)]
+    groups: Vec<Spanned<GroupId>>,
+    #[serde(default)]
+    status: IdentityStatus,
+    email: Option<Spanned<String>>,
+    owner: Option<Spanned<IdentityId>>,
+    sponsor: Option<Spanned<IdentityId>>,
+    access_ends: Option<Spanned<Timestamp>>,
+    #[serde(default)]
+    #[expect(dead_code, reason = "documentation for readers of the catalog")]
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSystem {
+    id: Spanned<SystemId>,
+    sensitivity: Sensitivity,
+    environment: Environment,
+    #[serde(default)]
+    data_classes: Vec<Spanned<Permission>>,
+    owner: Spanned<GroupId>,
+    connector: Option<Spanned<String>>,
+    #[serde(default)]
+    #[expect(dead_code, reason = "documentation for readers of the catalog")]
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRole {
+    id: Spanned<RoleId>,
+    system: Spanned<SystemId>,
+    permissions: Spanned<Vec<Permission>>,
+    max_duration: Duration,
+    default_duration: Option<Spanned<Duration>>,
+    approvals: Option<Spanned<u32>>,
+    #[serde(default)]
+    approvers: Vec<Spanned<GroupId>>,
+    kinds: Option<Vec<IdentityKind>>,
+    #[serde(default)]
+    grants: Vec<String>,
+    rotate_every: Option<Duration>,
+    #[serde(default)]
+    #[expect(dead_code, reason = "documentation for readers of the catalog")]
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTask {
+    id: Spanned<TaskId>,
+    system: Spanned<SystemId>,
+    needs: Spanned<Vec<Permission>>,
+    max_duration: Option<Duration>,
+    #[serde(default)]
+    #[expect(dead_code, reason = "documentation for readers of the catalog")]
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSod {
+    id: Spanned<SodId>,
+    roles: Vec<Spanned<RoleId>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBreakGlass {
+    max_duration: Duration,
+    review_within: Duration,
+}
+
+/// Collects errors against the file each raw entry came from.
+struct Check<'a> {
+    errors: Vec<LoadError>,
+    files: &'a [SourceFile],
+}
+
+impl Check<'_> {
+    fn at(&mut self, file: usize, span: Range<usize>, message: String) {
+        if let Some(f) = self.files.get(file) {
+            self.errors.push(f.error_at(span.start, message));
+        }
+    }
+}
+
+/// Parses and validates the catalog files of a bundle.
+pub fn load(files: &[SourceFile]) -> Result<Catalog, LoadErrors> {
+    let mut check = Check {
+        errors: Vec::new(),
+        files,
+    };
+    let mut raws: Vec<(usize, RawCatalog)> = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        match toml::from_str::<RawCatalog>(&file.text) {
+            Ok(raw) => raws.push((i, raw)),
+            Err(e) => check.errors.push(LoadError {
+                file: file.name.clone(),
+                line: e.span().map(|s| file.line_of(s.start)),
+                message: e.message().trim().to_owned(),
+            }),
+        }
+    }
+    if !check.errors.is_empty() {
+        return Err(LoadErrors(check.errors));
+    }
+    let catalog = build(&mut check, raws);
+    if check.errors.is_empty() {
+        Ok(catalog)
+    } else {
+        Err(LoadErrors(check.errors))
+    }
+}
+
+/// Inserts `value` under `id` unless the id is taken, reporting duplicates.
+fn insert_unique<K: Ord + Clone + std::fmt::Display, V>(
+    check: &mut Check<'_>,
+    map: &mut BTreeMap<K, V>,
+    what: &str,
+    file: usize,
+    id: &Spanned<K>,
+    value: V,
+) {
+    if map.contains_key(id.get_ref()) {
+        check.at(
+            file,
+            id.span(),
+            format!("duplicate {what} id `{}`", id.get_ref()),
+        );
+    } else {
+        map.insert(id.get_ref().clone(), value);
+    }
+}
+
+fn build(check: &mut Check<'_>, raws: Vec<(usize, RawCatalog)>) -> Catalog {
+    let mut groups: BTreeMap<GroupId, ()> = BTreeMap::new();
+    let mut raw_identities = BTreeMap::new();
+    let mut raw_systems = BTreeMap::new();
+    let mut raw_roles = BTreeMap::new();
+    let mut raw_tasks = BTreeMap::new();
+    let mut raw_sods = BTreeMap::new();
+    let mut break_glass: Option<BreakGlass> = None;
+
+    for (file, raw) in raws {
+        for g in raw.group {
+            insert_unique(check, &mut groups, "group", file, &g.id, ());
+        }
+        for i in raw.identity {
+            let id = i.id.clone();
+            insert_unique(check, &mut raw_identities, "identity", file, &id, (file, i));
+        }
+        for s in raw.system {
+            let id = s.id.clone();
+            insert_unique(check, &mut raw_systems, "system", file, &id, (file, s));
+        }
+        for r in raw.role {
+            let id = r.id.clone();
+            insert_unique(check, &mut raw_roles, "role", file, &id, (file, r));
+        }
+        for t in raw.task {
+            let id = t.id.clone();
+            insert_unique(check, &mut raw_tasks, "task", file, &id, (file, t));
+        }
+        for s in raw.sod {
+            let id = s.id.clone();
+            insert_unique(check, &mut raw_sods, "sod", file, &id, (file, s));
+        }
+        if let Some(bg) = raw.break_glass {
+            if break_glass.is_some() {
+                check.at(file, bg.span(), "`[break_glass]` is defined twice".into());
+            }
+            let bg = bg.into_inner();
+            break_glass = Some(BreakGlass {
+                max_duration: bg.max_duration,
+                review_within: bg.review_within,
+            });
+        }
+    }
+
+    let mut catalog = Catalog {
+        groups: groups.into_keys().collect(),
+        break_glass,
+        ..Catalog::default()
+    };
+
+    for (id, (file, raw)) in &raw_identities {
+        let identity = build_identity(check, &catalog.groups, &raw_identities, *file, raw);
+        if let Some(email) = &identity.email {
+            let key = email.to_ascii_lowercase();
+            if let Some(other) = catalog.by_email.get(&key) {
+                if let Some(span) = raw.email.as_ref().map(Spanned::span) {
+                    check.at(
+                        *file,
+                        span,
+                        format!("email `{email}` is also the email of identity `{other}`"),
+                    );
+                }
+            } else {
+                catalog.by_email.insert(key, id.clone());
+            }
+        }
+        for g in &identity.groups {
+            catalog
+                .members
+                .entry(g.clone())
+                .or_default()
+                .insert(id.clone());
+        }
+        catalog.identities.insert(id.clone(), identity);
+    }
+
+    for (id, (file, raw)) in raw_systems {
+        if !catalog.groups.contains(raw.owner.get_ref()) {
+            check.at(
+                file,
+                raw.owner.span(),
+                format!(
+                    "system `{id}`: owner group `{}` is not defined",
+                    raw.owner.get_ref()
+                ),
+            );
+        }
+        let connector = raw.connector.map(|c| {
+            let span = c.span();
+            let name = c.into_inner();
+            if warden_model::SystemId::parse(&name).is_err() {
+                check.at(
+                    file,
+                    span,
+                    format!("system `{id}`: connector name `{name}` may only hold letters, digits and `._-`"),
+                );
+            }
+            name
+        });
+        let system = System {
+            id: id.clone(),
+            sensitivity: raw.sensitivity,
+            environment: raw.environment,
+            data_classes: raw
+                .data_classes
+                .into_iter()
+                .map(|d| d.into_inner().as_str().to_owned())
+                .collect(),
+            owner: raw.owner.into_inner(),
+            connector,
+        };
+        catalog.systems.insert(id, system);
+    }
+
+    for (id, (file, raw)) in raw_roles {
+        let role = build_role(check, &catalog, file, raw);
+        catalog
+            .roles_by_system
+            .entry(role.system.clone())
+            .or_default()
+            .push(id.clone());
+        catalog.roles.insert(id, role);
+    }
+
+    for (id, (file, raw)) in raw_tasks {
+        if !catalog.systems.contains_key(raw.system.get_ref()) {
+            check.at(
+                file,
+                raw.system.span(),
+                format!(
+                    "task `{id}`: system `{}` is not defined",
+                    raw.system.get_ref()
+                ),
+            );
+        }
+        if raw.needs.get_ref().is_empty() {
+            check.at(
+                file,
+                raw.needs.span(),
+                format!("task `{id}`: `needs` must name at least one permission"),
+            );
+        }
+        let task = Task {
+            id: id.clone(),
+            system: raw.system.into_inner(),
+            needs: raw.needs.into_inner().into_iter().collect(),
+            max_duration: raw.max_duration,
+        };
+        catalog.tasks.insert(id, task);
+    }
+
+    for (id, (file, raw)) in raw_sods {
+        let mut roles = BTreeSet::new();
+        for r in &raw.roles {
+            if !catalog.roles.contains_key(r.get_ref()) {
+                check.at(
+                    file,
+                    r.span(),
+                    format!("sod `{id}`: role `{}` is not defined", r.get_ref()),
+                );
+            }
+            roles.insert(r.get_ref().clone());
+        }
+        if roles.len() < 2 {
+            check.at(
+                file,
+                raw.id.span(),
+                format!("sod `{id}`: needs at least two different roles"),
+            );
+        }
+        catalog.sod.push(SodRule { id, roles });
+    }
+    catalog
+}
+
+fn build_identity(
+    check: &mut Check<'_>,
+    groups: &BTreeSet<GroupId>,
+    all: &BTreeMap<IdentityId, (usize, RawIdentity)>,
+    file: usize,
+    raw: &RawIdentity,
+) -> Identity {
+    let id = raw.id.get_ref();
+    for g in &raw.groups {
+        if !groups.contains(g.get_ref()) {
+            check.at(
+                file,
+                g.span(),
+                format!("identity `{id}`: group `{}` is not defined", g.get_ref()),
+            );
+        }
+    }
+    let mut human_ref = |what: &str, r: &Option<Spanned<IdentityId>>| {
+        if let Some(r) = r {
+            match all.get(r.get_ref()) {
+                None => check.at(
+                    file,
+                    r.span(),
+                    format!("identity `{id}`: {what} `{}` is not defined", r.get_ref()),
+                ),
+                Some((_, other)) if other.kind != IdentityKind::Human => check.at(
+                    file,
+                    r.span(),
+                    format!(
+                        "identity `{id}`: {what} `{}` must be a human identity",
+                        r.get_ref()
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
+    };
+    human_ref("owner", &raw.owner);
+    human_ref("sponsor", &raw.sponsor);
+    let kind = raw.kind;
+    if kind.needs_owner() && raw.owner.is_none() {
+        check.at(
+            file,
+            raw.id.span(),
+            format!(
+                "identity `{id}`: a {} identity needs an `owner`",
+                kind.as_str()
+            ),
+        );
+    }
+    if !kind.needs_owner()
+        && let Some(o) = &raw.owner {
+            check.at(
+                file,
+                o.span(),
+                format!(
+                    "identity `{id}`: only service and workload identities have an `owner` (use `sponsor` for a third party)"
+                ),
+            );
+        }
+    if kind == IdentityKind::ThirdParty {
+        if raw.sponsor.is_none() {
+            check.at(
+                file,
+                raw.id.span(),
+                format!("identity `{id}`: a third_party identity needs a `sponsor`"),
+            );
+        }
+        if raw.access_ends.is_none() {
+            check.at(
+                file,
+                raw.id.span(),
+                format!("identity `{id}`: a third_party identity needs `access_ends`"),
+            );
+        }
+    } else {
+        for (key, span) in [
+            ("sponsor", raw.sponsor.as_ref().map(Spanned::span)),
+            ("access_ends", raw.access_ends.as_ref().map(Spanned::span)),
+        ] {
+            if let Some(span) = span {
+                check.at(
+                    file,
+                    span,
+                    format!("identity `{id}`: only third_party identities have `{key}`"),
+                );
+            }
+        }
+    }
+    if let Some(email) = &raw.email {
+        let e = email.get_ref();
+        let plausible = e.len() <= 254
+            && e.split_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
+            && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !plausible {
+            check.at(
+                file,
+                email.span(),
+                format!("identity `{id}`: `{e}` is not an email address"),
+            );
+        }
+    }
+    Identity {
+        id: id.clone(),
+        kind,
+        groups: raw.groups.iter().map(|g| g.get_ref().clone()).collect(),
+        status: raw.status,
+        email: raw.email.as_ref().map(|e| e.get_ref().clone()),
+        owner: raw.owner.as_ref().map(|o| o.get_ref().clone()),
+        sponsor: raw.sponsor.as_ref().map(|s| s.get_ref().clone()),
+        access_ends: raw.access_ends.as_ref().map(|a| *a.get_ref()),
+    }
+}
+
+fn build_role(check: &mut Check<'_>, catalog: &Catalog, file: usize, raw: RawRole) -> Role {
+    let id = raw.id.get_ref();
+    if !catalog.systems.contains_key(raw.system.get_ref()) {
+        check.at(
+            file,
+            raw.system.span(),
+            format!(
+                "role `{id}`: system `{}` is not defined",
+                raw.system.get_ref()
+            ),
+        );
+    }
+    if raw.permissions.get_ref().is_empty() {
+        check.at(
+            file,
+            raw.permissions.span(),
+            format!("role `{id}`: `permissions` must name at least one permission"),
+        );
+    }
+    let default_duration = match &raw.default_duration {
+        Some(d) if *d.get_ref() > raw.max_duration => {
+            check.at(
+                file,
+                d.span(),
+                format!(
+                    "role `{id}`: `default_duration` ({}) is longer than `max_duration` ({})",
+                    d.get_ref(),
+                    raw.max_duration
+                ),
+            );
+            raw.max_duration
+        }
+        Some(d) => *d.get_ref(),
+        None => raw.max_duration,
+    };
+    let approvals = raw.approvals.as_ref().map_or(0, |a| *a.get_ref());
+    if let Some(a) = raw
+        .approvals
+        .as_ref()
+        .filter(|a| *a.get_ref() > MAX_APPROVALS)
+    {
+        check.at(
+            file,
+            a.span(),
+            format!("role `{id}`: `approvals` must be at most {MAX_APPROVALS}"),
+        );
+    }
+    if approvals > 0 && raw.approvers.is_empty() {
+        check.at(
+            file,
+            raw.id.span(),
+            format!("role `{id}`: needs `approvers` because `approvals` is above zero"),
+        );
+    }
+    for g in &raw.approvers {
+        if !catalog.groups.contains(g.get_ref()) {
+            check.at(
+                file,
+                g.span(),
+                format!(
+                    "role `{id}`: approver group `{}` is not defined",
+                    g.get_ref()
+                ),
+            );
+        }
+    }
+    let kinds: BTreeSet<IdentityKind> = match raw.kinds {
+        Some(k) if k.is_empty() => {
+            check.at(
+                file,
+                raw.id.span(),
+                format!("role `{id}`: `kinds` must name at least one identity kind"),
+            );
+            BTreeSet::new()
+        }
+        Some(k) => k.into_iter().collect(),
+        None => IdentityKind::ALL.into_iter().collect(),
+    };
+    for g in &raw.grants {
+        if g.trim().is_empty() || g.chars().any(char::is_control) {
+            check.at(
+                file,
+                raw.id.span(),
+                format!("role `{id}`: `grants` entries must be non-empty printable text"),
+            );
+        }
+    }
+    Role {
+        id: id.clone(),
+        system: raw.system.into_inner(),
+        permissions: raw.permissions.into_inner().into_iter().collect(),
+        max_duration: raw.max_duration,
+        default_duration,
+        approvals,
+        approvers: raw.approvers.into_iter().map(Spanned::into_inner).collect(),
+        kinds,
+        grants: raw.grants,
+        rotate_every: raw.rotate_every,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(text: &str) -> Vec<String> {
+        let files = [SourceFile {
+            name: "catalog.toml".into(),
+            text: text.into(),
+        }];
+        match load(&files) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.0.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    const BASE: &str = r#"
+[[group]]
+id = "eng"
+
+[[identity]]
+id = "alice"
+kind = "human"
+groups = ["eng"]
+
+[[system]]
+id = "db"
+sensitivity = "low"
+environment = "dev"
+owner = "eng"
+
+[[role]]
+id = "db.read"
+system = "db"
+permissions = ["read"]
+max_duration = "8h"
+"#;
+
+    #[test]
+    fn a_valid_catalog_loads() {
+        assert_eq!(errors(BASE), Vec::<String>::new());
+    }
+
+    #[test]
+    fn each_error_names_file_and_line() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "[[group]]\nid = \"eng\"\ncolour = 1\n",
+                "catalog.toml:24: unknown field `colour`",
+            ),
+            (
+                "[[group]]\nid = \"eng\"\n",
+                "catalog.toml:23: duplicate group id `eng`",
+            ),
+            (
+                "[[identity]]\nid = \"svc\"\nkind = \"service\"\n",
+                "catalog.toml:23: identity `svc`: a service identity needs an `owner`",
+            ),
+            (
+                "[[identity]]\nid = \"bot\"\nkind = \"workload\"\nowner = \"ghost\"\n",
+                "catalog.toml:25: identity `bot`: owner `ghost` is not defined",
+            ),
+            (
+                "[[role]]\nid = \"db.x\"\nsystem = \"db\"\npermissions = [\"x\"]\n",
+                "catalog.toml:22: missing field `max_duration`",
+            ),
+            (
+                "[[role]]\nid = \"db.x\"\nsystem = \"nope\"\npermissions = [\"x\"]\nmax_duration = \"1h\"\n",
+                "catalog.toml:24: role `db.x`: system `nope` is not defined",
+            ),
+            (
+                "[[role]]\nid = \"db.x\"\nsystem = \"db\"\npermissions = [\"x\"]\nmax_duration = \"1h\"\ndefault_duration = \"2h\"\n",
+                "catalog.toml:27: role `db.x`: `default_duration` (2h) is longer than `max_duration` (1h)",
+            ),
+            (
+                "[[role]]\nid = \"db.x\"\nsystem = \"db\"\npermissions = [\"x\"]\nmax_duration = \"1y\"\n",
+                "catalog.toml:26: invalid duration `1y`",
+            ),
+            (
+                "[[sod]]\nid = \"s\"\nroles = [\"db.read\", \"db.ghost\"]\n",
+                "catalog.toml:24: sod `s`: role `db.ghost` is not defined",
+            ),
+            (
+                "[[identity]]\nid = \"v\"\nkind = \"third_party\"\nsponsor = \"alice\"\n",
+                "catalog.toml:23: identity `v`: a third_party identity needs `access_ends`",
+            ),
+        ];
+        for (extra, expected) in cases {
+            let got = errors(&format!("{BASE}\n{extra}"));
+            assert!(
+                got.iter().any(|g| g.starts_with(expected)),
+                "expected {expected:?} in {got:#?}"
+            );
+        }
+    }
+}

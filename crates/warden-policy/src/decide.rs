@@ -1,0 +1,640 @@
+//! `decide()`: the eight steps of DESIGN §3.2. Pure: the instant, the request and the
+//! subject's active grants come in; nothing is read from a clock, a disk or a network.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use warden_model::{
+    ActiveGrant, ApprovalStep, Decision, Duration, Identity, IdentityKind, Outcome, Permission,
+    PolicyId, Reason, ReasonCode, Request, Role, SecondCheck, Task, Timestamp, canonical,
+};
+
+use crate::authorization::{Action, AuthContext, Evaluation};
+use crate::bundle::Bundle;
+
+/// Everything a decision depends on besides the bundle.
+#[derive(Clone, Copy, Debug)]
+pub struct DecisionInput<'a> {
+    /// The request.
+    pub request: &'a Request,
+    /// The subject's grants; those expired at `at` are ignored.
+    pub grants: &'a [ActiveGrant],
+    /// The instant of the decision.
+    pub at: Timestamp,
+}
+
+#[derive(Serialize)]
+struct HashedInput<'a> {
+    request: &'a Request,
+    active_grants: Vec<&'a ActiveGrant>,
+    at: Timestamp,
+}
+
+/// `sha256:…` over the canonical encoding of the request, the active grants (sorted) and
+/// the instant: the same inputs hash the same on every machine.
+pub fn input_hash(input: &DecisionInput<'_>) -> String {
+    let mut grants: Vec<&ActiveGrant> = input.grants.iter().collect();
+    grants.sort();
+    let hashed = HashedInput {
+        request: input.request,
+        active_grants: grants,
+        at: input.at,
+    };
+    canonical::hash_of(&hashed).unwrap_or_else(|_| canonical::sha256_tagged(b""))
+}
+
+/// A decision taking shape.
+#[derive(Default)]
+struct Draft {
+    role: Option<Role>,
+    system: Option<warden_model::SystemId>,
+    reasons: Vec<Reason>,
+    policies: Vec<PolicyId>,
+}
+
+impl Draft {
+    fn reason(&mut self, code: ReasonCode, message: String) {
+        self.reasons.push(Reason::new(code, message));
+    }
+}
+
+fn list<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
+    let parts: Vec<String> = items.into_iter().map(|i| i.to_string()).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+fn quoted<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
+    let parts: Vec<String> = items.into_iter().map(|i| format!("`{i}`")).collect();
+    parts.join(", ")
+}
+
+impl Bundle {
+    /// Decides `input` through the scope index.
+    pub fn decide(&self, input: &DecisionInput<'_>) -> Decision {
+        self.decide_with(input, Evaluation::Indexed)
+    }
+
+    /// Decides `input`, evaluating policies as `evaluation` says. Both ways give the same
+    /// decision; [`Evaluation::Full`] exists to prove it.
+    pub fn decide_with(&self, input: &DecisionInput<'_>, evaluation: Evaluation) -> Decision {
+        let mut draft = Draft::default();
+        let shaped = self.steps(input, evaluation, &mut draft);
+        let (outcome, duration, approvals, second_check, break_glass) = match shaped {
+            Some(s) => (
+                s.outcome,
+                Some(s.duration.seconds()),
+                s.approvals,
+                s.second_check,
+                s.break_glass,
+            ),
+            None => (
+                Outcome::Deny,
+                None,
+                Vec::new(),
+                SecondCheck::default(),
+                false,
+            ),
+        };
+        let mut reasons = draft.reasons;
+        reasons.extend(draft.policies.into_iter().map(Reason::policy));
+        Decision {
+            outcome,
+            permissions: draft
+                .role
+                .as_ref()
+                .map(|r| r.permissions.iter().cloned().collect())
+                .unwrap_or_default(),
+            role: draft.role.map(|r| r.id),
+            system: draft.system,
+            duration_seconds: duration,
+            approvals,
+            second_check,
+            break_glass,
+            reasons,
+            bundle_hash: self.hash().to_owned(),
+            input_hash: input_hash(input),
+        }
+    }
+
+    /// Runs the steps; `None` is a denial whose reasons are in `draft`.
+    fn steps(
+        &self,
+        input: &DecisionInput<'_>,
+        evaluation: Evaluation,
+        d: &mut Draft,
+    ) -> Option<Shaped> {
+        let req = input.request;
+        let cat = &self.catalog;
+
+        // 1. Identities.
+        let (requester, subject) = self.resolve_identities(input, d)?;
+
+        // 2. System, role, task.
+        let (system, requested, task) = self.resolve_targets(req, d)?;
+
+        // 3. Right-sizing.
+        let action = if req.emergency {
+            Action::BreakGlass
+        } else {
+            Action::Request
+        };
+        let break_glass = if req.emergency {
+            let Some(bg) = cat.break_glass else {
+                d.reason(
+                    ReasonCode::NotPermitted,
+                    "emergency access asked for, but this bundle has no `[break_glass]` settings"
+                        .into(),
+                );
+                return None;
+            };
+            Some(bg)
+        } else {
+            None
+        };
+        let need: BTreeSet<Permission> = match (&req.needs, task, requested) {
+            (Some(needs), _, _) => needs.iter().cloned().collect(),
+            (None, Some(t), _) => t.needs.clone(),
+            (None, None, Some(r)) => r.permissions.clone(),
+            (None, None, None) => BTreeSet::new(),
+        };
+        if let Some(r) = requested
+            && !r.permissions.is_superset(&need) {
+                d.reason(
+                    ReasonCode::NoCoveringRole,
+                    format!(
+                        "role `{}` does not cover the stated need {}",
+                        r.id,
+                        list(&need)
+                    ),
+                );
+                return None;
+            }
+        let mut candidates: Vec<&Role> = cat
+            .roles_of(&system.id)
+            .iter()
+            .filter_map(|id| cat.roles.get(id))
+            .filter(|r| r.kinds.contains(&subject.kind) && r.permissions.is_superset(&need))
+            .filter(|r| requested.is_none_or(|q| r.permissions.is_subset(&q.permissions)))
+            .collect();
+        if candidates.is_empty() {
+            d.reason(
+                ReasonCode::NoCoveringRole,
+                format!(
+                    "no role on `{}` covers {} for a {} identity",
+                    system.id,
+                    list(&need),
+                    subject.kind.as_str()
+                ),
+            );
+            return None;
+        }
+        // Least permissions first; on a tie the role asked for, then the shorter cap, then id.
+        candidates.sort_by(|a, b| {
+            let asked = |r: &Role| requested.is_none_or(|q| q.id != r.id);
+            (a.permissions.len(), asked(a), a.max_duration, &a.id).cmp(&(
+                b.permissions.len(),
+                asked(b),
+                b.max_duration,
+                &b.id,
+            ))
+        });
+        let ctx_for = |role: &Role| AuthContext {
+            duration_seconds: duration_i64(req.duration.unwrap_or(role.default_duration)),
+            emergency: req.emergency,
+            purpose: &req.purpose,
+            ticket: req.ticket.as_deref().unwrap_or(""),
+            source: req.source.as_deref().unwrap_or(""),
+            requester_is_subject: requester.id == subject.id,
+            approvals: 0,
+        };
+        let mut forbids: BTreeSet<PolicyId> = BTreeSet::new();
+        let mut chosen: Option<(&Role, PolicyId)> = None;
+        for role in &candidates {
+            let answer =
+                self.authorization
+                    .ask(&subject.id, action, &role.id, &ctx_for(role), evaluation);
+            if answer.allowed {
+                if let Some(winner) = self.most_favourable(&answer.policies) {
+                    chosen = Some((role, winner));
+                    break;
+                }
+            } else {
+                forbids.extend(answer.policies);
+            }
+        }
+        let Some((role, winner)) = chosen else {
+            let mut message = format!(
+                "policy permits {} none of the roles that cover {}: {}",
+                subject.id,
+                list(&need),
+                quoted(candidates.iter().map(|r| &r.id))
+            );
+            if !forbids.is_empty() {
+                message.push_str(&format!("; forbidden by {}", quoted(&forbids)));
+            }
+            d.reason(ReasonCode::NotPermitted, message);
+            d.policies.extend(forbids);
+            return None;
+        };
+        d.role = Some(role.clone());
+        if let Some(q) = requested
+            && q.id != role.id {
+                d.reason(
+                    ReasonCode::RightSized,
+                    format!(
+                        "asked for `{}`; need {} is covered by `{}`",
+                        q.id,
+                        list(&need),
+                        role.id
+                    ),
+                );
+            }
+        d.policies.push(winner.clone());
+
+        // 4. Separation of duties.
+        let active: BTreeSet<&warden_model::RoleId> = input
+            .grants
+            .iter()
+            .filter(|g| g.expires_at > input.at)
+            .map(|g| &g.role)
+            .collect();
+        let mut conflict = false;
+        for rule in &cat.sod {
+            if rule.roles.contains(&role.id)
+                && rule
+                    .roles
+                    .iter()
+                    .all(|r| *r == role.id || active.contains(r))
+            {
+                let others = rule.roles.iter().filter(|r| **r != role.id);
+                d.reason(
+                    ReasonCode::SodConflict,
+                    format!(
+                        "`{}` with active grant {} would complete separation-of-duties rule `{}`",
+                        role.id,
+                        quoted(others),
+                        rule.id
+                    ),
+                );
+                conflict = true;
+            }
+        }
+        if conflict {
+            return None;
+        }
+
+        // 5. Duration.
+        let asked = req.duration.unwrap_or(role.default_duration);
+        let mut caps: Vec<(Duration, String)> =
+            vec![(role.max_duration, format!("role `{}`", role.id))];
+        if let Some(t) = task.and_then(|t| t.max_duration.map(|m| (m, &t.id))) {
+            caps.push((t.0, format!("task `{}`", t.1)));
+        }
+        if let Some(m) = self.policies.get(&winner).and_then(|p| p.max_duration) {
+            caps.push((m, format!("policy `{winner}`")));
+        }
+        if let Some(bg) = break_glass {
+            caps.push((bg.max_duration, "`[break_glass]`".into()));
+        }
+        if let Some(ends) = subject.access_ends {
+            let left = input.at.seconds_until(ends);
+            if let Some(left) = u64::try_from(left).ok().and_then(Duration::from_seconds) {
+                caps.push((
+                    left,
+                    format!("the access end of `{}` at {ends}", subject.id),
+                ));
+            }
+        }
+        // Smallest cap; on a tie the first listed (role, task, policy, …) is named.
+        let (cap, capped_by) = caps
+            .iter()
+            .fold(None::<&(Duration, String)>, |best, c| match best {
+                Some(b) if b.0 <= c.0 => Some(b),
+                _ => Some(c),
+            })
+            .map(|(c, by)| (*c, by.clone()))
+            .unwrap_or((role.max_duration, String::new()));
+        let duration = if asked > cap {
+            let what = if req.duration.is_some() {
+                format!("asked for {asked}")
+            } else {
+                format!("the default of {asked}")
+            };
+            d.reason(
+                ReasonCode::DurationClamped,
+                format!("{what}; capped at {cap} by {capped_by}"),
+            );
+            cap
+        } else {
+            asked
+        };
+
+        // 6. Second check.
+        let mut second_check = SecondCheck::default();
+        if system.sensitivity.needs_second_check() {
+            second_check.required = true;
+            let ctx = AuthContext {
+                duration_seconds: duration_i64(duration),
+                ..ctx_for(role)
+            };
+            let answer =
+                self.authorization
+                    .ask(&subject.id, Action::Provision, &role.id, &ctx, evaluation);
+            if !answer.allowed {
+                let mut message = format!(
+                    "`{}` is a {} system and the `provision` action is not permitted for `{}`",
+                    system.id,
+                    system.sensitivity.as_str(),
+                    role.id
+                );
+                if !answer.policies.is_empty() {
+                    message.push_str(&format!("; forbidden by {}", quoted(&answer.policies)));
+                }
+                d.reason(ReasonCode::SecondCheckFailed, message);
+                d.policies.extend(answer.policies);
+                return None;
+            }
+            second_check.passed = true;
+            if let Some(p) = self.most_favourable(&answer.policies)
+                && !d.policies.contains(&p) {
+                    d.policies.push(p);
+                }
+            let message = if break_glass.is_some() {
+                format!(
+                    "`{}` is a {} system; the owner group `{}` approval is replaced by the post-hoc review",
+                    system.id,
+                    system.sensitivity.as_str(),
+                    system.owner
+                )
+            } else {
+                format!(
+                    "`{}` is a {} system; one more approval from owner group `{}`",
+                    system.id,
+                    system.sensitivity.as_str(),
+                    system.owner
+                )
+            };
+            d.reason(ReasonCode::SecondCheck, message);
+        }
+
+        // 8. Break-glass: granted now, reviewed afterwards.
+        if let Some(bg) = break_glass {
+            d.reason(
+                ReasonCode::BreakGlass,
+                format!(
+                    "emergency access for {duration}; post-hoc review due within {}",
+                    bg.review_within
+                ),
+            );
+            return Some(Shaped {
+                outcome: Outcome::Grant,
+                duration,
+                approvals: Vec::new(),
+                second_check,
+                break_glass: true,
+            });
+        }
+
+        // 7. Approvals.
+        let excluded: Vec<warden_model::IdentityId> = [&requester.id, &subject.id]
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .cloned()
+            .collect();
+        let mut approvals = Vec::new();
+        let count = role.approvals.max(
+            self.policies
+                .get(&winner)
+                .and_then(|p| p.approvals)
+                .unwrap_or(0),
+        );
+        if count > 0 {
+            approvals.push(ApprovalStep {
+                count,
+                from_groups: role.approvers.iter().cloned().collect(),
+                from_identities: Vec::new(),
+                excluded: excluded.clone(),
+            });
+        }
+        if second_check.required {
+            // The owner group's extra approval; when the role's approvers are exactly that
+            // group it is one more approval of the same step, from a different person.
+            let owner_only = vec![system.owner.clone()];
+            match approvals.first_mut() {
+                Some(step) if step.from_groups == owner_only => step.count += 1,
+                _ => approvals.push(ApprovalStep {
+                    count: 1,
+                    from_groups: owner_only,
+                    from_identities: Vec::new(),
+                    excluded: excluded.clone(),
+                }),
+            }
+        }
+        if let Some(owner) = subject
+            .owner
+            .as_ref()
+            .filter(|_| subject.kind.needs_owner())
+            && *owner != requester.id {
+                approvals.push(ApprovalStep {
+                    count: 1,
+                    from_groups: Vec::new(),
+                    from_identities: vec![owner.clone()],
+                    excluded,
+                });
+            }
+        let outcome = if approvals.is_empty() {
+            Outcome::Grant
+        } else {
+            Outcome::ApprovalRequired
+        };
+        Some(Shaped {
+            outcome,
+            duration,
+            approvals,
+            second_check,
+            break_glass: false,
+        })
+    }
+
+    fn resolve_identities<'a>(
+        &'a self,
+        input: &DecisionInput<'_>,
+        d: &mut Draft,
+    ) -> Option<(&'a Identity, &'a Identity)> {
+        let cat = &self.catalog;
+        let req = input.request;
+        let requester = cat.identities.get(&req.requester);
+        let subject = cat.identities.get(req.subject());
+        if requester.is_none() {
+            d.reason(
+                ReasonCode::UnknownIdentity,
+                format!("requester `{}` is not in the catalog", req.requester),
+            );
+        }
+        if subject.is_none() && req.subject() != &req.requester {
+            d.reason(
+                ReasonCode::UnknownIdentity,
+                format!("subject `{}` is not in the catalog", req.subject()),
+            );
+        }
+        let (requester, subject) = (requester?, subject?);
+        let subject_is_requester = subject.id == requester.id;
+        for (who, i, skip) in [
+            ("requester", requester, false),
+            ("subject", subject, subject_is_requester),
+        ] {
+            if !i.is_active() && !skip {
+                d.reason(
+                    ReasonCode::IdentityDisabled,
+                    format!("{who} `{}` is disabled", i.id),
+                );
+            }
+        }
+        if !d.reasons.is_empty() {
+            return None;
+        }
+        if subject.kind.needs_owner() {
+            let owner = subject.owner.as_ref().and_then(|o| cat.identities.get(o));
+            match owner {
+                Some(o) if o.is_active() => {}
+                Some(o) => d.reason(
+                    ReasonCode::OwnerMissing,
+                    format!(
+                        "owner `{}` of {} `{}` is disabled",
+                        o.id,
+                        subject.kind.as_str(),
+                        subject.id
+                    ),
+                ),
+                None => d.reason(
+                    ReasonCode::OwnerMissing,
+                    format!("{} `{}` has no owner", subject.kind.as_str(), subject.id),
+                ),
+            }
+        }
+        if subject.kind == IdentityKind::ThirdParty {
+            let sponsor = subject.sponsor.as_ref().and_then(|s| cat.identities.get(s));
+            if !sponsor.is_some_and(Identity::is_active) {
+                d.reason(
+                    ReasonCode::ThirdPartyExpired,
+                    format!("third party `{}` has no active sponsor", subject.id),
+                );
+            }
+            match subject.access_ends {
+                Some(ends) if ends > input.at => {}
+                Some(ends) => d.reason(
+                    ReasonCode::ThirdPartyExpired,
+                    format!("access of third party `{}` ended at {ends}", subject.id),
+                ),
+                None => d.reason(
+                    ReasonCode::ThirdPartyExpired,
+                    format!("third party `{}` has no `access_ends`", subject.id),
+                ),
+            }
+        }
+        if d.reasons.is_empty() {
+            Some((requester, subject))
+        } else {
+            None
+        }
+    }
+
+    fn resolve_targets<'a>(
+        &'a self,
+        req: &Request,
+        d: &mut Draft,
+    ) -> Option<(&'a warden_model::System, Option<&'a Role>, Option<&'a Task>)> {
+        let cat = &self.catalog;
+        let role = req.role.as_ref().map(|id| (id, cat.roles.get(id)));
+        let task = req.task.as_ref().map(|id| (id, cat.tasks.get(id)));
+        let system_id = req
+            .system
+            .clone()
+            .or_else(|| role.and_then(|(_, r)| r.map(|r| r.system.clone())))
+            .or_else(|| task.and_then(|(_, t)| t.map(|t| t.system.clone())));
+        let system = system_id.as_ref().and_then(|s| cat.systems.get(s));
+        match (&system_id, system) {
+            (Some(id), None) => d.reason(
+                ReasonCode::UnknownSystem,
+                format!("system `{id}` is not in the catalog"),
+            ),
+            (Some(id), Some(_)) => d.system = Some(id.clone()),
+            (None, _) => {}
+        }
+        if let Some((id, r)) = role {
+            match r {
+                None => d.reason(
+                    ReasonCode::UnknownRole,
+                    format!("role `{id}` is not in the catalog"),
+                ),
+                Some(r) if system_id.as_ref().is_some_and(|s| *s != r.system) => d.reason(
+                    ReasonCode::UnknownRole,
+                    format!(
+                        "role `{id}` is on system `{}`, not `{}`",
+                        r.system,
+                        system_id.as_ref().map_or("", |s| s.as_str())
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
+        if let Some((id, t)) = task {
+            match t {
+                None => d.reason(
+                    ReasonCode::UnknownTask,
+                    format!("task `{id}` is not in the catalog"),
+                ),
+                Some(t) if system_id.as_ref().is_some_and(|s| *s != t.system) => d.reason(
+                    ReasonCode::UnknownTask,
+                    format!(
+                        "task `{id}` is on system `{}`, not `{}`",
+                        t.system,
+                        system_id.as_ref().map_or("", |s| s.as_str())
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
+        if !d.reasons.is_empty() {
+            return None;
+        }
+        Some((
+            system?,
+            role.and_then(|(_, r)| r),
+            task.and_then(|(_, t)| t),
+        ))
+    }
+
+    /// Among satisfied permits, the most favourable to the subject: the longest
+    /// `@max_duration` (none is longest), then the fewest `@approvals`, then the id.
+    fn most_favourable(&self, permits: &[PolicyId]) -> Option<PolicyId> {
+        permits
+            .iter()
+            .min_by(|a, b| {
+                let key = |id: &PolicyId| {
+                    let info = self.policies.get(id);
+                    let cap = info
+                        .and_then(|i| i.max_duration)
+                        .map_or(u64::MAX, Duration::seconds);
+                    let approvals = info.and_then(|i| i.approvals).unwrap_or(0);
+                    (std::cmp::Reverse(cap), approvals)
+                };
+                key(a).cmp(&key(b)).then_with(|| a.cmp(b))
+            })
+            .cloned()
+    }
+}
+
+fn duration_i64(d: Duration) -> i64 {
+    i64::try_from(d.seconds()).unwrap_or(i64::MAX)
+}
+
+/// The parts of a decision that only a non-denial has.
+struct Shaped {
+    outcome: Outcome,
+    duration: Duration,
+    approvals: Vec<ApprovalStep>,
+    second_check: SecondCheck,
+    break_glass: bool,
+}

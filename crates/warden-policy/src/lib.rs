@@ -1,0 +1,19 @@
+//! Warden's bundle and its decisions: the catalog, Cedar policies and policy tests are
+//! loaded and validated here, and `decide()` turns a request into a decision — purely.
+//!
+//! This is the only crate that names `cedar_policy`.
+
+pub mod authorization;
+pub mod bundle;
+pub mod case;
+pub mod catalog;
+pub mod decide;
+pub mod policy_file;
+pub mod schema;
+pub mod source;
+
+pub use authorization::{Action, AuthContext, Evaluation};
+pub use bundle::Bundle;
+pub use catalog::Catalog;
+pub use decide::{DecisionInput, input_hash};
+pub use source::{LoadError, LoadErrors, SourceFile};

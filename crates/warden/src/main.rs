@@ -1,0 +1,147 @@
+//! The `warden` command: decide requests, check and test bundles.
+
+mod clock;
+mod policy_cmd;
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use warden_model::{ActiveGrant, Request, Timestamp, request::from_json};
+use warden_policy::{Bundle, DecisionInput};
+
+/// Exit code for a usage or input error (DESIGN §5).
+const EXIT_INPUT: u8 = 2;
+/// Exit code for a failed check, test or load.
+const EXIT_FAILED: u8 = 1;
+
+#[derive(Parser)]
+#[command(
+    name = "warden",
+    version,
+    about = "Policy-controlled, just-in-time access behind your ITSM"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decide one request against a bundle and print the decision as JSON.
+    Decide(DecideArgs),
+    /// Check or test a bundle.
+    #[command(subcommand)]
+    Policy(policy_cmd::PolicyCommand),
+}
+
+#[derive(clap::Args)]
+struct DecideArgs {
+    /// The bundle directory.
+    #[arg(long, env = "WARDEN_BUNDLE", default_value = "examples/bundle")]
+    bundle: PathBuf,
+    /// The request as JSON; `-` reads standard input.
+    #[arg(long)]
+    request: String,
+    /// The instant to decide at (RFC 3339); defaults to the request's `requested_at`, then now.
+    #[arg(long)]
+    at: Option<String>,
+    /// A JSON array of the subject's active grants: `[{ "role": "…", "expires_at": "…" }]`.
+    #[arg(long)]
+    grants: Option<PathBuf>,
+}
+
+/// A failure and the exit code it maps to.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure {
+            code: EXIT_FAILED,
+            error: e.into(),
+        }
+    }
+}
+
+fn input_error(e: impl Into<anyhow::Error>) -> Failure {
+    Failure {
+        code: EXIT_INPUT,
+        error: e.into(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Decide(args) => decide(&args),
+        Command::Policy(cmd) => policy_cmd::run(&cmd),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            #[expect(clippy::print_stderr, reason = "the binary reports errors on stderr")]
+            {
+                eprintln!("error: {:#}", f.error);
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// Loads a bundle, turning its errors into `file:line: message` lines.
+fn load_bundle(dir: &Path) -> Result<Bundle, Failure> {
+    Bundle::load(dir).map_err(|e| Failure {
+        code: EXIT_FAILED,
+        error: anyhow::anyhow!("the bundle is invalid:\n{e}"),
+    })
+}
+
+fn read_input(source: &str) -> Result<Vec<u8>, Failure> {
+    if source == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("cannot read the request from standard input")
+            .map_err(input_error)?;
+        Ok(buf)
+    } else {
+        std::fs::read(source)
+            .with_context(|| format!("cannot read `{source}`"))
+            .map_err(input_error)
+    }
+}
+
+fn decide(args: &DecideArgs) -> Result<u8, Failure> {
+    let request = Request::from_json(&read_input(&args.request)?)
+        .map_err(|e| input_error(anyhow::anyhow!("invalid request: {e}")))?;
+    let grants: Vec<ActiveGrant> = match &args.grants {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read `{}`", path.display()))
+                .map_err(input_error)?;
+            from_json(&bytes).map_err(|e| input_error(anyhow::anyhow!("invalid grants: {e}")))?
+        }
+        None => Vec::new(),
+    };
+    let at = match &args.at {
+        Some(t) => Timestamp::parse(t).map_err(|e| input_error(anyhow::anyhow!("`--at`: {e}")))?,
+        None => request.requested_at.unwrap_or_else(clock::now),
+    };
+    let bundle = load_bundle(&args.bundle)?;
+    let decision = bundle.decide(&DecisionInput {
+        request: &request,
+        grants: &grants,
+        at,
+    });
+    let json = serde_json::to_string_pretty(&decision)?;
+    #[expect(clippy::print_stdout, reason = "the decision is the command's output")]
+    {
+        println!("{json}");
+    }
+    Ok(0)
+}
