@@ -40,6 +40,18 @@ impl Timestamp {
         OffsetDateTime::from_unix_timestamp(seconds).ok().map(Self)
     }
 
+    /// Milliseconds since the Unix epoch (what the store keeps).
+    pub fn unix_millis(self) -> i64 {
+        i64::try_from(self.0.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+    }
+
+    /// The instant `millis` milliseconds after the Unix epoch, if representable.
+    pub fn from_unix_millis(millis: i64) -> Option<Self> {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+            .ok()
+            .map(Self)
+    }
+
     /// The underlying date-time.
     pub fn as_datetime(self) -> OffsetDateTime {
         self.0
@@ -104,6 +116,12 @@ mod tests {
         let b = Timestamp::parse("2026-11-29T10:00:00Z").unwrap();
         assert_eq!(a, b);
         assert_eq!(a.to_string(), "2026-11-29T10:00:00Z");
+    }
+
+    #[test]
+    fn millis_round_trip() {
+        let t = Timestamp::parse("2026-11-29T10:00:00.123Z").unwrap();
+        assert_eq!(Timestamp::from_unix_millis(t.unix_millis()), Some(t));
     }
 
     #[test]
