@@ -119,12 +119,13 @@ impl Request {
             });
         }
         if let Some(needs) = &self.needs
-            && needs.is_empty() {
-                return Err(InputError::field(
-                    "needs",
-                    "must name at least one permission",
-                ));
-            }
+            && needs.is_empty()
+        {
+            return Err(InputError::field(
+                "needs",
+                "must name at least one permission",
+            ));
+        }
         if self.system.is_none() && self.role.is_none() && self.task.is_none() {
             return Err(InputError::field(
                 "system",
@@ -145,12 +146,12 @@ impl Request {
                 && (v.is_empty()
                     || v.chars().count() > MAX_REF_LEN
                     || v.chars().any(char::is_control))
-                {
-                    return Err(InputError::field(
-                        name,
-                        format!("must be 1 to {MAX_REF_LEN} printable characters"),
-                    ));
-                }
+            {
+                return Err(InputError::field(
+                    name,
+                    format!("must be 1 to {MAX_REF_LEN} printable characters"),
+                ));
+            }
         }
         Ok(())
     }

@@ -6,7 +6,7 @@ use cedar_policy::Schema;
 use serde::Serialize;
 use warden_model::{PolicyId, canonical};
 
-use crate::authorization::Authorization;
+use crate::authorization::{Action, Answer, AuthContext, Authorization, Evaluation};
 use crate::catalog::{self, Catalog};
 use crate::policy_file::{self, LoadedPolicy};
 use crate::schema;
@@ -163,6 +163,19 @@ impl Bundle {
             .iter()
             .filter(|f| kind_of(&f.name) == Some("tests"))
             .collect()
+    }
+
+    /// Asks Cedar one question directly: may `identity` take `action` on `role`?
+    pub fn authorize(
+        &self,
+        identity: &warden_model::IdentityId,
+        action: Action,
+        role: &warden_model::RoleId,
+        context: &AuthContext<'_>,
+        evaluation: Evaluation,
+    ) -> Answer {
+        self.authorization
+            .ask(identity, action, role, context, evaluation)
     }
 
     /// The ids of every policy, sorted.

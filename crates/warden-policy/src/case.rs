@@ -110,37 +110,40 @@ pub fn run(bundle: &Bundle, case: &Case, location: String) -> CaseResult {
         ));
     }
     if let Some(role) = &e.role
-        && decision.role.as_ref() != Some(role) {
-            m.push(format!(
-                "role: expected `{role}`, got {}",
-                decision
-                    .role
-                    .as_ref()
-                    .map_or("none".into(), |r| format!("`{r}`"))
-            ));
-        }
+        && decision.role.as_ref() != Some(role)
+    {
+        m.push(format!(
+            "role: expected `{role}`, got {}",
+            decision
+                .role
+                .as_ref()
+                .map_or("none".into(), |r| format!("`{r}`"))
+        ));
+    }
     if let Some(d) = e.duration
-        && decision.duration_seconds != Some(d.seconds()) {
-            m.push(format!(
-                "duration: expected {d}, got {}",
-                decision
-                    .duration_seconds
-                    .and_then(Duration::from_seconds)
-                    .map_or("none".into(), |g| g.to_string())
-            ));
-        }
+        && decision.duration_seconds != Some(d.seconds())
+    {
+        m.push(format!(
+            "duration: expected {d}, got {}",
+            decision
+                .duration_seconds
+                .and_then(Duration::from_seconds)
+                .map_or("none".into(), |g| g.to_string())
+        ));
+    }
     for code in &e.reasons {
         if !decision.has_reason(*code) {
             m.push(format!("reasons: expected `{code}` among them"));
         }
     }
     if let Some(n) = e.approvals
-        && decision.approvals_needed() != n {
-            m.push(format!(
-                "approvals: expected {n}, got {}",
-                decision.approvals_needed()
-            ));
-        }
+        && decision.approvals_needed() != n
+    {
+        m.push(format!(
+            "approvals: expected {n}, got {}",
+            decision.approvals_needed()
+        ));
+    }
     for p in &e.policies {
         if !decision
             .reasons

@@ -454,15 +454,16 @@ fn build_identity(
         );
     }
     if !kind.needs_owner()
-        && let Some(o) = &raw.owner {
-            check.at(
+        && let Some(o) = &raw.owner
+    {
+        check.at(
                 file,
                 o.span(),
                 format!(
                     "identity `{id}`: only service and workload identities have an `owner` (use `sponsor` for a third party)"
                 ),
             );
-        }
+    }
     if kind == IdentityKind::ThirdParty {
         if raw.sponsor.is_none() {
             check.at(

@@ -96,7 +96,18 @@ impl Bundle {
             ),
         };
         let mut reasons = draft.reasons;
-        reasons.extend(draft.policies.into_iter().map(Reason::policy));
+        let denied = outcome == Outcome::Deny;
+        // A denial names only the forbids behind it; the permit that chose a role it then
+        // refused for another reason did not decide anything.
+        reasons.extend(
+            draft
+                .policies
+                .into_iter()
+                .filter(|p| {
+                    !denied || self.authorization.effect_of(p) == Some(cedar_policy::Effect::Forbid)
+                })
+                .map(Reason::policy),
+        );
         Decision {
             outcome,
             permissions: draft
@@ -158,17 +169,18 @@ impl Bundle {
             (None, None, None) => BTreeSet::new(),
         };
         if let Some(r) = requested
-            && !r.permissions.is_superset(&need) {
-                d.reason(
-                    ReasonCode::NoCoveringRole,
-                    format!(
-                        "role `{}` does not cover the stated need {}",
-                        r.id,
-                        list(&need)
-                    ),
-                );
-                return None;
-            }
+            && !r.permissions.is_superset(&need)
+        {
+            d.reason(
+                ReasonCode::NoCoveringRole,
+                format!(
+                    "role `{}` does not cover the stated need {}",
+                    r.id,
+                    list(&need)
+                ),
+            );
+            return None;
+        }
         let mut candidates: Vec<&Role> = cat
             .roles_of(&system.id)
             .iter()
@@ -238,17 +250,18 @@ impl Bundle {
         };
         d.role = Some(role.clone());
         if let Some(q) = requested
-            && q.id != role.id {
-                d.reason(
-                    ReasonCode::RightSized,
-                    format!(
-                        "asked for `{}`; need {} is covered by `{}`",
-                        q.id,
-                        list(&need),
-                        role.id
-                    ),
-                );
-            }
+            && q.id != role.id
+        {
+            d.reason(
+                ReasonCode::RightSized,
+                format!(
+                    "asked for `{}`; need {} is covered by `{}`",
+                    q.id,
+                    list(&need),
+                    role.id
+                ),
+            );
+        }
         d.policies.push(winner.clone());
 
         // 4. Separation of duties.
@@ -356,9 +369,10 @@ impl Bundle {
             }
             second_check.passed = true;
             if let Some(p) = self.most_favourable(&answer.policies)
-                && !d.policies.contains(&p) {
-                    d.policies.push(p);
-                }
+                && !d.policies.contains(&p)
+            {
+                d.policies.push(p);
+            }
             let message = if break_glass.is_some() {
                 format!(
                     "`{}` is a {} system; the owner group `{}` approval is replaced by the post-hoc review",
@@ -435,14 +449,15 @@ impl Bundle {
             .owner
             .as_ref()
             .filter(|_| subject.kind.needs_owner())
-            && *owner != requester.id {
-                approvals.push(ApprovalStep {
-                    count: 1,
-                    from_groups: Vec::new(),
-                    from_identities: vec![owner.clone()],
-                    excluded,
-                });
-            }
+            && *owner != requester.id
+        {
+            approvals.push(ApprovalStep {
+                count: 1,
+                from_groups: Vec::new(),
+                from_identities: vec![owner.clone()],
+                excluded,
+            });
+        }
         let outcome = if approvals.is_empty() {
             Outcome::Grant
         } else {

@@ -12,7 +12,7 @@ pub mod policy_file;
 pub mod schema;
 pub mod source;
 
-pub use authorization::{Action, AuthContext, Evaluation};
+pub use authorization::{Action, Answer, AuthContext, Evaluation};
 pub use bundle::Bundle;
 pub use catalog::Catalog;
 pub use decide::{DecisionInput, input_hash};

@@ -82,9 +82,10 @@ fn statements(text: &str) -> Vec<Statement<'_>> {
         i += 1;
     }
     if let Some(s) = start
-        && let Some(t) = text.get(s..) {
-            out.push(Statement { start: s, text: t });
-        }
+        && let Some(t) = text.get(s..)
+    {
+        out.push(Statement { start: s, text: t });
+    }
     out
 }
 
