@@ -1,0 +1,119 @@
+//! Approvals: one per `(request, approver)`, so a repeated click counts once.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use warden_model::{IdentityId, Timestamp};
+
+use crate::conn::{Conn, RowExt, ms, on_conn};
+use crate::error::{StoreError, db_err};
+use crate::id::RequestId;
+use crate::store::{Store, Tx};
+
+/// What an approver said.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalDecision {
+    /// In favour.
+    Approve,
+    /// Against; one rejection denies the request.
+    Reject,
+}
+
+/// A stored word that is not an approval decision.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown approval decision `{0}`")]
+pub struct UnknownDecision(String);
+
+impl ApprovalDecision {
+    /// The word used on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalDecision::Approve => "approve",
+            ApprovalDecision::Reject => "reject",
+        }
+    }
+
+    /// Parses the word.
+    pub fn parse(s: &str) -> Result<Self, UnknownDecision> {
+        match s {
+            "approve" => Ok(ApprovalDecision::Approve),
+            "reject" => Ok(ApprovalDecision::Reject),
+            other => Err(UnknownDecision(other.chars().take(40).collect())),
+        }
+    }
+}
+
+impl fmt::Display for ApprovalDecision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One approver's answer on one request.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Approval {
+    /// The request answered.
+    pub request_id: RequestId,
+    /// Who answered.
+    pub approver: IdentityId,
+    /// What they said.
+    pub decision: ApprovalDecision,
+    /// When.
+    pub at: Timestamp,
+}
+
+impl Tx {
+    /// Records an approval. Returns `false`, changing nothing, if this approver has
+    /// answered this request before (their first answer stands).
+    pub async fn insert_approval(&mut self, a: &Approval) -> Result<bool, StoreError> {
+        let done = on_conn!(&mut self.conn(), c => sqlx::query(
+            "INSERT INTO approvals (request_id, approver, decision, at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (request_id, approver) DO NOTHING",
+        )
+        .bind(a.request_id.to_string())
+        .bind(a.approver.as_str())
+        .bind(a.decision.as_str())
+        .bind(ms(a.at))
+        .execute(&mut **c)
+        .await
+        .map(|d| d.rows_affected()))
+        .map_err(db_err)?;
+        Ok(done == 1)
+    }
+
+    /// The approvals of `request_id` as this transaction sees them, oldest first.
+    pub async fn approvals(&mut self, request_id: RequestId) -> Result<Vec<Approval>, StoreError> {
+        of_request(&mut self.conn(), request_id).await
+    }
+}
+
+impl Store {
+    /// The approvals of `request_id`, oldest first.
+    pub async fn approvals(&self, request_id: RequestId) -> Result<Vec<Approval>, StoreError> {
+        of_request(&mut self.acquire().await?.conn(), request_id).await
+    }
+}
+
+async fn of_request(conn: &mut Conn<'_>, id: RequestId) -> Result<Vec<Approval>, StoreError> {
+    on_conn!(conn, c => {
+        let rows = sqlx::query(
+            "SELECT request_id, approver, decision, at FROM approvals \
+             WHERE request_id = $1 ORDER BY at, approver",
+        )
+        .bind(id.to_string())
+        .fetch_all(&mut **c)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(decode).collect()
+    })
+}
+
+fn decode(row: &impl RowExt) -> Result<Approval, StoreError> {
+    Ok(Approval {
+        request_id: row.parsed("request_id", str::parse)?,
+        approver: row.parsed("approver", IdentityId::parse)?,
+        decision: row.parsed("decision", ApprovalDecision::parse)?,
+        at: row.time("at")?,
+    })
+}

@@ -1,0 +1,32 @@
+//! Warden's storage: one [`Store`] over SQLite (the embedded default) and PostgreSQL (to
+//! scale out), with the same schema on both.
+//!
+//! Reads are methods on [`Store`]; writes go through a [`Tx`] so that a state change, its
+//! audit event and the job it schedules commit together (DESIGN §4). This is the only crate
+//! that names the database driver; its errors surface as [`StoreError`].
+
+mod approval;
+mod audit;
+mod bundle;
+mod conn;
+mod error;
+mod grant;
+mod id;
+mod job;
+mod request;
+mod store;
+mod token;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use approval::{Approval, ApprovalDecision, UnknownDecision};
+pub use audit::{AuditEvent, AuditReport, Broken, GENESIS_HASH, NewAuditEvent};
+pub use bundle::BundleFile;
+pub use error::{Cause, StoreError};
+pub use grant::{GrantFilter, GrantRecord, GrantTimes};
+pub use id::{BadId, GrantId, JobId, RequestId, TokenId};
+pub use job::{Job, JobState, UnknownJobState};
+pub use request::RequestRecord;
+pub use store::{Backend, Store, StoreOptions, Tx};
+pub use token::{TokenRecord, token_hash};

@@ -1,0 +1,210 @@
+//! Stored requests: intake (idempotent on `(source, ticket)`) and optimistic state changes.
+
+use warden_model::{IdentityId, Outcome, RequestState, RoleId, SystemId, Timestamp};
+
+use crate::conn::{Conn, RowExt, ms, on_conn, opt_ms};
+use crate::error::{StoreError, db_err};
+use crate::id::RequestId;
+use crate::store::{Store, Tx};
+
+/// A request as stored: what was asked, the decision taken on it, and where it stands.
+#[derive(Clone, PartialEq, Debug)]
+pub struct RequestRecord {
+    /// Its id.
+    pub id: RequestId,
+    /// Where it came from (an ITSM name, `api`, …); with `ticket` it identifies the request.
+    pub source: String,
+    /// The source's ticket reference.
+    pub ticket: String,
+    /// Who asked.
+    pub requester: IdentityId,
+    /// Who would receive the access.
+    pub subject: IdentityId,
+    /// The target system, once known.
+    pub system: Option<SystemId>,
+    /// The role asked for, once known.
+    pub role: Option<RoleId>,
+    /// Where the request stands.
+    pub state: RequestState,
+    /// The request as received (JSON).
+    pub request: serde_json::Value,
+    /// The decision taken on it (JSON).
+    pub decision: serde_json::Value,
+    /// The decision's outcome, kept apart for queries.
+    pub outcome: Outcome,
+    /// Hash of the policy bundle that decided.
+    pub bundle_hash: String,
+    /// Hash of the decision's input.
+    pub input_hash: String,
+    /// When the decision was taken.
+    pub decided_at: Timestamp,
+    /// When the approval window lapses, if approvals are needed.
+    pub approval_expires_at: Option<Timestamp>,
+    /// When the request was stored.
+    pub created_at: Timestamp,
+    /// When the request last changed (equal to `created_at` on insert).
+    pub updated_at: Timestamp,
+}
+
+/// The columns [`decode`] reads, as a literal so that queries stay `&'static str`.
+macro_rules! columns {
+    () => {
+        "id, source, ticket, requester, subject, system, role, state, request_json, \
+         decision_json, outcome, bundle_hash, input_hash, decided_at, approval_expires_at, \
+         created_at, updated_at"
+    };
+}
+
+impl Tx {
+    /// Stores a new request.
+    ///
+    /// Returns `Ok(false)`, storing nothing, if a request with the same `(source, ticket)`
+    /// exists already, so that a retried webhook is a no-op (read the existing one with
+    /// [`Tx::request_by_ticket`]). A duplicate `id` is [`StoreError::Conflict`].
+    pub async fn insert_request(&mut self, r: &RequestRecord) -> Result<bool, StoreError> {
+        let request_json = json_text(&r.request)?;
+        let decision_json = json_text(&r.decision)?;
+        let done = on_conn!(&mut self.conn(), c => sqlx::query(
+            "INSERT INTO requests (id, source, ticket, requester, subject, system, role, state, \
+                request_json, decision_json, outcome, bundle_hash, input_hash, decided_at, \
+                approval_expires_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+             ON CONFLICT (source, ticket) DO NOTHING",
+        )
+        .bind(r.id.to_string())
+        .bind(&r.source)
+        .bind(&r.ticket)
+        .bind(r.requester.as_str())
+        .bind(r.subject.as_str())
+        .bind(r.system.as_ref().map(SystemId::as_str))
+        .bind(r.role.as_ref().map(RoleId::as_str))
+        .bind(r.state.as_str())
+        .bind(&request_json)
+        .bind(&decision_json)
+        .bind(r.outcome.as_str())
+        .bind(&r.bundle_hash)
+        .bind(&r.input_hash)
+        .bind(ms(r.decided_at))
+        .bind(opt_ms(r.approval_expires_at))
+        .bind(ms(r.created_at))
+        .bind(ms(r.updated_at))
+        .execute(&mut **c)
+        .await
+        .map(|d| d.rows_affected()))
+        .map_err(db_err)?;
+        Ok(done == 1)
+    }
+
+    /// Moves request `id` from `from` to `to`, only if it is still in `from`.
+    ///
+    /// Returns whether it moved; `false` means another writer changed it first (or it
+    /// does not exist), and the caller should re-read it.
+    pub async fn set_request_state(
+        &mut self,
+        id: RequestId,
+        from: RequestState,
+        to: RequestState,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let done = on_conn!(&mut self.conn(), c => sqlx::query(
+            "UPDATE requests SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4",
+        )
+        .bind(to.as_str())
+        .bind(ms(at))
+        .bind(id.to_string())
+        .bind(from.as_str())
+        .execute(&mut **c)
+        .await
+        .map(|d| d.rows_affected()))
+        .map_err(db_err)?;
+        Ok(done == 1)
+    }
+
+    /// Request `id`, as this transaction sees it.
+    pub async fn request(&mut self, id: RequestId) -> Result<Option<RequestRecord>, StoreError> {
+        by_id(&mut self.conn(), id).await
+    }
+
+    /// The request with this `(source, ticket)`, as this transaction sees it.
+    pub async fn request_by_ticket(
+        &mut self,
+        source: &str,
+        ticket: &str,
+    ) -> Result<Option<RequestRecord>, StoreError> {
+        by_ticket(&mut self.conn(), source, ticket).await
+    }
+}
+
+impl Store {
+    /// Request `id`.
+    pub async fn request(&self, id: RequestId) -> Result<Option<RequestRecord>, StoreError> {
+        by_id(&mut self.acquire().await?.conn(), id).await
+    }
+
+    /// The request with this `(source, ticket)`.
+    pub async fn request_by_ticket(
+        &self,
+        source: &str,
+        ticket: &str,
+    ) -> Result<Option<RequestRecord>, StoreError> {
+        by_ticket(&mut self.acquire().await?.conn(), source, ticket).await
+    }
+}
+
+async fn by_id(conn: &mut Conn<'_>, id: RequestId) -> Result<Option<RequestRecord>, StoreError> {
+    on_conn!(conn, c => {
+        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM requests WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&mut **c)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(decode).transpose()
+    })
+}
+
+async fn by_ticket(
+    conn: &mut Conn<'_>,
+    source: &str,
+    ticket: &str,
+) -> Result<Option<RequestRecord>, StoreError> {
+    on_conn!(conn, c => {
+        let row = sqlx::query(concat!(
+            "SELECT ", columns!(), " FROM requests WHERE source = $1 AND ticket = $2"
+        ))
+        .bind(source)
+        .bind(ticket)
+        .fetch_optional(&mut **c)
+        .await
+        .map_err(db_err)?;
+        row.as_ref().map(decode).transpose()
+    })
+}
+
+fn decode(row: &impl RowExt) -> Result<RequestRecord, StoreError> {
+    Ok(RequestRecord {
+        id: row.parsed("id", str::parse)?,
+        source: row.text("source")?,
+        ticket: row.text("ticket")?,
+        requester: row.parsed("requester", IdentityId::parse)?,
+        subject: row.parsed("subject", IdentityId::parse)?,
+        system: row.opt_parsed("system", SystemId::parse)?,
+        role: row.opt_parsed("role", RoleId::parse)?,
+        state: row.parsed("state", RequestState::parse)?,
+        request: row.json("request_json")?,
+        decision: row.json("decision_json")?,
+        outcome: row.parsed("outcome", |s| {
+            serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        })?,
+        bundle_hash: row.text("bundle_hash")?,
+        input_hash: row.text("input_hash")?,
+        decided_at: row.time("decided_at")?,
+        approval_expires_at: row.opt_time("approval_expires_at")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+/// JSON as the store keeps it in a TEXT column.
+pub(crate) fn json_text(v: &impl serde::Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Invalid(format!("value is not json: {e}")))
+}

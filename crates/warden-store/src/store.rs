@@ -1,0 +1,267 @@
+//! The [`Store`] handle, its transactions, connecting and migrating.
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
+use sqlx::sqlite::{
+    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{SqlSafeStr, Transaction};
+
+use crate::conn::{Conn, on_conn};
+use crate::error::{StoreError, db_err};
+
+/// How long a SQLite writer waits for another writer's lock before giving up as
+/// [`StoreError::Unavailable`].
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// SQLite has one writer at a time, so a larger pool only adds readers.
+const SQLITE_MAX_CONNECTIONS: u32 = 8;
+const POSTGRES_MAX_CONNECTIONS: u32 = 10;
+
+/// How a [`Store`] connects; [`StoreOptions::default`] suits a single server.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct StoreOptions {
+    /// The most pooled connections; `None` picks 8 for SQLite and 10 for PostgreSQL.
+    pub max_connections: Option<u32>,
+    /// How long a caller (including the first connect) waits for a connection before
+    /// [`StoreError::Unavailable`].
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_connections: None,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The schema, in order. Each text runs unchanged on both backends.
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+
+/// Which database a [`Store`] talks to.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Backend {
+    /// One local file.
+    Sqlite,
+    /// A PostgreSQL server, possibly shared by several Warden processes.
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Warden's storage: a cheap-to-clone handle on a connection pool.
+///
+/// Reads are methods here; every write goes through a [`Tx`] from [`Store::begin`], so that
+/// a state change, its audit event and the job it schedules commit together.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: Pool,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://PATH` or `postgres://…`) and applies any pending
+    /// migrations.
+    ///
+    /// SQLite databases are created if missing (with their directory) and run in WAL mode
+    /// with foreign keys on.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_with(url, &StoreOptions::default()).await
+    }
+
+    /// [`Store::connect`] with explicit pool settings.
+    pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
+        let scheme = url.split_once(':').map_or("", |(s, _)| s);
+        let pool = match scheme {
+            "sqlite" => Pool::Sqlite(connect_sqlite(url, options).await?),
+            "postgres" | "postgresql" => Pool::Postgres(connect_postgres(url, options).await?),
+            other => {
+                return Err(StoreError::UnsupportedUrl {
+                    scheme: other.chars().take(20).collect(),
+                });
+            }
+        };
+        let store = Store { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Which backend this store uses.
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Starts a write transaction. Dropping the [`Tx`] without [`Tx::commit`] rolls it back.
+    ///
+    /// On SQLite the transaction is `BEGIN IMMEDIATE`: it takes the write lock up front, so
+    /// two writers queue (up to the busy timeout) instead of deadlocking when both try to
+    /// upgrade a read lock.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let inner = match &self.pool {
+            Pool::Sqlite(p) => {
+                TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?)
+            }
+            Pool::Postgres(p) => TxInner::Postgres(p.begin().await.map_err(db_err)?),
+        };
+        Ok(Tx { inner })
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut c = self.acquire().await?;
+        on_conn!(&mut c.conn(), c => sqlx::query("SELECT 1").execute(&mut **c).await.map(|_| ()))
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Closes every pooled connection; later calls fail with [`StoreError::Unavailable`].
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let migrations = MIGRATIONS
+            .iter()
+            .map(|&(version, description, sql)| {
+                Migration::new(
+                    version,
+                    Cow::Borrowed(description),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect();
+        let migrator = Migrator::with_migrations(migrations);
+        // On PostgreSQL the migrator holds an advisory lock, so processes starting together
+        // apply each migration once.
+        let result = match &self.pool {
+            Pool::Sqlite(p) => migrator.run(p).await,
+            Pool::Postgres(p) => migrator.run(p).await,
+        };
+        result.map_err(|e| StoreError::Migration { source: e.into() })
+    }
+
+    /// A pooled connection for one read.
+    pub(crate) async fn acquire(&self) -> Result<PooledConn, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => PooledConn::Sqlite(p.acquire().await.map_err(db_err)?),
+            Pool::Postgres(p) => PooledConn::Postgres(p.acquire().await.map_err(db_err)?),
+        })
+    }
+}
+
+async fn connect_sqlite(url: &str, store: &StoreOptions) -> Result<SqlitePool, StoreError> {
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|_| StoreError::Invalid("the sqlite database url cannot be parsed".to_owned()))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // NORMAL is durable across application crashes in WAL mode; only an OS crash can
+        // lose the last commits, and it never corrupts the file.
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        .foreign_keys(true);
+    if let Some(dir) = options.get_filename().parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable { source: e.into() })?;
+    }
+    SqlitePoolOptions::new()
+        .max_connections(store.max_connections.unwrap_or(SQLITE_MAX_CONNECTIONS))
+        .acquire_timeout(store.acquire_timeout)
+        .connect_with(options)
+        .await
+        .map_err(db_err)
+}
+
+async fn connect_postgres(url: &str, store: &StoreOptions) -> Result<PgPool, StoreError> {
+    let options = PgConnectOptions::from_str(url).map_err(|_| {
+        StoreError::Invalid("the postgres database url cannot be parsed".to_owned())
+    })?;
+    PgPoolOptions::new()
+        .max_connections(store.max_connections.unwrap_or(POSTGRES_MAX_CONNECTIONS))
+        .acquire_timeout(store.acquire_timeout)
+        .connect_with(options)
+        .await
+        .map_err(db_err)
+}
+
+/// A connection checked out of the pool.
+pub(crate) enum PooledConn {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+impl PooledConn {
+    pub(crate) fn conn(&mut self) -> Conn<'_> {
+        match self {
+            PooledConn::Sqlite(c) => Conn::Sqlite(c),
+            PooledConn::Postgres(c) => Conn::Postgres(c),
+        }
+    }
+}
+
+enum TxInner {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// A write transaction. Nothing it does is visible to others until [`Tx::commit`];
+/// dropping it (or [`Tx::rollback`]) discards everything.
+pub struct Tx {
+    inner: TxInner,
+}
+
+impl std::fmt::Debug for Tx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let backend = match self.inner {
+            TxInner::Sqlite(_) => "sqlite",
+            TxInner::Postgres(_) => "postgres",
+        };
+        f.debug_struct("Tx").field("backend", &backend).finish()
+    }
+}
+
+impl Tx {
+    /// Makes every change of this transaction durable and visible.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self.inner {
+            TxInner::Sqlite(t) => t.commit().await,
+            TxInner::Postgres(t) => t.commit().await,
+        }
+        .map_err(db_err)
+    }
+
+    /// Discards every change of this transaction.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self.inner {
+            TxInner::Sqlite(t) => t.rollback().await,
+            TxInner::Postgres(t) => t.rollback().await,
+        }
+        .map_err(db_err)
+    }
+
+    pub(crate) fn conn(&mut self) -> Conn<'_> {
+        match &mut self.inner {
+            TxInner::Sqlite(t) => Conn::Sqlite(t),
+            TxInner::Postgres(t) => Conn::Postgres(t),
+        }
+    }
+}

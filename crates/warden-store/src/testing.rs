@@ -1,0 +1,112 @@
+//! Fresh stores for tests in this and other crates (cargo feature `testing`): SQLite in a
+//! temporary directory always, PostgreSQL when `WARDEN_TEST_POSTGRES_URL` is set.
+//!
+//! These helpers panic on failure, because a test without its store cannot run.
+
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+
+use crate::Store;
+
+/// The environment variable naming a PostgreSQL server tests may create databases on.
+pub const POSTGRES_URL_VAR: &str = "WARDEN_TEST_POSTGRES_URL";
+
+/// The file [`sqlite`] creates inside its directory.
+pub const SQLITE_FILE: &str = "warden.db";
+
+/// A migrated store on a new SQLite file ([`SQLITE_FILE`]) in a temporary directory, which
+/// is removed when the returned guard drops.
+#[expect(clippy::panic, reason = "a test helper fails the test it cannot serve")]
+pub async fn sqlite() -> (Store, tempfile::TempDir) {
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("cannot create a temporary directory: {e}"),
+    };
+    let url = format!("sqlite://{}", dir.path().join(SQLITE_FILE).display());
+    match Store::connect(&url).await {
+        Ok(store) => (store, dir),
+        Err(e) => panic!("cannot open a sqlite store: {}", chain(&e)),
+    }
+}
+
+/// A migrated store on a new, uniquely named PostgreSQL database, and that database's URL.
+///
+/// Returns `None` (saying so on stderr) when [`POSTGRES_URL_VAR`] is not set, except under
+/// `CI=true`, where a missing database is a failure rather than a skip.
+#[expect(clippy::panic, reason = "a test helper fails the test it cannot serve")]
+#[expect(clippy::print_stderr, reason = "a skipped test says why")]
+pub async fn postgres() -> Option<(Store, String)> {
+    let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{POSTGRES_URL_VAR} is not set, and CI requires PostgreSQL tests to run");
+        }
+        eprintln!("skipped: {POSTGRES_URL_VAR} is not set");
+        return None;
+    };
+    // A database per call: tests never see each other's rows and can run in parallel.
+    let name = format!("warden_t_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = match PgConnection::connect(&admin_url).await {
+        Ok(c) => c,
+        Err(e) => panic!("cannot connect to {POSTGRES_URL_VAR}: {e}"),
+    };
+    if let Err(e) = sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+    {
+        panic!("cannot create database `{name}`: {e}");
+    }
+    // Closing is best effort: the database exists either way.
+    let _closed = admin.close().await;
+    let url = with_database(&admin_url, &name);
+    match Store::connect(&url).await {
+        Ok(store) => Some((store, url)),
+        Err(e) => panic!("cannot open a postgres store on `{name}`: {}", chain(&e)),
+    }
+}
+
+/// `url` with its database name replaced by `name`, keeping any query string.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base
+        .get(authority_start..)
+        .and_then(|rest| rest.find('/'))
+        .map_or(base.len(), |i| authority_start + i);
+    let host = base.get(..path_start).unwrap_or(base);
+    match query {
+        Some(q) => format!("{host}/{name}?{q}"),
+        None => format!("{host}/{name}"),
+    }
+}
+
+/// An error and its causes on one line, so that a failed setup says what went wrong.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_name_is_replaced_and_query_kept() {
+        assert_eq!(
+            with_database("postgres://u@h:5432/postgres", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u@h/postgres?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
+    }
+}

@@ -1,0 +1,113 @@
+//! API tokens. Only a hash of each secret is stored, so a leaked database does not leak
+//! working tokens.
+
+use warden_model::canonical::sha256_tagged;
+use warden_model::{IdentityId, Timestamp};
+
+use crate::conn::{RowExt, ms, on_conn, opt_ms};
+use crate::error::{StoreError, db_err};
+use crate::id::TokenId;
+use crate::store::{Store, Tx};
+
+/// A stored token (never its secret).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct TokenRecord {
+    /// Its id.
+    pub id: TokenId,
+    /// The identity it acts as.
+    pub identity: IdentityId,
+    /// What it may do; each scope is one word without spaces.
+    pub scopes: Vec<String>,
+    /// [`token_hash`] of the secret.
+    pub hash: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// The stored form of a token secret: `sha256:<hex>` of its bytes.
+///
+/// A plain hash (no salt, no slow KDF) is enough because secrets are long random strings,
+/// and lookups must be by hash.
+pub fn token_hash(secret: &str) -> String {
+    sha256_tagged(secret.as_bytes())
+}
+
+impl Tx {
+    /// Stores a token. A token whose id or hash exists already is [`StoreError::Conflict`];
+    /// a scope that is empty or holds whitespace is [`StoreError::Invalid`].
+    pub async fn insert_token(&mut self, t: &TokenRecord) -> Result<(), StoreError> {
+        if let Some(bad) = t
+            .scopes
+            .iter()
+            .find(|s| s.is_empty() || s.chars().any(char::is_whitespace))
+        {
+            return Err(StoreError::Invalid(format!(
+                "scope `{bad}` must be one word without spaces"
+            )));
+        }
+        let scopes = t.scopes.join(" ");
+        on_conn!(&mut self.conn(), c => sqlx::query(
+            "INSERT INTO tokens (id, identity, scopes, hash, created_at, revoked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(t.id.to_string())
+        .bind(t.identity.as_str())
+        .bind(&scopes)
+        .bind(&t.hash)
+        .bind(ms(t.created_at))
+        .bind(opt_ms(t.revoked_at))
+        .execute(&mut **c)
+        .await
+        .map(|_| ()))
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Revokes token `id`; returns `false` if it does not exist or was revoked already.
+    pub async fn revoke_token(&mut self, id: TokenId, at: Timestamp) -> Result<bool, StoreError> {
+        let done = on_conn!(&mut self.conn(), c => sqlx::query(
+            "UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(ms(at))
+        .bind(id.to_string())
+        .execute(&mut **c)
+        .await
+        .map(|d| d.rows_affected()))
+        .map_err(db_err)?;
+        Ok(done == 1)
+    }
+}
+
+impl Store {
+    /// The token whose secret hashes to `hash` (see [`token_hash`]), revoked or not.
+    pub async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        on_conn!(&mut self.acquire().await?.conn(), c => {
+            let row = sqlx::query(
+                "SELECT id, identity, scopes, hash, created_at, revoked_at FROM tokens \
+                 WHERE hash = $1",
+            )
+            .bind(hash)
+            .fetch_optional(&mut **c)
+            .await
+            .map_err(db_err)?;
+            row.as_ref().map(decode).transpose()
+        })
+    }
+}
+
+fn decode(row: &impl RowExt) -> Result<TokenRecord, StoreError> {
+    Ok(TokenRecord {
+        id: row.parsed("id", str::parse)?,
+        identity: row.parsed("identity", IdentityId::parse)?,
+        scopes: row
+            .text("scopes")?
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        hash: row.text("hash")?,
+        created_at: row.time("created_at")?,
+        revoked_at: row.opt_time("revoked_at")?,
+    })
+}
