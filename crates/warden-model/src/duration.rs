@@ -21,6 +21,9 @@ pub struct DurationError {
 }
 
 impl Duration {
+    /// One second, the shortest duration.
+    pub const MIN: Duration = Duration(1);
+
     /// A duration of `seconds` (which must be positive and at most [`MAX_SECONDS`]).
     pub fn from_seconds(seconds: u64) -> Option<Self> {
         (seconds > 0 && seconds <= MAX_SECONDS).then_some(Self(seconds))

@@ -1,0 +1,70 @@
+//! The engine's only source of time. Production uses [`SystemClock`]; tests drive a
+//! [`ManualClock`] so lifecycles run without sleeping.
+
+use std::sync::Mutex;
+
+use warden_model::{Duration, Timestamp};
+
+/// Where the engine gets "now".
+pub trait Clock: Send + Sync + 'static {
+    /// The current instant.
+    fn now(&self) -> Timestamp;
+}
+
+/// The wall clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[expect(clippy::disallowed_methods, reason = "this is the clock")]
+    fn now(&self) -> Timestamp {
+        Timestamp::from_datetime(time::OffsetDateTime::now_utc())
+    }
+}
+
+/// A clock that moves only when told to.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<Timestamp>);
+
+impl ManualClock {
+    /// A clock stopped at `at`.
+    pub fn new(at: Timestamp) -> Self {
+        Self(Mutex::new(at))
+    }
+
+    /// Moves the clock forward by `d`.
+    pub fn advance(&self, d: Duration) {
+        if let Ok(mut t) = self.0.lock() {
+            *t = t.plus(d);
+        }
+    }
+
+    /// Sets the clock to `at`.
+    pub fn set(&self, at: Timestamp) {
+        if let Ok(mut t) = self.0.lock() {
+            *t = at;
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        self.0.lock().map_or_else(|e| *e.into_inner(), |t| *t)
+    }
+}
+
+/// Seconds elapsed since `start`, for latency metrics only (never for decisions).
+pub struct Stopwatch(std::time::Instant);
+
+impl Stopwatch {
+    /// Starts timing.
+    #[expect(clippy::disallowed_methods, reason = "latency metrics, not decisions")]
+    pub fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    /// Seconds since start.
+    pub fn seconds(&self) -> f64 {
+        self.0.elapsed().as_secs_f64()
+    }
+}

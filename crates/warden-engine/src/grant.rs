@@ -1,0 +1,107 @@
+//! Grants: listing them and revoking one on demand.
+
+use warden_model::{GrantState, IdentityId, SystemId};
+use warden_store::{GrantFilter, GrantId, GrantRecord, GrantTimes, NewAuditEvent};
+
+use crate::view::GrantView;
+use crate::{Engine, EngineError, audit, job_kind};
+
+/// Which grants to list.
+#[derive(Clone, Debug, Default)]
+pub struct GrantQuery {
+    /// Held by this identity.
+    pub subject: Option<IdentityId>,
+    /// On this system.
+    pub system: Option<SystemId>,
+    /// In this state.
+    pub state: Option<GrantState>,
+    /// At most this many (newest first); default 100, at most 1,000.
+    pub limit: Option<u32>,
+}
+
+impl Engine {
+    /// Grants matching `q`, newest first.
+    pub async fn grants(&self, q: &GrantQuery) -> Result<Vec<GrantView>, EngineError> {
+        let filter = GrantFilter {
+            subject: q.subject.clone(),
+            system: q.system.clone(),
+            state: q.state,
+            limit: q.limit.unwrap_or(100).min(1_000),
+        };
+        Ok(self
+            .store()
+            .grants(&filter)
+            .await?
+            .iter()
+            .map(GrantView::from)
+            .collect())
+    }
+
+    /// The grant with id `id`.
+    pub async fn grant(&self, id: &str) -> Result<GrantView, EngineError> {
+        Ok(GrantView::from(&self.grant_record(id).await?))
+    }
+
+    async fn grant_record(&self, id: &str) -> Result<GrantRecord, EngineError> {
+        let gid: GrantId = id
+            .parse()
+            .map_err(|_| EngineError::NotFound(format!("no grant `{id}`")))?;
+        self.store()
+            .grant(gid)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("no grant `{id}`")))
+    }
+
+    /// Starts revoking grant `id` now. Revoking a grant already revoking or revoked changes
+    /// nothing; the grant becomes `revoked` only once the target confirms.
+    pub async fn revoke(
+        &self,
+        actor: &str,
+        id: &str,
+        reason: &str,
+    ) -> Result<GrantView, EngineError> {
+        let g = self.grant_record(id).await?;
+        if matches!(
+            g.state,
+            GrantState::Revoking | GrantState::Revoked | GrantState::Failed
+        ) {
+            return Ok(GrantView::from(&g));
+        }
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        if !tx
+            .set_grant_state(
+                g.id,
+                g.state,
+                GrantState::Revoking,
+                GrantTimes::default(),
+                now,
+            )
+            .await?
+        {
+            tx.rollback().await?;
+            return Err(EngineError::Conflict(format!(
+                "grant `{id}` changed while being revoked; try again"
+            )));
+        }
+        audit(
+            &mut tx,
+            NewAuditEvent {
+                at: now,
+                actor: actor.to_owned(),
+                action: "grant.revoke_requested".into(),
+                request_id: Some(g.request_id),
+                grant_id: Some(g.id),
+                before_state: Some(g.state.as_str().into()),
+                after_state: Some(GrantState::Revoking.as_str().into()),
+                bundle_hash: None,
+                data: serde_json::json!({ "reason": reason }),
+            },
+        )
+        .await?;
+        tx.schedule_job(job_kind::REVOKE, &g.id.to_string(), now, now)
+            .await?;
+        tx.commit().await?;
+        self.grant(id).await
+    }
+}

@@ -1,0 +1,198 @@
+//! Warden's use cases: intake, approval, provisioning, expiry, revocation and replay, and
+//! the worker that runs scheduled jobs. Every state change commits together with its audit
+//! event and the job it schedules. Time comes from an injected [`Clock`].
+
+pub mod approval;
+pub mod clock;
+pub mod error;
+pub mod grant;
+pub mod intake;
+pub mod metrics;
+pub mod replay;
+pub mod view;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use warden_model::Duration;
+use warden_policy::{Bundle, SourceFile};
+use warden_store::{BundleFile, NewAuditEvent, Store, Tx};
+
+pub use clock::{Clock, ManualClock, Stopwatch, SystemClock};
+pub use error::EngineError;
+pub use metrics::Metrics;
+pub use view::{ApprovalView, GrantView, RequestView, StoredInput};
+
+/// Job kinds the worker knows.
+pub mod job_kind {
+    /// Make an approved grant exist on its target.
+    pub const PROVISION: &str = "provision";
+    /// A grant's `expires_at` has come.
+    pub const EXPIRE: &str = "expire";
+    /// Remove a grant from its target and confirm it.
+    pub const REVOKE: &str = "revoke";
+    /// A pending request's approval window has lapsed.
+    pub const APPROVAL_EXPIRE: &str = "approval_expire";
+}
+
+/// Settings of the lifecycle and the worker.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// How long a request may wait for approvals.
+    pub approval_window: Duration,
+    /// How long a claimed job is held before another worker may take it.
+    pub lease: std::time::Duration,
+    /// Jobs claimed per round.
+    pub batch: u32,
+    /// First retry delay; doubles per attempt with jitter, up to `retry_max`.
+    pub retry_base: std::time::Duration,
+    /// Longest retry delay.
+    pub retry_max: std::time::Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            approval_window: Duration::from_seconds(72 * 3_600).unwrap_or(Duration::MIN),
+            lease: std::time::Duration::from_secs(30),
+            batch: 100,
+            retry_base: std::time::Duration::from_secs(1),
+            retry_max: std::time::Duration::from_secs(300),
+        }
+    }
+}
+
+/// The engine: one per process, shared by the HTTP handlers and the worker.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    config: EngineConfig,
+    current: Arc<Bundle>,
+    /// Bundles that decided stored requests, loaded from the store on first use.
+    by_hash: RwLock<HashMap<String, Arc<Bundle>>>,
+    metrics: Metrics,
+}
+
+impl Engine {
+    /// Builds the engine around `bundle`, storing the bundle (content-addressed) so that
+    /// decisions taken with it can be replayed later.
+    pub async fn new(
+        store: Store,
+        bundle: Bundle,
+        clock: Arc<dyn Clock>,
+        config: EngineConfig,
+    ) -> Result<Self, EngineError> {
+        let files: Vec<BundleFile> = bundle
+            .files()
+            .iter()
+            .map(|f| BundleFile {
+                name: f.name.clone(),
+                text: f.text.clone(),
+            })
+            .collect();
+        let now = clock.now();
+        let mut tx = store.begin().await?;
+        if tx.put_bundle(bundle.hash(), &files, now).await? {
+            tx.append_audit(&NewAuditEvent {
+                at: now,
+                actor: "system".into(),
+                action: "bundle.stored".into(),
+                request_id: None,
+                grant_id: None,
+                before_state: None,
+                after_state: None,
+                bundle_hash: Some(bundle.hash().to_owned()),
+                data: serde_json::json!({ "files": files.len() }),
+            })
+            .await?;
+        }
+        tx.commit().await?;
+        let current = Arc::new(bundle);
+        let mut by_hash = HashMap::new();
+        by_hash.insert(current.hash().to_owned(), Arc::clone(&current));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                config,
+                current,
+                by_hash: RwLock::new(by_hash),
+                metrics: Metrics::default(),
+            }),
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The bundle new decisions use.
+    pub fn bundle(&self) -> &Bundle {
+        &self.inner.current
+    }
+
+    /// The engine's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The current instant, from the engine's clock.
+    pub fn now(&self) -> warden_model::Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// The engine's settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// The bundle with hash `hash`: the current one, a cached one, or one read from the
+    /// store.
+    pub async fn bundle_by_hash(&self, hash: &str) -> Result<Arc<Bundle>, EngineError> {
+        if let Ok(map) = self.inner.by_hash.read()
+            && let Some(b) = map.get(hash)
+        {
+            return Ok(Arc::clone(b));
+        }
+        let files = self
+            .inner
+            .store
+            .bundle(hash)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("bundle `{hash}` is not stored")))?;
+        let files = files
+            .into_iter()
+            .map(|f| SourceFile {
+                name: f.name,
+                text: f.text,
+            })
+            .collect();
+        let bundle = Bundle::from_files(files).map_err(|e| {
+            EngineError::Internal(format!("stored bundle `{hash}` no longer loads: {e}"))
+        })?;
+        if bundle.hash() != hash {
+            return Err(EngineError::Internal(format!(
+                "stored bundle `{hash}` hashes to `{}`",
+                bundle.hash()
+            )));
+        }
+        let bundle = Arc::new(bundle);
+        if let Ok(mut map) = self.inner.by_hash.write() {
+            map.insert(hash.to_owned(), Arc::clone(&bundle));
+        }
+        Ok(bundle)
+    }
+}
+
+/// Appends an audit event inside `tx`.
+pub(crate) async fn audit(tx: &mut Tx, event: NewAuditEvent) -> Result<(), EngineError> {
+    tx.append_audit(&event).await?;
+    Ok(())
+}

@@ -1,0 +1,378 @@
+//! The worker: claims due jobs from the durable job table and runs them. Each job's state
+//! change, audit event, follow-up job and completion commit in one transaction, and the
+//! completion is fenced by the job's lease, so a job whose lease passed to another worker
+//! is never applied twice.
+
+use std::time::Duration as StdDuration;
+
+use warden_model::{Duration, GrantState, RequestState, Timestamp};
+use warden_store::{GrantId, GrantTimes, Job, NewAuditEvent, RequestId, Tx};
+
+use crate::{Engine, EngineError, audit, job_kind};
+
+/// How a job ended.
+enum Done {
+    /// The job did its work, or found nothing left to do; complete it.
+    Completed,
+}
+
+impl Engine {
+    /// Claims and runs one batch of due jobs; returns how many were claimed.
+    pub async fn run_due_jobs(&self, worker: &str) -> Result<usize, EngineError> {
+        let now = self.now();
+        let jobs = self
+            .store()
+            .claim_jobs(worker, now, self.config().lease, self.config().batch)
+            .await?;
+        let n = jobs.len();
+        for job in jobs {
+            if let Err(e) = self.run_job(&job, worker).await {
+                self.job_failed(&job, worker, &e).await?;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Runs jobs until `shutdown` says stop, sleeping `poll` between empty rounds.
+    pub async fn run_worker(
+        &self,
+        worker: String,
+        poll: StdDuration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let claimed = match self.run_due_jobs(&worker).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "worker round failed");
+                    0
+                }
+            };
+            if claimed == 0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+    }
+
+    async fn run_job(&self, job: &Job, worker: &str) -> Result<(), EngineError> {
+        let mut tx = self.store().begin().await?;
+        let Done::Completed = match job.kind.as_str() {
+            job_kind::PROVISION => self.provision(&mut tx, job, worker).await?,
+            job_kind::EXPIRE => self.expire(&mut tx, job, worker).await?,
+            job_kind::REVOKE => self.confirm_revoked(&mut tx, job, worker).await?,
+            job_kind::APPROVAL_EXPIRE => self.lapse(&mut tx, job, worker).await?,
+            other => {
+                return Err(EngineError::Internal(format!("unknown job kind `{other}`")));
+            }
+        };
+        if tx.complete_job(job.id, worker, self.now()).await? {
+            tx.commit().await?;
+        } else {
+            // The lease passed to another worker: nothing of this run may land.
+            tx.rollback().await?;
+        }
+        Ok(())
+    }
+
+    async fn job_failed(
+        &self,
+        job: &Job,
+        worker: &str,
+        e: &EngineError,
+    ) -> Result<(), EngineError> {
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        match e {
+            EngineError::Unavailable(_) => {
+                let delay = backoff(
+                    self.config().retry_base,
+                    self.config().retry_max,
+                    job.attempts,
+                    &job.id.to_string(),
+                );
+                let next = now
+                    .plus(Duration::from_seconds(delay.as_secs().max(1)).unwrap_or(Duration::MIN));
+                tx.retry_job(job.id, worker, next, &e.to_string(), now)
+                    .await?;
+                self.metrics().job_retries.inc();
+            }
+            _ => {
+                tx.kill_job(job.id, worker, &e.to_string(), now).await?;
+                audit(
+                    &mut tx,
+                    NewAuditEvent {
+                        at: now,
+                        actor: format!("worker:{worker}"),
+                        action: "alert.job_failed".into(),
+                        request_id: None,
+                        grant_id: None,
+                        before_state: None,
+                        after_state: None,
+                        bundle_hash: None,
+                        data: serde_json::json!({
+                            "job": job.id.to_string(),
+                            "kind": job.kind,
+                            "target": job.target_id,
+                            "error": e.to_string(),
+                        }),
+                    },
+                )
+                .await?;
+                tracing::error!(job = %job.id, kind = %job.kind, error = %e, "job failed for good");
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Provisioning (a no-op step until connectors exist): the grant becomes active and
+    /// its clock starts now.
+    async fn provision(&self, tx: &mut Tx, job: &Job, worker: &str) -> Result<Done, EngineError> {
+        let gid = grant_id(job)?;
+        let Some(g) = tx.grant(gid).await? else {
+            return Ok(Done::Completed);
+        };
+        if g.state != GrantState::Provisioning {
+            return Ok(Done::Completed);
+        }
+        let now = self.now();
+        let mut expires = now.plus(g.duration);
+        // A third party's hard end caps the grant even if time passed since the decision.
+        if let Some(ends) = self
+            .bundle()
+            .catalog
+            .identities
+            .get(&g.subject)
+            .and_then(|i| i.access_ends)
+        {
+            expires = expires.min(ends.max(now));
+        }
+        if !tx
+            .set_grant_state(
+                gid,
+                GrantState::Provisioning,
+                GrantState::Active,
+                GrantTimes {
+                    activated_at: Some(now),
+                    expires_at: Some(expires),
+                    revoked_at: None,
+                },
+                now,
+            )
+            .await?
+        {
+            return Ok(Done::Completed);
+        }
+        audit(
+            tx,
+            grant_event(
+                worker,
+                now,
+                &g.request_id,
+                gid,
+                "grant.activated",
+                GrantState::Provisioning,
+                GrantState::Active,
+                serde_json::json!({ "activated_at": now, "expires_at": expires }),
+            ),
+        )
+        .await?;
+        tx.schedule_job(job_kind::EXPIRE, &gid.to_string(), expires, now)
+            .await?;
+        Ok(Done::Completed)
+    }
+
+    /// A grant's expiry has come: it moves to `revoking` and revocation is scheduled.
+    async fn expire(&self, tx: &mut Tx, job: &Job, worker: &str) -> Result<Done, EngineError> {
+        let gid = grant_id(job)?;
+        let Some(g) = tx.grant(gid).await? else {
+            return Ok(Done::Completed);
+        };
+        if g.state != GrantState::Active {
+            return Ok(Done::Completed);
+        }
+        let now = self.now();
+        if !tx
+            .set_grant_state(
+                gid,
+                GrantState::Active,
+                GrantState::Revoking,
+                GrantTimes::default(),
+                now,
+            )
+            .await?
+        {
+            return Ok(Done::Completed);
+        }
+        audit(
+            tx,
+            grant_event(
+                worker,
+                now,
+                &g.request_id,
+                gid,
+                "grant.expired",
+                GrantState::Active,
+                GrantState::Revoking,
+                serde_json::json!({ "expires_at": g.expires_at }),
+            ),
+        )
+        .await?;
+        tx.schedule_job(job_kind::REVOKE, &gid.to_string(), now, now)
+            .await?;
+        Ok(Done::Completed)
+    }
+
+    /// Revocation (a no-op step until connectors exist, which confirms at once): the grant
+    /// becomes `revoked`.
+    async fn confirm_revoked(
+        &self,
+        tx: &mut Tx,
+        job: &Job,
+        worker: &str,
+    ) -> Result<Done, EngineError> {
+        let gid = grant_id(job)?;
+        let Some(g) = tx.grant(gid).await? else {
+            return Ok(Done::Completed);
+        };
+        if g.state != GrantState::Revoking {
+            return Ok(Done::Completed);
+        }
+        let now = self.now();
+        if !tx
+            .set_grant_state(
+                gid,
+                GrantState::Revoking,
+                GrantState::Revoked,
+                GrantTimes {
+                    revoked_at: Some(now),
+                    ..GrantTimes::default()
+                },
+                now,
+            )
+            .await?
+        {
+            return Ok(Done::Completed);
+        }
+        let lag_ms = g
+            .expires_at
+            .filter(|e| *e <= now)
+            .map(|e| now.unix_millis() - e.unix_millis());
+        audit(
+            tx,
+            grant_event(worker, now, &g.request_id, gid, "grant.revoked", GrantState::Revoking, GrantState::Revoked,
+                serde_json::json!({ "confirmed_at": now, "expires_at": g.expires_at, "lag_ms": lag_ms })),
+        )
+        .await?;
+        if let Some(ms) = lag_ms {
+            #[expect(clippy::cast_precision_loss, reason = "a metric in seconds")]
+            self.metrics()
+                .expiry_lag_seconds
+                .observe(ms as f64 / 1_000.0);
+        }
+        Ok(Done::Completed)
+    }
+
+    /// A pending request's approval window has lapsed.
+    async fn lapse(&self, tx: &mut Tx, job: &Job, worker: &str) -> Result<Done, EngineError> {
+        let rid: RequestId = job.target_id.parse().map_err(|_| {
+            EngineError::Internal(format!("bad request id `{}` in job", job.target_id))
+        })?;
+        let now = self.now();
+        if tx
+            .set_request_state(
+                rid,
+                RequestState::ApprovalRequired,
+                RequestState::Expired,
+                now,
+            )
+            .await?
+        {
+            audit(
+                tx,
+                NewAuditEvent {
+                    at: now,
+                    actor: format!("worker:{worker}"),
+                    action: "request.expired".into(),
+                    request_id: Some(rid),
+                    grant_id: None,
+                    before_state: Some(RequestState::ApprovalRequired.as_str().into()),
+                    after_state: Some(RequestState::Expired.as_str().into()),
+                    bundle_hash: None,
+                    data: serde_json::json!({}),
+                },
+            )
+            .await?;
+        }
+        Ok(Done::Completed)
+    }
+}
+
+fn grant_id(job: &Job) -> Result<GrantId, EngineError> {
+    job.target_id
+        .parse()
+        .map_err(|_| EngineError::Internal(format!("bad grant id `{}` in job", job.target_id)))
+}
+
+#[expect(clippy::too_many_arguments, reason = "one audit event's fields")]
+fn grant_event(
+    worker: &str,
+    at: Timestamp,
+    request_id: &RequestId,
+    grant_id: GrantId,
+    action: &str,
+    before: GrantState,
+    after: GrantState,
+    data: serde_json::Value,
+) -> NewAuditEvent {
+    NewAuditEvent {
+        at,
+        actor: format!("worker:{worker}"),
+        action: action.into(),
+        request_id: Some(*request_id),
+        grant_id: Some(grant_id),
+        before_state: Some(before.as_str().into()),
+        after_state: Some(after.as_str().into()),
+        bundle_hash: None,
+        data,
+    }
+}
+
+/// Exponential backoff with jitter: `base · 2^(attempt−1)`, capped at `max`, then spread
+/// over 50–100% of that by a hash of the job id and attempt (no RNG needed, and different
+/// jobs failing together do not retry in lockstep).
+pub fn backoff(base: StdDuration, max: StdDuration, attempt: u64, salt: &str) -> StdDuration {
+    let exp = attempt.saturating_sub(1).min(30);
+    let full = base.saturating_mul(1u32 << exp).min(max);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in salt.bytes().chain(attempt.to_le_bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let fraction = 0.5 + (h % 1_000) as f64 / 2_000.0;
+    full.mul_f64(fraction)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let base = StdDuration::from_secs(1);
+        let max = StdDuration::from_secs(60);
+        let d1 = backoff(base, max, 1, "j");
+        let d4 = backoff(base, max, 4, "j");
+        let d20 = backoff(base, max, 20, "j");
+        assert!(d1 >= StdDuration::from_millis(500) && d1 <= base);
+        assert!(d4 >= StdDuration::from_secs(4) && d4 <= StdDuration::from_secs(8));
+        assert!(d20 <= max && d20 >= max / 2);
+        assert_ne!(backoff(base, max, 3, "a"), backoff(base, max, 3, "b"));
+    }
+}
