@@ -1,7 +1,13 @@
-//! The `warden` command: decide requests, check and test bundles.
+//! The `warden` command: decide requests, check and test bundles, mint API tokens and
+//! verify the audit chain.
 
+mod audit_cmd;
 mod clock;
+mod config;
 mod policy_cmd;
+mod setup;
+mod telemetry;
+mod token_cmd;
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -35,6 +41,12 @@ enum Command {
     /// Check or test a bundle.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
+    /// Mint or revoke API tokens.
+    #[command(subcommand)]
+    Token(token_cmd::TokenCommand),
+    /// Check the audit trail.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
 }
 
 #[derive(clap::Args)]
@@ -80,6 +92,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decide(args) => decide(&args),
         Command::Policy(cmd) => policy_cmd::run(&cmd),
+        Command::Token(cmd) => token_cmd::run(&cmd),
+        Command::Audit(cmd) => audit_cmd::run(&cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),

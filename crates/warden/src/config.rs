@@ -1,0 +1,960 @@
+//! The server's configuration: a TOML file whose every key an environment variable can
+//! override, with defaults that run `warden serve` in a fresh checkout (docs/config.md).
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+use toml::Spanned;
+use warden_model::Duration;
+
+/// The whole configuration, with defaults filled in for everything not set.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Config {
+    /// `[server]`: the HTTP listener.
+    pub server: ServerConfig,
+    /// `[database]`: where state is stored.
+    pub database: DatabaseConfig,
+    /// `[bundle]`: the policy bundle decisions are made with.
+    pub bundle: BundleConfig,
+    /// `[tokens]`: API tokens.
+    pub tokens: TokensConfig,
+    /// `[lifecycle]`: request and grant lifecycle limits.
+    pub lifecycle: LifecycleConfig,
+    /// `[worker]`: the background worker that runs scheduled jobs.
+    pub worker: WorkerConfig,
+}
+
+/// `[server]`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[allow(dead_code, reason = "read by `warden serve`")]
+pub struct ServerConfig {
+    /// The address the HTTP server listens on (`WARDEN_LISTEN`).
+    pub listen: SocketAddr,
+    /// The largest request body accepted (`WARDEN_BODY_LIMIT`).
+    pub body_limit: ByteSize,
+    /// How operator logs are written (`WARDEN_LOG_FORMAT`).
+    pub log_format: LogFormat,
+}
+
+/// `[database]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://…` (`WARDEN_DATABASE_URL`). It may hold a password,
+    /// so `Debug` hides that.
+    pub url: String,
+}
+
+/// `[bundle]`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct BundleConfig {
+    /// The bundle directory (`WARDEN_BUNDLE`).
+    pub path: PathBuf,
+}
+
+/// `[tokens]`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct TokensConfig {
+    /// How long a minted API token lives unless `--ttl` says otherwise (`WARDEN_TOKEN_TTL`).
+    pub default_ttl: Duration,
+}
+
+/// `[lifecycle]`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[allow(dead_code, reason = "read by `warden serve`")]
+pub struct LifecycleConfig {
+    /// How long a request may wait for approval before it lapses (`WARDEN_APPROVAL_WINDOW`).
+    pub approval_window: Duration,
+}
+
+/// `[worker]`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[allow(dead_code, reason = "read by `warden serve`")]
+pub struct WorkerConfig {
+    /// Whether this process runs scheduled jobs (`WARDEN_WORKER_ENABLED`).
+    pub enabled: bool,
+    /// How often the worker looks for due jobs (`WARDEN_WORKER_POLL_EVERY`).
+    pub poll_every: Duration,
+    /// How long a claimed job stays leased to this process (`WARDEN_WORKER_LEASE`).
+    pub lease: Duration,
+    /// The most jobs claimed at once (`WARDEN_WORKER_BATCH`).
+    pub batch: u32,
+}
+
+/// How operator logs are written.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A size in bytes, written as a count (`65536`) or with a `KiB` or `MiB` suffix (`64KiB`).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub struct ByteSize(u64);
+
+const KIB: u64 = 1024;
+const MIB: u64 = 1024 * 1024;
+
+impl ByteSize {
+    /// The size in bytes.
+    #[allow(dead_code, reason = "read by `warden serve`")]
+    pub fn bytes(self) -> u64 {
+        self.0
+    }
+
+    /// Parses `65536`, `64KiB` or `1MiB`; the size must be more than zero.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "`{}` is not a size such as `65536`, `64KiB` or `1MiB`",
+                shown(s)
+            )
+        };
+        let t = s.trim();
+        let (digits, unit) = if let Some(n) = t.strip_suffix("KiB") {
+            (n, KIB)
+        } else if let Some(n) = t.strip_suffix("MiB") {
+            (n, MIB)
+        } else {
+            (t, 1)
+        };
+        let digits = digits.trim_end();
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        match n.checked_mul(unit) {
+            Some(0) => Err(format!("`{}` must be more than zero bytes", shown(s))),
+            Some(bytes) if usize::try_from(bytes).is_ok() => Ok(ByteSize(bytes)),
+            _ => Err(format!("`{}` is too large", shown(s))),
+        }
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_multiple_of(MIB) {
+            write!(f, "{}MiB", self.0 / MIB)
+        } else if self.0.is_multiple_of(KIB) {
+            write!(f, "{}KiB", self.0 / KIB)
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &redacted(&self.url))
+            .finish()
+    }
+}
+
+impl Default for Config {
+    #[expect(
+        clippy::expect_used,
+        reason = "the default durations are constants in range; a unit test builds them"
+    )]
+    fn default() -> Self {
+        let seconds = |n| Duration::from_seconds(n).expect("a default duration is in range");
+        Config {
+            server: ServerConfig {
+                listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
+                body_limit: ByteSize(64 * KIB),
+                log_format: LogFormat::Text,
+            },
+            database: DatabaseConfig {
+                url: "sqlite://warden-data/warden.db".to_owned(),
+            },
+            bundle: BundleConfig {
+                path: PathBuf::from("examples/bundle"),
+            },
+            tokens: TokensConfig {
+                default_ttl: seconds(90 * 86_400),
+            },
+            lifecycle: LifecycleConfig {
+                approval_window: seconds(72 * 3_600),
+            },
+            worker: WorkerConfig {
+                enabled: true,
+                poll_every: seconds(1),
+                lease: seconds(30),
+                batch: 100,
+            },
+        }
+    }
+}
+
+/// Why the configuration cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read the configuration file `{}`", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, has an unknown key, or holds a bad value.
+    #[error("{}:{line}: {message}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Where in it (from 1).
+        line: usize,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+    /// An environment variable holds a bad value.
+    #[error("`{var}`: {message}")]
+    Env {
+        /// The variable.
+        var: &'static str,
+        /// What is wrong with its value.
+        message: String,
+    },
+    /// The directory of the SQLite database cannot be created.
+    #[error("cannot create the database directory `{}`", path.display())]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Config {
+    /// Loads the file at `path` (if any) over the defaults, then applies each `WARDEN_*`
+    /// variable that `env` returns (an empty value counts as unset).
+    pub fn load(
+        path: Option<&Path>,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let file = match path {
+            Some(p) => Some((
+                p,
+                std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_owned(),
+                    source,
+                })?,
+            )),
+            None => None,
+        };
+        Config::parse(file.as_ref().map(|(p, t)| (*p, t.as_str())), env)
+    }
+
+    /// [`Config::load`] with the file's text already read.
+    fn parse(
+        file: Option<(&Path, &str)>,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        if let Some((path, text)) = file {
+            let at = |offset: usize, message: String| ConfigError::File {
+                path: path.to_owned(),
+                line: line_of(text, offset),
+                message,
+            };
+            let parsed: FileConfig = toml::from_str(text).map_err(|e| {
+                at(
+                    e.span().map_or(0, |s| s.start),
+                    e.message().trim_end().to_owned(),
+                )
+            })?;
+            for s in SETTINGS {
+                if let Some(value) = (s.file)(&parsed) {
+                    (s.apply)(&mut config, value.get_ref())
+                        .map_err(|m| at(value.span().start, format!("`{}`: {m}", s.key)))?;
+                }
+            }
+        }
+        for s in SETTINGS {
+            if let Some(value) = env(s.var).filter(|v| !v.is_empty()) {
+                (s.apply)(&mut config, &Raw::Text(value)).map_err(|message| ConfigError::Env {
+                    var: s.var,
+                    message,
+                })?;
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// Creates the directory that will hold a SQLite database named by `url`, so that a fresh
+/// checkout can run with the defaults. Other URLs, and in-memory databases, are left alone.
+pub fn ensure_sqlite_dir(url: &str) -> Result<(), ConfigError> {
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return Ok(());
+    };
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let file = rest.split(['?', '#']).next().unwrap_or(rest);
+    if file.is_empty() || file == ":memory:" {
+        return Ok(());
+    }
+    match Path::new(file).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).map_err(|source| ConfigError::CreateDir {
+                path: dir.to_owned(),
+                source,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// One key: where it is in the file, its variable, and how a value is checked and set.
+struct Setting {
+    /// `section.key`.
+    key: &'static str,
+    /// The environment variable that overrides it.
+    var: &'static str,
+    /// Its value in the parsed file, if set there.
+    file: fn(&FileConfig) -> Option<&Spanned<Raw>>,
+    /// Checks a value and stores it.
+    apply: fn(&mut Config, &Raw) -> Result<(), String>,
+}
+
+/// Every key, in file order. Adding a key means a row here, a field in the file structs,
+/// and a line in docs/config.md and examples/warden.toml (a test checks the last two).
+const SETTINGS: &[Setting] = &[
+    Setting {
+        key: "server.listen",
+        var: "WARDEN_LISTEN",
+        file: |f| f.server.listen.as_ref(),
+        apply: |c, v| {
+            c.server.listen = socket_addr(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "server.body_limit",
+        var: "WARDEN_BODY_LIMIT",
+        file: |f| f.server.body_limit.as_ref(),
+        apply: |c, v| {
+            c.server.body_limit = byte_size(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "server.log_format",
+        var: "WARDEN_LOG_FORMAT",
+        file: |f| f.server.log_format.as_ref(),
+        apply: |c, v| {
+            c.server.log_format = log_format(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "database.url",
+        var: "WARDEN_DATABASE_URL",
+        file: |f| f.database.url.as_ref(),
+        apply: |c, v| {
+            c.database.url = database_url(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "bundle.path",
+        var: "WARDEN_BUNDLE",
+        file: |f| f.bundle.path.as_ref(),
+        apply: |c, v| {
+            c.bundle.path = PathBuf::from(non_empty(v)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "tokens.default_ttl",
+        var: "WARDEN_TOKEN_TTL",
+        file: |f| f.tokens.default_ttl.as_ref(),
+        apply: |c, v| {
+            c.tokens.default_ttl = duration(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "lifecycle.approval_window",
+        var: "WARDEN_APPROVAL_WINDOW",
+        file: |f| f.lifecycle.approval_window.as_ref(),
+        apply: |c, v| {
+            c.lifecycle.approval_window = duration(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "worker.enabled",
+        var: "WARDEN_WORKER_ENABLED",
+        file: |f| f.worker.enabled.as_ref(),
+        apply: |c, v| {
+            c.worker.enabled = boolean(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "worker.poll_every",
+        var: "WARDEN_WORKER_POLL_EVERY",
+        file: |f| f.worker.poll_every.as_ref(),
+        apply: |c, v| {
+            c.worker.poll_every = duration(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "worker.lease",
+        var: "WARDEN_WORKER_LEASE",
+        file: |f| f.worker.lease.as_ref(),
+        apply: |c, v| {
+            c.worker.lease = duration(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "worker.batch",
+        var: "WARDEN_WORKER_BATCH",
+        file: |f| f.worker.batch.as_ref(),
+        apply: |c, v| {
+            c.worker.batch = count(v)?;
+            Ok(())
+        },
+    },
+];
+
+/// The file as written: each value kept with its place, checked afterwards by [`SETTINGS`].
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct FileConfig {
+    server: ServerFile,
+    database: DatabaseFile,
+    bundle: BundleFile,
+    tokens: TokensFile,
+    lifecycle: LifecycleFile,
+    worker: WorkerFile,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct ServerFile {
+    listen: Option<Spanned<Raw>>,
+    body_limit: Option<Spanned<Raw>>,
+    log_format: Option<Spanned<Raw>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct DatabaseFile {
+    url: Option<Spanned<Raw>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct BundleFile {
+    path: Option<Spanned<Raw>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct TokensFile {
+    default_ttl: Option<Spanned<Raw>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct LifecycleFile {
+    approval_window: Option<Spanned<Raw>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct WorkerFile {
+    enabled: Option<Spanned<Raw>>,
+    poll_every: Option<Spanned<Raw>>,
+    lease: Option<Spanned<Raw>>,
+    batch: Option<Spanned<Raw>>,
+}
+
+/// A value as the file or the environment wrote it, before it is checked. The environment
+/// only has text, so every check also accepts the text form of a number or a boolean.
+#[derive(Clone, PartialEq, Debug)]
+enum Raw {
+    Text(String),
+    Integer(i64),
+    Bool(bool),
+}
+
+impl<'de> Deserialize<'de> for Raw {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct RawVisitor;
+        impl Visitor<'_> for RawVisitor {
+            type Value = Raw;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, a whole number or a boolean")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Raw, E> {
+                Ok(Raw::Text(v.to_owned()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Raw, E> {
+                Ok(Raw::Integer(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Raw, E> {
+                i64::try_from(v)
+                    .map(Raw::Integer)
+                    .map_err(|_| E::custom(format!("`{v}` is too large")))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Raw, E> {
+                Ok(Raw::Bool(v))
+            }
+        }
+        d.deserialize_any(RawVisitor)
+    }
+}
+
+impl fmt::Display for Raw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Raw::Text(s) => f.write_str(&shown(s)),
+            Raw::Integer(n) => write!(f, "{n}"),
+            Raw::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// User input as quoted in a message: at most 60 characters.
+fn shown(s: &str) -> String {
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(60).collect::<String>())
+    } else {
+        s.to_owned()
+    }
+}
+
+fn text(v: &Raw) -> Result<&str, String> {
+    match v {
+        Raw::Text(s) => Ok(s),
+        other => Err(format!("`{other}` is not a string")),
+    }
+}
+
+fn non_empty(v: &Raw) -> Result<&str, String> {
+    match text(v)?.trim() {
+        "" => Err("must not be empty".to_owned()),
+        s => Ok(s),
+    }
+}
+
+fn socket_addr(v: &Raw) -> Result<SocketAddr, String> {
+    let s = text(v)?;
+    s.trim().parse().map_err(|_| {
+        format!(
+            "`{}` is not a socket address such as `127.0.0.1:8080`",
+            shown(s)
+        )
+    })
+}
+
+fn byte_size(v: &Raw) -> Result<ByteSize, String> {
+    match v {
+        Raw::Integer(n) => ByteSize::parse(&n.to_string()),
+        other => ByteSize::parse(text(other)?),
+    }
+}
+
+fn log_format(v: &Raw) -> Result<LogFormat, String> {
+    match text(v)?.trim() {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        s => Err(format!(
+            "`{}` is not a log format: expected `text` or `json`",
+            shown(s)
+        )),
+    }
+}
+
+/// Only the scheme is ever quoted back: the rest of a URL may hold a password.
+fn database_url(v: &Raw) -> Result<String, String> {
+    let url = non_empty(v)?;
+    match url.split_once(':').map(|(scheme, _)| scheme) {
+        Some("sqlite" | "postgres" | "postgresql") => Ok(url.to_owned()),
+        Some(scheme) => Err(format!(
+            "`{}` is not a supported database: expected `sqlite://PATH` or `postgres://…`",
+            shown(scheme)
+        )),
+        None => Err("expected a url such as `sqlite://PATH` or `postgres://…`".to_owned()),
+    }
+}
+
+fn duration(v: &Raw) -> Result<Duration, String> {
+    Duration::parse(text(v)?).map_err(|e| e.to_string())
+}
+
+fn boolean(v: &Raw) -> Result<bool, String> {
+    match v {
+        Raw::Bool(b) => Ok(*b),
+        Raw::Text(s) if s.trim() == "true" => Ok(true),
+        Raw::Text(s) if s.trim() == "false" => Ok(false),
+        other => Err(format!("`{other}` is not `true` or `false`")),
+    }
+}
+
+fn count(v: &Raw) -> Result<u32, String> {
+    let n = match v {
+        Raw::Integer(n) => Some(*n),
+        Raw::Text(s) => s.trim().parse::<i64>().ok(),
+        Raw::Bool(_) => None,
+    };
+    match n.map(u32::try_from) {
+        Some(Ok(n)) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "`{v}` is not a whole number from 1 to {}",
+            u32::MAX
+        )),
+    }
+}
+
+/// The line (from 1) holding byte `offset` of `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(1, |before| before.matches('\n').count() + 1)
+}
+
+/// `url` with any password in it replaced by `***`.
+fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let hidden = if user.len() == userinfo.len() {
+                ""
+            } else {
+                ":***"
+            };
+            format!("{scheme}://{user}{hidden}@{host}{tail}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Some((Path::new("warden.toml"), text)), &no_env)
+    }
+
+    fn with_env(text: Option<&str>, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::parse(text.map(|t| (Path::new("warden.toml"), t)), &|k| {
+            vars.get(k).cloned()
+        })
+    }
+
+    fn dur(s: &str) -> Duration {
+        Duration::parse(s).unwrap()
+    }
+
+    #[test]
+    fn no_file_and_no_env_gives_the_defaults() {
+        let c = Config::load(None, &no_env).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.server.body_limit.bytes(), 65_536);
+        assert_eq!(c.server.log_format, LogFormat::Text);
+        assert_eq!(c.database.url, "sqlite://warden-data/warden.db");
+        assert_eq!(c.bundle.path, PathBuf::from("examples/bundle"));
+        assert_eq!(c.tokens.default_ttl, dur("90d"));
+        assert_eq!(c.lifecycle.approval_window, dur("72h"));
+        assert!(c.worker.enabled);
+        assert_eq!(c.worker.poll_every, dur("1s"));
+        assert_eq!(c.worker.lease, dur("30s"));
+        assert_eq!(c.worker.batch, 100);
+    }
+
+    #[test]
+    fn an_empty_file_gives_the_defaults() {
+        assert_eq!(parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn the_file_overrides_the_defaults() {
+        let c = parse(
+            r#"
+            [server]
+            listen = "0.0.0.0:9000"
+            body_limit = "1MiB"
+            log_format = "json"
+            [database]
+            url = "postgres://warden@db/warden"
+            [bundle]
+            path = "/etc/warden/bundle"
+            [tokens]
+            default_ttl = "P30D"
+            [lifecycle]
+            approval_window = "24h"
+            [worker]
+            enabled = false
+            poll_every = "5s"
+            lease = "2m"
+            batch = 10
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.server.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.server.body_limit.bytes(), 1_048_576);
+        assert_eq!(c.server.log_format, LogFormat::Json);
+        assert_eq!(c.database.url, "postgres://warden@db/warden");
+        assert_eq!(c.bundle.path, PathBuf::from("/etc/warden/bundle"));
+        assert_eq!(c.tokens.default_ttl, dur("30d"));
+        assert_eq!(c.lifecycle.approval_window, dur("24h"));
+        assert!(!c.worker.enabled);
+        assert_eq!(c.worker.poll_every, dur("5s"));
+        assert_eq!(c.worker.lease, dur("120s"));
+        assert_eq!(c.worker.batch, 10);
+    }
+
+    #[test]
+    fn a_partial_file_keeps_the_other_defaults() {
+        let c = parse("[worker]\nbatch = 7\n").unwrap();
+        assert_eq!(
+            c,
+            Config {
+                worker: WorkerConfig {
+                    batch: 7,
+                    ..Config::default().worker
+                },
+                ..Config::default()
+            }
+        );
+    }
+
+    #[test]
+    fn the_environment_beats_the_file() {
+        let c = with_env(
+            Some("[server]\nlisten = \"0.0.0.0:9000\"\n[worker]\nbatch = 10\n"),
+            &[
+                ("WARDEN_LISTEN", "127.0.0.1:7000"),
+                ("WARDEN_BODY_LIMIT", "2048"),
+                ("WARDEN_LOG_FORMAT", "json"),
+                ("WARDEN_DATABASE_URL", "sqlite:///var/lib/warden/warden.db"),
+                ("WARDEN_BUNDLE", "bundle"),
+                ("WARDEN_TOKEN_TTL", "7d"),
+                ("WARDEN_APPROVAL_WINDOW", "PT1H"),
+                ("WARDEN_WORKER_ENABLED", "false"),
+                ("WARDEN_WORKER_POLL_EVERY", "10s"),
+                ("WARDEN_WORKER_LEASE", "1m"),
+                ("WARDEN_WORKER_BATCH", "50"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:7000");
+        assert_eq!(c.server.body_limit.bytes(), 2048);
+        assert_eq!(c.server.log_format, LogFormat::Json);
+        assert_eq!(c.database.url, "sqlite:///var/lib/warden/warden.db");
+        assert_eq!(c.bundle.path, PathBuf::from("bundle"));
+        assert_eq!(c.tokens.default_ttl, dur("7d"));
+        assert_eq!(c.lifecycle.approval_window, dur("1h"));
+        assert!(!c.worker.enabled);
+        assert_eq!(c.worker.poll_every, dur("10s"));
+        assert_eq!(c.worker.lease, dur("60s"));
+        assert_eq!(c.worker.batch, 50);
+    }
+
+    #[test]
+    fn an_empty_variable_counts_as_unset() {
+        let c = with_env(None, &[("WARDEN_LISTEN", "")]).unwrap();
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn an_unknown_key_is_rejected_with_its_line() {
+        let e = parse("[server]\nlisten = \"127.0.0.1:1\"\nlisen = \"x\"\n").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("warden.toml:3: "), "{msg}");
+        assert!(msg.contains("`lisen`"), "{msg}");
+    }
+
+    #[test]
+    fn an_unknown_section_is_rejected_with_its_line() {
+        let e = parse("[server]\n\n[sever]\nlisten = \"x\"\n").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("warden.toml:3: "), "{msg}");
+        assert!(msg.contains("`sever`"), "{msg}");
+    }
+
+    #[test]
+    fn a_bad_file_value_names_the_key_and_line() {
+        let e = parse("[server]\n\nlisten = \"nope\"\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "warden.toml:3: `server.listen`: `nope` is not a socket address such as `127.0.0.1:8080`"
+        );
+        let e = parse("[worker]\nenabled = 3\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "warden.toml:2: `worker.enabled`: `3` is not `true` or `false`"
+        );
+        let e = parse("[tokens]\ndefault_ttl = \"forever\"\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("warden.toml:2: `tokens.default_ttl`: invalid duration `forever`"),
+            "{e}"
+        );
+        let e = parse("[worker]\nbatch = [1]\n").unwrap_err();
+        assert!(e.to_string().starts_with("warden.toml:2: "), "{e}");
+    }
+
+    #[test]
+    fn invalid_toml_names_the_line() {
+        let e = parse("[server]\nlisten = \n").unwrap_err();
+        assert!(e.to_string().starts_with("warden.toml:2: "), "{e}");
+    }
+
+    #[test]
+    fn a_bad_variable_is_named() {
+        let e = with_env(None, &[("WARDEN_LISTEN", "nope")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`WARDEN_LISTEN`: `nope` is not a socket address such as `127.0.0.1:8080`"
+        );
+        let e = with_env(None, &[("WARDEN_WORKER_BATCH", "0")]).unwrap_err();
+        assert!(e.to_string().starts_with("`WARDEN_WORKER_BATCH`: "), "{e}");
+        let e = with_env(None, &[("WARDEN_LOG_FORMAT", "xml")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`WARDEN_LOG_FORMAT`: `xml` is not a log format: expected `text` or `json`"
+        );
+    }
+
+    #[test]
+    fn a_bad_database_url_never_quotes_more_than_its_scheme() {
+        let e = with_env(
+            None,
+            &[("WARDEN_DATABASE_URL", "mysql://root:hunter2@db/warden")],
+        )
+        .unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("`mysql`"), "{msg}");
+        assert!(!msg.contains("hunter2"), "{msg}");
+    }
+
+    #[test]
+    fn debug_output_hides_the_database_password() {
+        let c = with_env(
+            None,
+            &[(
+                "WARDEN_DATABASE_URL",
+                "postgres://warden:hunter2@db:5432/warden",
+            )],
+        )
+        .unwrap();
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(
+            debug.contains("postgres://warden:***@db:5432/warden"),
+            "{debug}"
+        );
+        assert_eq!(redacted("postgres://warden@db/w"), "postgres://warden@db/w");
+        assert_eq!(redacted("sqlite://a/b.db"), "sqlite://a/b.db");
+    }
+
+    #[test]
+    fn sizes_take_a_count_or_a_binary_suffix() {
+        assert_eq!(ByteSize::parse("65536").unwrap().bytes(), 65_536);
+        assert_eq!(ByteSize::parse("64KiB").unwrap().bytes(), 65_536);
+        assert_eq!(ByteSize::parse("64 KiB").unwrap().bytes(), 65_536);
+        assert_eq!(ByteSize::parse("2MiB").unwrap().bytes(), 2 * MIB);
+        for bad in ["", "KiB", "0", "0KiB", "-1", "64kb", "1.5MiB", "64 MB"] {
+            assert!(ByteSize::parse(bad).is_err(), "{bad}");
+        }
+        assert!(ByteSize::parse(&format!("{}MiB", u64::MAX)).is_err());
+        assert_eq!(ByteSize(64 * KIB).to_string(), "64KiB");
+        assert_eq!(ByteSize(1000).to_string(), "1000");
+        let c = parse("[server]\nbody_limit = 1024\n").unwrap();
+        assert_eq!(c.server.body_limit.bytes(), 1024);
+    }
+
+    #[test]
+    fn sqlite_directories_are_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("a/b/warden.db");
+        ensure_sqlite_dir(&format!("sqlite://{}?mode=rwc", db.display())).unwrap();
+        assert!(dir.path().join("a/b").is_dir());
+        ensure_sqlite_dir("sqlite::memory:").unwrap();
+        ensure_sqlite_dir("sqlite://warden.db").unwrap();
+        ensure_sqlite_dir("postgres://db/warden").unwrap();
+    }
+
+    #[test]
+    fn the_example_file_spells_out_the_defaults() {
+        let text = include_str!("../../../examples/warden.toml");
+        assert_eq!(parse(text).unwrap(), Config::default());
+    }
+
+    const DOCS: &str = include_str!("../../../docs/config.md");
+
+    #[test]
+    fn every_toml_block_in_the_docs_parses() {
+        let mut blocks = 0;
+        let mut current: Option<String> = None;
+        for line in DOCS.lines() {
+            match &mut current {
+                None if line.trim() == "```toml" => current = Some(String::new()),
+                Some(block) if line.trim() == "```" => {
+                    parse(block).unwrap_or_else(|e| panic!("docs/config.md: {e}"));
+                    blocks += 1;
+                    current = None;
+                }
+                Some(block) => {
+                    block.push_str(line);
+                    block.push('\n');
+                }
+                None => {}
+            }
+        }
+        assert!(blocks >= 1);
+    }
+
+    #[test]
+    fn every_key_and_variable_is_documented() {
+        let example = include_str!("../../../examples/warden.toml");
+        for s in SETTINGS {
+            let (section, key) = s.key.split_once('.').unwrap();
+            assert!(DOCS.contains(&format!("`{}`", s.key)), "docs: `{}`", s.key);
+            assert!(DOCS.contains(&format!("`{}`", s.var)), "docs: `{}`", s.var);
+            assert!(example.contains(s.var), "example: {}", s.var);
+            assert!(
+                example.contains(&format!("[{section}]")),
+                "example: [{section}]"
+            );
+            assert!(example.contains(&format!("\n{key} =")), "example: {key}");
+        }
+    }
+
+    #[test]
+    fn every_key_has_its_own_variable() {
+        let mut vars: Vec<&str> = SETTINGS.iter().map(|s| s.var).collect();
+        assert!(vars.iter().all(|v| v.starts_with("WARDEN_")), "{vars:?}");
+        vars.sort_unstable();
+        vars.dedup();
+        assert_eq!(vars.len(), SETTINGS.len(), "two keys share a variable");
+    }
+}

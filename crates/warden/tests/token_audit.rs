@@ -1,0 +1,442 @@
+//! `warden token` and `warden audit verify` as an operator runs them, through a config file,
+//! against a real store: SQLite always, PostgreSQL when `WARDEN_TEST_POSTGRES_URL` is set.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sqlx::{AssertSqlSafe, PgPool, Row as _, SqlitePool};
+use tempfile::TempDir;
+use warden_store::testing::{self, SQLITE_FILE};
+use warden_store::{Store, token_hash};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Runs `warden` in `dir` with no `WARDEN_*` or `RUST_LOG` variables but `env`.
+fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
+    cmd.args(args).current_dir(dir).env_remove("RUST_LOG");
+    for (var, _) in std::env::vars() {
+        if var.starts_with("WARDEN_") {
+            cmd.env_remove(var);
+        }
+    }
+    cmd.envs(env.iter().copied());
+    cmd.output().unwrap()
+}
+
+/// Direct SQL access, to look behind the store's back.
+enum Raw {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// One database to run a test against, with a config file pointing at it.
+struct Db {
+    backend: &'static str,
+    store: Store,
+    raw: Raw,
+    dir: TempDir,
+    config: PathBuf,
+}
+
+/// A fresh SQLite database, and a fresh PostgreSQL one when the server is configured.
+async fn databases() -> Vec<Db> {
+    let mut out = Vec::new();
+    let (store, dir) = testing::sqlite().await;
+    let url = format!("sqlite://{}", dir.path().join(SQLITE_FILE).display());
+    let raw = Raw::Sqlite(SqlitePool::connect(&url).await.unwrap());
+    out.push(Db::new("sqlite", store, raw, dir, &url));
+    if let Some((store, url)) = testing::postgres().await {
+        let raw = Raw::Postgres(PgPool::connect(&url).await.unwrap());
+        out.push(Db::new(
+            "postgres",
+            store,
+            raw,
+            tempfile::tempdir().unwrap(),
+            &url,
+        ));
+    }
+    out
+}
+
+impl Db {
+    fn new(backend: &'static str, store: Store, raw: Raw, dir: TempDir, url: &str) -> Db {
+        let config = dir.path().join("warden.toml");
+        let bundle = root().join("examples/bundle");
+        std::fs::write(
+            &config,
+            format!(
+                "[database]\nurl = '{url}'\n\n[bundle]\npath = '{}'\n",
+                bundle.display()
+            ),
+        )
+        .unwrap();
+        Db {
+            backend,
+            store,
+            raw,
+            dir,
+            config,
+        }
+    }
+
+    fn warden(&self, args: &[&str]) -> Output {
+        let mut all = args.to_vec();
+        let config = self.config.to_str().unwrap();
+        all.extend(["--config", config]);
+        run(self.dir.path(), &all, &[])
+    }
+
+    /// Mints a token for `alice` and returns the secret and the printed id.
+    fn create(&self) -> (String, String) {
+        let out = self.warden(&[
+            "token",
+            "create",
+            "--identity",
+            "alice",
+            "--scope",
+            "intake",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        let lines: Vec<&str> = stdout.lines().collect();
+        let id = lines[2]
+            .strip_prefix("id ")
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap();
+        (lines[0].to_owned(), id.to_owned())
+    }
+
+    /// Every (table, column) of a text type.
+    async fn text_columns(&self) -> Vec<(String, String)> {
+        match &self.raw {
+            Raw::Sqlite(p) => {
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' \
+                     AND name NOT LIKE 'sqlite_%'",
+                )
+                .fetch_all(p)
+                .await
+                .unwrap();
+                let mut out = Vec::new();
+                for t in tables {
+                    let rows = sqlx::query("SELECT name, type FROM pragma_table_info($1)")
+                        .bind(&t)
+                        .fetch_all(p)
+                        .await
+                        .unwrap();
+                    for r in rows {
+                        let ty: String = r.get("type");
+                        if ty.eq_ignore_ascii_case("text") || ty.eq_ignore_ascii_case("blob") {
+                            out.push((t.clone(), r.get("name")));
+                        }
+                    }
+                }
+                out
+            }
+            Raw::Postgres(p) => sqlx::query_as(
+                "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                 WHERE table_schema = 'public' \
+                 AND data_type IN ('text', 'character varying', 'bytea', 'json', 'jsonb')",
+            )
+            .fetch_all(p)
+            .await
+            .unwrap(),
+        }
+    }
+
+    /// How many values of text column `table.column` contain `needle`.
+    async fn count_containing(&self, table: &str, column: &str, needle: &str) -> i64 {
+        match &self.raw {
+            Raw::Sqlite(p) => sqlx::query_scalar(AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM \"{table}\" WHERE instr(CAST(\"{column}\" AS TEXT), $1) > 0"
+            )))
+            .bind(needle)
+            .fetch_one(p)
+            .await
+            .unwrap(),
+            Raw::Postgres(p) => sqlx::query_scalar(AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM \"{table}\" WHERE strpos(\"{column}\"::text, $1) > 0"
+            )))
+            .bind(needle)
+            .fetch_one(p)
+            .await
+            .unwrap(),
+        }
+    }
+
+    async fn execute(&self, sql: &'static str) -> u64 {
+        match &self.raw {
+            Raw::Sqlite(p) => sqlx::query(sql).execute(p).await.unwrap().rows_affected(),
+            Raw::Postgres(p) => sqlx::query(sql).execute(p).await.unwrap().rows_affected(),
+        }
+    }
+
+    /// Every place in the database holding `needle`, as `table.column`.
+    async fn places_holding(&self, needle: &str) -> Vec<String> {
+        let columns = self.text_columns().await;
+        assert!(
+            columns.len() >= 20,
+            "{}: only {} text columns found",
+            self.backend,
+            columns.len()
+        );
+        let mut found = Vec::new();
+        for (table, column) in columns {
+            if self.count_containing(&table, &column, needle).await > 0 {
+                found.push(format!("{table}.{column}"));
+            }
+        }
+        found
+    }
+}
+
+#[tokio::test]
+async fn token_create_prints_the_token_once_and_stores_only_its_hash() {
+    for db in databases().await {
+        let out = db.warden(&[
+            "token",
+            "create",
+            "--identity",
+            "alice",
+            "--scope",
+            "approve",
+            "--scope",
+            "intake",
+            "--scope",
+            "approve",
+            "--ttl",
+            "30d",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        let lines: Vec<&str> = stdout.lines().collect();
+        let secret = lines[0];
+        let body = secret.strip_prefix("wdn_").unwrap();
+        assert_eq!(body.len(), 43, "{secret}");
+        assert!(
+            body.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert!(lines[1].contains("shown once"), "{stdout}");
+        assert_eq!(stdout.matches(body).count(), 1, "{stdout}");
+        assert!(!text(&out.stderr).contains(body), "{}", text(&out.stderr));
+
+        let record = db
+            .store
+            .token_by_hash(&token_hash(secret))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.identity.as_str(), "alice");
+        assert_eq!(record.scopes, ["intake", "approve"]);
+        assert_eq!(record.revoked_at, None);
+        assert!(
+            lines[2].starts_with(&format!("id {},", record.id)),
+            "{stdout}"
+        );
+
+        // The secret (or its random part) is nowhere; its hash is where it belongs.
+        assert_eq!(db.places_holding(body).await, Vec::<String>::new());
+        assert_eq!(
+            db.places_holding(&token_hash(secret)).await,
+            ["tokens.hash"],
+            "{}",
+            db.backend
+        );
+        if let Raw::Sqlite(_) = db.raw {
+            for entry in std::fs::read_dir(db.dir.path()).unwrap() {
+                let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+                assert!(!bytes.windows(body.len()).any(|w| w == body.as_bytes()));
+            }
+        }
+
+        let events = db.store.audit_after(0, 10).await.unwrap();
+        assert_eq!(events.len(), 1, "{}", db.backend);
+        let e = &events[0];
+        assert_eq!(
+            (e.actor.as_str(), e.action.as_str()),
+            ("cli", "token.created")
+        );
+        assert_eq!(e.data["identity"], "alice");
+        assert_eq!(e.data["scopes"], serde_json::json!(["intake", "approve"]));
+        assert_eq!(e.data["token_id"], record.id.to_string());
+        assert_eq!(e.data["ttl"], "30d");
+        let expires = e.data["expires_at"].as_str().unwrap();
+        assert!(stdout.contains(expires), "{stdout}");
+        assert!(e.bundle_hash.as_deref().unwrap().starts_with("sha256:"));
+    }
+}
+
+#[tokio::test]
+async fn unknown_scope_or_identity_exits_2_and_stores_nothing() {
+    for db in databases().await {
+        let out = db.warden(&["token", "create", "--identity", "alice", "--scope", "root"]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = text(&out.stderr);
+        assert!(err.contains("`root` is not a scope"), "{err}");
+        assert!(
+            err.contains("`intake`, `approve`, `admin` or `audit`"),
+            "{err}"
+        );
+
+        let out = db.warden(&[
+            "token",
+            "create",
+            "--identity",
+            "mallory",
+            "--scope",
+            "intake",
+        ]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("identity `mallory` is not in the catalog"),
+            "{err}"
+        );
+
+        let out = db.warden(&[
+            "token",
+            "create",
+            "--identity",
+            "frank",
+            "--scope",
+            "intake",
+        ]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = text(&out.stderr);
+        assert!(err.contains("identity `frank` is disabled"), "{err}");
+
+        let out = db.warden(&["token", "create", "--identity", "alice"]);
+        assert_eq!(out.status.code(), Some(2), "a scope is required");
+
+        assert!(out.stdout.is_empty());
+        assert_eq!(db.store.audit_after(0, 10).await.unwrap(), []);
+        assert_eq!(db.places_holding("alice").await, Vec::<String>::new());
+    }
+}
+
+#[tokio::test]
+async fn revoke_revokes_once_and_is_audited() {
+    for db in databases().await {
+        let (secret, id) = db.create();
+        let out = db.warden(&["token", "revoke", "--id", &id]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), format!("revoked token `{id}`\n"));
+        let record = db
+            .store
+            .token_by_hash(&token_hash(&secret))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(record.revoked_at.is_some());
+
+        let again = db.warden(&["token", "revoke", "--id", &id]);
+        assert_eq!(again.status.code(), Some(1));
+        assert!(text(&again.stderr).contains(&format!("no token `{id}` is live")));
+
+        let bad = db.warden(&["token", "revoke", "--id", "not-an-id"]);
+        assert_eq!(bad.status.code(), Some(2));
+
+        let events = db.store.audit_after(0, 10).await.unwrap();
+        let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            ["token.created", "token.revoked"],
+            "{}",
+            db.backend
+        );
+        assert_eq!(events[1].data["token_id"], id);
+    }
+}
+
+#[tokio::test]
+async fn audit_verify_reports_ok_then_names_a_tampered_event() {
+    for db in databases().await {
+        let out = db.warden(&["audit", "verify"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "ok: 0 events verified\n");
+
+        db.create();
+        db.create();
+        db.create();
+        let out = db.warden(&["audit", "verify"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "ok: 3 events verified\n");
+
+        let changed = db
+            .execute("UPDATE audit_events SET actor = 'mallory' WHERE seq = 2")
+            .await;
+        assert_eq!(changed, 1);
+        let out = db.warden(&["audit", "verify"]);
+        assert_eq!(out.status.code(), Some(1), "{}", db.backend);
+        assert!(out.stdout.is_empty());
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("broken at event 2: hash does not match"),
+            "{}: {err}",
+            db.backend
+        );
+    }
+}
+
+#[test]
+fn a_bad_configuration_exits_2_naming_the_key_or_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &["audit", "verify"],
+        &[("WARDEN_WORKER_BATCH", "lots")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("`WARDEN_WORKER_BATCH`: `lots` is not a whole number"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let config = dir.path().join("warden.toml");
+    std::fs::write(&config, "[server]\nlisten = \"127.0.0.1:1\"\n\n[databse]\n").unwrap();
+    let out = run(
+        dir.path(),
+        &["audit", "verify", "--config", config.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("warden.toml:4: "), "{err}");
+    assert!(err.contains("`databse`"), "{err}");
+    assert!(!dir.path().join("warden-data").exists());
+}
+
+#[test]
+fn without_a_config_the_database_is_created_under_warden_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = root().join("examples/bundle");
+    let out = run(
+        dir.path(),
+        &["token", "create", "--identity", "bob", "--scope", "audit"],
+        &[("WARDEN_BUNDLE", bundle.to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(dir.path().join("warden-data/warden.db").is_file());
+    let out = run(dir.path(), &["audit", "verify"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "ok: 1 events verified\n");
+}
