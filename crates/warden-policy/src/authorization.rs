@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::{Arc, RwLock};
 
 use cedar_policy::{
     ActionConstraint, Authorizer, Context, Decision as CedarDecision, Effect, Entities, Entity,
@@ -90,6 +91,40 @@ pub struct Answer {
 
 const ANY: u32 = 0;
 
+/// How many per-question policy sets are kept before the cache starts over.
+const SET_CACHE_LIMIT: usize = 4096;
+
+/// Cedar's form of an [`AuthContext`], built once and reusable for several questions.
+#[derive(Clone)]
+pub(crate) struct PreparedContext(Result<Context, String>);
+
+/// Builds Cedar's context for `ctx`.
+pub(crate) fn prepare(ctx: &AuthContext<'_>) -> PreparedContext {
+    let context = Context::from_pairs([
+        (
+            "duration_seconds".to_owned(),
+            RestrictedExpression::new_long(ctx.duration_seconds),
+        ),
+        (
+            "emergency".to_owned(),
+            RestrictedExpression::new_bool(ctx.emergency),
+        ),
+        str_attr("purpose", ctx.purpose),
+        str_attr("ticket", ctx.ticket),
+        str_attr("source", ctx.source),
+        (
+            "requester_is_subject".to_owned(),
+            RestrictedExpression::new_bool(ctx.requester_is_subject),
+        ),
+        (
+            "approvals".to_owned(),
+            RestrictedExpression::new_long(ctx.approvals),
+        ),
+    ])
+    .map_err(|e| format!("cannot build the context: {e}"));
+    PreparedContext(context)
+}
+
 /// The entity store, the policies and the scope index of one bundle.
 pub struct Authorization {
     authorizer: Authorizer,
@@ -101,6 +136,9 @@ pub struct Authorization {
     actions: [EntityUid; 4],
     identities: HashMap<IdentityId, (EntityUid, Vec<u32>)>,
     roles: HashMap<RoleId, (EntityUid, [u32; 2])>,
+    /// Per-question policy sets by candidate list: questions repeat a limited number of
+    /// scopes, and building a set costs more than evaluating it.
+    sets: RwLock<HashMap<Vec<u32>, Arc<PolicySet>>>,
 }
 
 fn uid(ty: &EntityTypeName, id: &str) -> EntityUid {
@@ -269,7 +307,33 @@ impl Authorization {
             actions,
             identities,
             roles,
+            sets: RwLock::new(HashMap::new()),
         })
+    }
+
+    /// The policy set of the candidates `numbers`, from the cache or built and cached.
+    fn policy_set(&self, numbers: Vec<u32>) -> Arc<PolicySet> {
+        if let Ok(cache) = self.sets.read()
+            && let Some(set) = cache.get(&numbers)
+        {
+            return Arc::clone(set);
+        }
+        let mut set = PolicySet::new();
+        for n in &numbers {
+            if let Some(p) = self.policies.get(*n as usize) {
+                // Ids are unique in the bundle, so adding cannot fail.
+                let _ = set.add(p.clone());
+            }
+        }
+        let set = Arc::new(set);
+        // A poisoned lock only costs the cache; the answer does not depend on it.
+        if let Ok(mut cache) = self.sets.write() {
+            if cache.len() >= SET_CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert(numbers, Arc::clone(&set));
+        }
+        set
     }
 
     /// The policy numbers whose scope can match this question, sorted.
@@ -299,6 +363,18 @@ impl Authorization {
         ctx: &AuthContext<'_>,
         evaluation: Evaluation,
     ) -> Answer {
+        self.ask_prepared(identity, action, role, prepare(ctx), evaluation)
+    }
+
+    /// [`Authorization::ask`] with a context already prepared.
+    pub(crate) fn ask_prepared(
+        &self,
+        identity: &IdentityId,
+        action: Action,
+        role: &RoleId,
+        context: PreparedContext,
+        evaluation: Evaluation,
+    ) -> Answer {
         let denied = |why: String| Answer {
             allowed: false,
             policies: Vec::new(),
@@ -312,29 +388,9 @@ impl Authorization {
         let Some(action_uid) = self.actions.get(action.index()) else {
             return denied("unknown action".into());
         };
-        let context = match Context::from_pairs([
-            (
-                "duration_seconds".to_owned(),
-                RestrictedExpression::new_long(ctx.duration_seconds),
-            ),
-            (
-                "emergency".to_owned(),
-                RestrictedExpression::new_bool(ctx.emergency),
-            ),
-            str_attr("purpose", ctx.purpose),
-            str_attr("ticket", ctx.ticket),
-            str_attr("source", ctx.source),
-            (
-                "requester_is_subject".to_owned(),
-                RestrictedExpression::new_bool(ctx.requester_is_subject),
-            ),
-            (
-                "approvals".to_owned(),
-                RestrictedExpression::new_long(ctx.approvals),
-            ),
-        ]) {
+        let context = match context.0 {
             Ok(c) => c,
-            Err(e) => return denied(format!("cannot build the context: {e}")),
+            Err(e) => return denied(e),
         };
         let request = match cedar_policy::Request::new(
             principal.clone(),
@@ -351,13 +407,7 @@ impl Authorization {
                 .authorizer
                 .is_authorized(&request, &self.full, &self.entities),
             Evaluation::Indexed => {
-                let mut set = PolicySet::new();
-                for n in self.candidates(action, pkeys, rkeys) {
-                    if let Some(p) = self.policies.get(n as usize) {
-                        // Ids are unique in the bundle, so adding cannot fail.
-                        let _ = set.add(p.clone());
-                    }
-                }
+                let set = self.policy_set(self.candidates(action, pkeys, rkeys));
                 self.authorizer
                     .is_authorized(&request, &set, &self.entities)
             }

@@ -9,7 +9,7 @@ use warden_model::{
     PolicyId, Reason, ReasonCode, Request, Role, SecondCheck, Task, Timestamp, canonical,
 };
 
-use crate::authorization::{Action, AuthContext, Evaluation};
+use crate::authorization::{Action, AuthContext, Evaluation, PreparedContext, prepare};
 use crate::bundle::Bundle;
 
 /// Everything a decision depends on besides the bundle.
@@ -219,12 +219,18 @@ impl Bundle {
             requester_is_subject: requester.id == subject.id,
             approvals: 0,
         };
+        // Questions in one decision mostly share their context: build Cedar's form once.
+        let mut prepared: Option<(AuthContext<'_>, PreparedContext)> = None;
         let mut forbids: BTreeSet<PolicyId> = BTreeSet::new();
         let mut chosen: Option<(&Role, PolicyId)> = None;
         for role in &candidates {
-            let answer =
-                self.authorization
-                    .ask(&subject.id, action, &role.id, &ctx_for(role), evaluation);
+            let answer = self.authorization.ask_prepared(
+                &subject.id,
+                action,
+                &role.id,
+                context_of(&mut prepared, ctx_for(role)),
+                evaluation,
+            );
             if answer.allowed {
                 if let Some(winner) = self.most_favourable(&answer.policies) {
                     chosen = Some((role, winner));
@@ -350,9 +356,13 @@ impl Bundle {
                 duration_seconds: duration_i64(duration),
                 ..ctx_for(role)
             };
-            let answer =
-                self.authorization
-                    .ask(&subject.id, Action::Provision, &role.id, &ctx, evaluation);
+            let answer = self.authorization.ask_prepared(
+                &subject.id,
+                Action::Provision,
+                &role.id,
+                context_of(&mut prepared, ctx),
+                evaluation,
+            );
             if !answer.allowed {
                 let mut message = format!(
                     "`{}` is a {} system and the `provision` action is not permitted for `{}`",
@@ -638,6 +648,21 @@ impl Bundle {
                 key(a).cmp(&key(b)).then_with(|| a.cmp(b))
             })
             .cloned()
+    }
+}
+
+/// Cedar's form of `ctx`, reused from `memo` when the last question had the same context.
+fn context_of<'c>(
+    memo: &mut Option<(AuthContext<'c>, PreparedContext)>,
+    ctx: AuthContext<'c>,
+) -> PreparedContext {
+    match memo {
+        Some((last, p)) if *last == ctx => p.clone(),
+        _ => {
+            let p = prepare(&ctx);
+            *memo = Some((ctx, p.clone()));
+            p
+        }
     }
 }
 
