@@ -55,8 +55,14 @@ struct DecideArgs {
     #[arg(long, env = "WARDEN_BUNDLE", default_value = "examples/bundle")]
     bundle: PathBuf,
     /// The request as JSON; `-` reads standard input.
-    #[arg(long)]
-    request: String,
+    #[arg(long, required_unless_present = "replay", conflicts_with = "replay")]
+    request: Option<String>,
+    /// Re-decide the stored request with this id against its stored bundle and inputs, and
+    /// report whether the decision is identical (exit 0) or not (exit 1).
+    #[arg(long, conflicts_with_all = ["at", "grants"])]
+    replay: Option<String>,
+    #[command(flatten)]
+    config: setup::ConfigArg,
     /// The instant to decide at (RFC 3339); defaults to the request's `requested_at`, then now.
     #[arg(long)]
     at: Option<String>,
@@ -107,6 +113,36 @@ fn main() -> ExitCode {
     }
 }
 
+/// `warden decide --replay ID`: re-decides a stored request.
+fn replay(config: &setup::ConfigArg, id: &str) -> Result<u8, Failure> {
+    let config = setup::start(config)?;
+    let report = setup::block_on(async {
+        let store = setup::open_store(&config).await?;
+        let bundle = load_bundle(&config.bundle.path)?;
+        let engine = warden_engine::Engine::new(
+            store,
+            bundle,
+            std::sync::Arc::new(warden_engine::SystemClock),
+            warden_engine::EngineConfig::default(),
+        )
+        .await
+        .context("cannot start the engine")?;
+        engine.replay(id).await.map_err(|e| match e {
+            warden_engine::EngineError::NotFound(m) => input_error(anyhow::anyhow!(m)),
+            other => Failure::from(anyhow::Error::new(other)),
+        })
+    })??;
+    let json = serde_json::to_string_pretty(&report)?;
+    #[expect(
+        clippy::print_stdout,
+        reason = "the replay report is the command's output"
+    )]
+    {
+        println!("{json}");
+    }
+    Ok(if report.identical { 0 } else { EXIT_FAILED })
+}
+
 /// Loads a bundle, turning its errors into `file:line: message` lines.
 fn load_bundle(dir: &Path) -> Result<Bundle, Failure> {
     Bundle::load(dir).map_err(|e| Failure {
@@ -131,7 +167,11 @@ fn read_input(source: &str) -> Result<Vec<u8>, Failure> {
 }
 
 fn decide(args: &DecideArgs) -> Result<u8, Failure> {
-    let request = Request::from_json(&read_input(&args.request)?)
+    if let Some(id) = &args.replay {
+        return replay(&args.config, id);
+    }
+    let source = args.request.as_deref().unwrap_or("-");
+    let request = Request::from_json(&read_input(source)?)
         .map_err(|e| input_error(anyhow::anyhow!("invalid request: {e}")))?;
     let grants: Vec<ActiveGrant> = match &args.grants {
         Some(path) => {

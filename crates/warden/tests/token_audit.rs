@@ -440,3 +440,50 @@ fn without_a_config_the_database_is_created_under_warden_data() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "ok: 1 events verified\n");
 }
+
+#[tokio::test]
+async fn replay_reports_an_identical_decision_and_catches_an_altered_one() {
+    for db in databases().await {
+        let bundle = warden_policy::Bundle::load(&root().join("examples/bundle")).unwrap();
+        let engine = warden_engine::Engine::new(
+            db.store.clone(),
+            bundle,
+            std::sync::Arc::new(warden_engine::ManualClock::new(
+                warden_model::Timestamp::parse("2026-11-29T10:00:00Z").unwrap(),
+            )),
+            warden_engine::EngineConfig::default(),
+        )
+        .await
+        .unwrap();
+        let request = warden_model::Request::from_json(
+            br#"{"requester":"alice","role":"payments-db.admin","needs":["read"],"purpose":"INC-42"}"#,
+        )
+        .unwrap();
+        let id = engine.intake("alice", request).await.unwrap().view.id;
+
+        let out = db.warden(&["decide", "--replay", &id]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            db.backend,
+            text(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["identical"], true);
+        assert_eq!(report["replayed"]["role"], "payments-db.read");
+
+        // Someone edits the stored decision: replay no longer matches it.
+        let changed = db
+            .execute("UPDATE requests SET decision_json = REPLACE(decision_json, '7200', '28800')")
+            .await;
+        assert_eq!(changed, 1);
+        let out = db.warden(&["decide", "--replay", &id]);
+        assert_eq!(out.status.code(), Some(1), "{}", db.backend);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["identical"], false);
+
+        let out = db.warden(&["decide", "--replay", "0190f5c2-0000-7000-8000-000000000000"]);
+        assert_eq!(out.status.code(), Some(2), "{}", db.backend);
+    }
+}
