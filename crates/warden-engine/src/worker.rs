@@ -10,6 +10,9 @@ use warden_store::{GrantId, GrantTimes, Job, NewAuditEvent, RequestId, Tx};
 
 use crate::{Engine, EngineError, audit, job_kind};
 
+/// The shortest pause between empty worker rounds.
+pub const MIN_PAUSE: StdDuration = StdDuration::from_millis(20);
+
 /// How a job ended.
 enum Done {
     /// The job did its work, or found nothing left to do; complete it.
@@ -52,12 +55,23 @@ impl Engine {
                 }
             };
             if claimed == 0 {
+                let pause = self.pause_before_next_round(poll).await;
                 tokio::select! {
-                    _ = tokio::time::sleep(poll) => {}
+                    _ = tokio::time::sleep(pause) => {}
                     _ = shutdown.changed() => {}
                 }
             }
         }
+    }
+
+    /// How long to wait after an empty round: until the next job falls due, but at least
+    /// [`MIN_PAUSE`] (a due job may be leased by another worker) and at most `poll`.
+    async fn pause_before_next_round(&self, poll: StdDuration) -> StdDuration {
+        let Ok(Some(due)) = self.store().next_job_due().await else {
+            return poll;
+        };
+        let wait_ms = u64::try_from(self.now().millis_until(due)).unwrap_or(0);
+        StdDuration::from_millis(wait_ms).clamp(MIN_PAUSE, poll.max(MIN_PAUSE))
     }
 
     async fn run_job(&self, job: &Job, worker: &str) -> Result<(), EngineError> {

@@ -65,6 +65,11 @@ impl Timestamp {
             .map_or(self, Self)
     }
 
+    /// Milliseconds from `self` until `later` (negative if `later` is earlier).
+    pub fn millis_until(self, later: Timestamp) -> i64 {
+        i64::try_from((later.0 - self.0).whole_milliseconds()).unwrap_or(i64::MAX)
+    }
+
     /// Whole seconds from `self` until `later` (negative if `later` is earlier).
     pub fn seconds_until(self, later: Timestamp) -> i64 {
         (later.0 - self.0).whole_seconds()

@@ -254,6 +254,20 @@ impl Store {
         Ok(jobs)
     }
 
+    /// When the earliest pending job falls due (leased or not), so a worker can sleep
+    /// exactly until then instead of polling blindly.
+    pub async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        on_conn!(&mut self.acquire().await?.conn(), c => {
+            let row = sqlx::query(
+                "SELECT due_at FROM jobs WHERE state = 'pending' ORDER BY due_at LIMIT 1",
+            )
+            .fetch_optional(&mut **c)
+            .await
+            .map_err(db_err)?;
+            row.as_ref().map(|r| r.time("due_at")).transpose()
+        })
+    }
+
     /// Job `id`.
     pub async fn job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
         on_conn!(&mut self.acquire().await?.conn(), c => {
