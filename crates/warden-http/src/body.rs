@@ -1,0 +1,69 @@
+//! Reading JSON bodies: the content type, the size limit and parsing, each with its own
+//! error, read here rather than through extractor rejections so every message is ours.
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, header};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// Whether `headers` declare a JSON body (`application/json`, parameters allowed).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Reads the whole body, refusing more than `limit` bytes.
+async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| usize::try_from(n).map_or(true, |n| n > limit)) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(ApiError::PayloadTooLarge { limit })
+        }
+        Err(e) => Err(ApiError::InvalidRequest(format!(
+            "the body could not be read: {e}"
+        ))),
+    }
+}
+
+/// Reads a required JSON body.
+pub async fn json(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    if !is_json(headers) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    read(headers, body, limit).await
+}
+
+/// Reads an optional JSON body into `T`: an empty body is `None`.
+pub async fn optional<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Option<T>, ApiError> {
+    let bytes = read(headers, body, limit).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    if !is_json(headers) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    warden_model::request::from_json(&bytes)
+        .map(Some)
+        .map_err(|e| ApiError::InvalidRequest(e.to_string()))
+}
+
+/// Parses a request of DESIGN §3.1, naming the field at fault.
+pub fn request(bytes: &[u8]) -> Result<warden_model::Request, ApiError> {
+    warden_model::Request::from_json(bytes).map_err(|e| ApiError::InvalidRequest(e.to_string()))
+}

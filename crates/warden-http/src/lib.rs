@@ -1,0 +1,112 @@
+//! Warden's JSON API over HTTP (DESIGN §5): the `/v1` routes behind bearer tokens,
+//! `/healthz`, `/metrics` and `/openapi.json`. The only crate that names `axum`.
+//!
+//! Build an [`AppState`] around the [`Engine`], then either mount [`router`] yourself or let
+//! [`serve`] run it on a listener until a shutdown future completes. Every failure becomes
+//! `{ "error": { "code", "message" } }` in one place, [`ApiError`].
+
+mod audit;
+mod auth;
+mod body;
+mod error;
+mod grant;
+mod health;
+mod metrics;
+mod openapi;
+mod path;
+mod query;
+mod request;
+pub mod schema;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use prometheus_client::registry::Registry;
+use warden_engine::Engine;
+
+pub use auth::{Caller, Scope};
+pub use error::ApiError;
+pub use metrics::HttpMetrics;
+pub use openapi::openapi;
+
+/// The largest request body accepted unless configured otherwise: 64 KiB.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// What every handler shares: the engine, the body limit, and the metrics registry.
+#[derive(Clone)]
+pub struct AppState {
+    /// The engine that runs the use cases (and owns the store and the clock).
+    pub engine: Engine,
+    /// The largest request body accepted, in bytes; larger ones get 413.
+    pub body_limit: usize,
+    /// The registry `/metrics` exposes, with the HTTP layer's own metrics.
+    pub metrics: Arc<HttpMetrics>,
+}
+
+impl AppState {
+    /// State with a fresh registry holding the engine's metrics and the HTTP layer's.
+    pub fn new(engine: Engine, body_limit: usize) -> Self {
+        Self::with_registry(engine, body_limit, Registry::default())
+    }
+
+    /// State exposing `registry` (which may already hold the caller's own metrics), to which
+    /// the engine's metrics and the HTTP layer's are added.
+    pub fn with_registry(engine: Engine, body_limit: usize, registry: Registry) -> Self {
+        let metrics = Arc::new(HttpMetrics::new(&engine, registry));
+        Self {
+            engine,
+            body_limit,
+            metrics,
+        }
+    }
+}
+
+/// The API's routes, with request metrics and JSON answers for unknown paths and methods.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/decisions", post(request::decide))
+        .route("/v1/requests", post(request::create))
+        .route("/v1/requests/{id}", get(request::get))
+        .route("/v1/requests/{id}/approve", post(request::approve))
+        .route("/v1/requests/{id}/reject", post(request::reject))
+        .route("/v1/grants", get(grant::list))
+        .route("/v1/grants/{id}", get(grant::get))
+        .route("/v1/grants/{id}/revoke", post(grant::revoke))
+        .route("/v1/audit", get(audit::list))
+        .route("/v1/audit/verify", get(audit::verify))
+        .route("/healthz", get(health::health))
+        .route("/metrics", get(metrics::scrape))
+        .route("/openapi.json", get(openapi::document))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint".into())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// Serves [`router`] on `listener` until `shutdown` completes, then lets requests in
+/// flight finish.
+pub async fn serve<F>(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: F,
+) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,147 @@
+//! Prometheus metrics: the engine's, HTTP requests by route and status class, and gauges
+//! read from the store at scrape time (grants by state, overdue grants).
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use warden_engine::Engine;
+use warden_model::GrantState;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Every grant state, so that states without grants read 0 rather than vanish.
+const GRANT_STATES: [GrantState; 5] = [
+    GrantState::Provisioning,
+    GrantState::Active,
+    GrantState::Revoking,
+    GrantState::Revoked,
+    GrantState::Failed,
+];
+
+/// Labels of an HTTP request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabel {
+    /// The route template (`/v1/requests/{id}`), or `unmatched`.
+    pub route: String,
+    /// `2xx`, `3xx`, `4xx` or `5xx`.
+    pub status: String,
+}
+
+/// Labels of a grant state.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabel {
+    /// The grant state.
+    pub state: String,
+}
+
+/// The registry the server exposes, and the metrics this crate updates.
+pub struct HttpMetrics {
+    registry: Registry,
+    requests: Family<RouteLabel, Counter>,
+    grants: Family<StateLabel, Gauge>,
+    overdue: Gauge,
+}
+
+impl HttpMetrics {
+    /// Registers the engine's metrics and this crate's in `registry`.
+    pub fn new(engine: &Engine, mut registry: Registry) -> Self {
+        engine.metrics().register(&mut registry);
+        let requests = Family::<RouteLabel, Counter>::default();
+        let grants = Family::<StateLabel, Gauge>::default();
+        let overdue = Gauge::default();
+        registry.register(
+            "warden_http_requests",
+            "HTTP requests answered, by route and status class",
+            requests.clone(),
+        );
+        registry.register(
+            "warden_grants",
+            "Grants by state, read at scrape time",
+            grants.clone(),
+        );
+        registry.register(
+            "warden_grants_overdue",
+            "Grants past their expiry and not yet confirmed removed, read at scrape time",
+            overdue.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            grants,
+            overdue,
+        }
+    }
+
+    fn count(&self, route: &str, status: u16) {
+        let class = match status {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        self.requests
+            .get_or_create(&RouteLabel {
+                route: route.to_owned(),
+                status: class.to_owned(),
+            })
+            .inc();
+    }
+}
+
+/// Counts every answered request by its route template and status class.
+pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let response = next.run(request).await;
+    state.metrics.count(&route, response.status().as_u16());
+    response
+}
+
+/// `GET /metrics`: the Prometheus text exposition.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"),
+        (status = 503, description = "the database is unavailable", body = crate::schema::ErrorBody),
+    )
+)]
+pub async fn scrape(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let store = state.engine.store();
+    let counts = store.grant_counts().await?;
+    let overdue = store.overdue_grants(state.engine.now()).await?;
+    let m = &state.metrics;
+    for s in GRANT_STATES {
+        let n = counts
+            .iter()
+            .find(|(state, _)| *state == s)
+            .map_or(0, |(_, n)| *n);
+        m.grants
+            .get_or_create(&StateLabel {
+                state: s.as_str().to_owned(),
+            })
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+    m.overdue.set(i64::try_from(overdue).unwrap_or(i64::MAX));
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &m.registry)
+        .map_err(|e| warden_engine::EngineError::Internal(format!("encoding metrics: {e}")))?;
+    let mut response = text.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    Ok(response)
+}

@@ -1,0 +1,403 @@
+//! The JSON shapes of the API (DESIGN §5). Each response type here is what handlers
+//! serialise, and derives its OpenAPI schema; types from other crates are described by the
+//! `…Doc` mirrors below, which tests keep in step with the real serialisation.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use warden_engine::{ApprovalView, GrantView, RequestView};
+use warden_model::{Decision, GrantState, Request, RequestState, Timestamp};
+use warden_store::{AuditEvent, AuditReport};
+
+/// An error, as every failed call answers.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// The code and message of an error.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable, machine-readable word: `not_found`, `forbidden`, `invalid_request`, …
+    pub code: String,
+    /// What is wrong, for people; for 5xx a generic text.
+    pub message: String,
+}
+
+/// The answer of `GET /healthz`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `unavailable`.
+    pub status: String,
+}
+
+/// A grant as callers see it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Grant {
+    /// Its id.
+    pub id: String,
+    /// Where it stands.
+    #[schema(value_type = GrantStateDoc)]
+    pub state: GrantState,
+    /// The role granted.
+    pub role: String,
+    /// The system it is on.
+    pub system: String,
+    /// Who holds it.
+    pub subject: String,
+    /// How long it lasts once active, in seconds.
+    pub duration_seconds: u64,
+    /// When it became active (RFC 3339).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub activated_at: Option<Timestamp>,
+    /// When it ends (RFC 3339); set when it becomes active, never extended.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Timestamp>,
+    /// When the target confirmed its removal (RFC 3339).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl From<GrantView> for Grant {
+    fn from(g: GrantView) -> Self {
+        Self {
+            id: g.id,
+            state: g.state,
+            role: g.role.to_string(),
+            system: g.system.to_string(),
+            subject: g.subject.to_string(),
+            duration_seconds: g.duration_seconds,
+            activated_at: g.activated_at,
+            expires_at: g.expires_at,
+            revoked_at: g.revoked_at,
+        }
+    }
+}
+
+/// The answer of intake: 201 when created, 200 for a known `(source, ticket)`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RequestSummary {
+    /// The request's id.
+    pub id: String,
+    /// Where it stands.
+    #[schema(value_type = RequestStateDoc)]
+    pub state: RequestState,
+    /// The decision taken on it.
+    #[schema(value_type = DecisionDoc)]
+    pub decision: Decision,
+    /// The grant, when the request is approved.
+    #[schema(value_type = Option<Grant>)]
+    pub grant: Option<Grant>,
+}
+
+impl From<RequestView> for RequestSummary {
+    fn from(v: RequestView) -> Self {
+        Self {
+            id: v.id,
+            state: v.state,
+            decision: v.decision,
+            grant: v.grant.map(Grant::from),
+        }
+    }
+}
+
+/// One approver's answer.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Approval {
+    /// Who answered.
+    pub approver: String,
+    /// `approve` or `reject`.
+    pub decision: String,
+    /// When (RFC 3339).
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+}
+
+impl From<ApprovalView> for Approval {
+    fn from(a: ApprovalView) -> Self {
+        Self {
+            approver: a.approver.to_string(),
+            decision: a.decision,
+            at: a.at,
+        }
+    }
+}
+
+/// A request with its decision, approvals and grant.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RequestDetail {
+    /// Its id.
+    pub id: String,
+    /// Where it stands.
+    #[schema(value_type = RequestStateDoc)]
+    pub state: RequestState,
+    /// The ITSM (or `api`) it came from.
+    pub source: String,
+    /// The ITSM's id for it.
+    pub ticket: String,
+    /// The request as received.
+    #[schema(value_type = RequestDoc)]
+    pub request: Request,
+    /// The decision taken on it.
+    #[schema(value_type = DecisionDoc)]
+    pub decision: Decision,
+    /// When the decision was taken (RFC 3339).
+    #[schema(value_type = String, format = DateTime)]
+    pub decided_at: Timestamp,
+    /// When a pending request lapses (RFC 3339).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub approval_expires_at: Option<Timestamp>,
+    /// Answers from approvers, oldest first.
+    pub approvals: Vec<Approval>,
+    /// The grant, once approved.
+    #[schema(value_type = Option<Grant>)]
+    pub grant: Option<Grant>,
+}
+
+impl From<RequestView> for RequestDetail {
+    fn from(v: RequestView) -> Self {
+        Self {
+            id: v.id,
+            state: v.state,
+            source: v.source,
+            ticket: v.ticket,
+            request: v.request,
+            decision: v.decision,
+            decided_at: v.decided_at,
+            approval_expires_at: v.approval_expires_at,
+            approvals: v.approvals.into_iter().map(Approval::from).collect(),
+            grant: v.grant.map(Grant::from),
+        }
+    }
+}
+
+/// The optional body of `POST /v1/grants/{id}/revoke`.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeBody {
+    /// Why the grant is revoked; recorded in the audit trail.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// One event of the hash-chained audit trail.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct AuditEntry {
+    /// Its position in the chain.
+    pub seq: u64,
+    /// When it happened (RFC 3339).
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    /// Who did it.
+    pub actor: String,
+    /// What happened, e.g. `request.decided`.
+    pub action: String,
+    /// The request concerned.
+    pub request_id: Option<String>,
+    /// The grant concerned.
+    pub grant_id: Option<String>,
+    /// The state before.
+    pub before_state: Option<String>,
+    /// The state after.
+    pub after_state: Option<String>,
+    /// The hash of the bundle that decided.
+    pub bundle_hash: Option<String>,
+    /// Details of the event.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    /// The previous event's hash.
+    pub prev_hash: String,
+    /// This event's hash.
+    pub hash: String,
+}
+
+impl From<AuditEvent> for AuditEntry {
+    fn from(e: AuditEvent) -> Self {
+        Self {
+            seq: e.seq,
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            request_id: e.request_id.map(|r| r.to_string()),
+            grant_id: e.grant_id.map(|g| g.to_string()),
+            before_state: e.before_state,
+            after_state: e.after_state,
+            bundle_hash: e.bundle_hash,
+            data: e.data,
+            prev_hash: e.prev_hash,
+            hash: e.hash,
+        }
+    }
+}
+
+/// The answer of `GET /v1/audit/verify`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct AuditVerification {
+    /// Whether the whole chain is sound.
+    pub ok: bool,
+    /// How many events were checked and found sound.
+    pub checked: u64,
+    /// The first broken event, if any.
+    pub first_broken: Option<BrokenEvent>,
+}
+
+/// Where the audit chain breaks.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct BrokenEvent {
+    /// The first seq at which the chain is wrong.
+    pub seq: u64,
+    /// What is wrong there.
+    pub reason: String,
+}
+
+impl From<AuditReport> for AuditVerification {
+    fn from(r: AuditReport) -> Self {
+        Self {
+            ok: r.first_broken.is_none(),
+            checked: r.checked,
+            first_broken: r.first_broken.map(|b| BrokenEvent {
+                seq: b.seq,
+                reason: b.reason,
+            }),
+        }
+    }
+}
+
+// --- descriptions of types owned by other crates -----------------------------------------
+
+/// Where a request stands.
+#[derive(Clone, Copy, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStateDoc {
+    /// Taken in, not yet decided.
+    Requested,
+    /// Waiting for approvals.
+    ApprovalRequired,
+    /// Approved; a grant exists.
+    Approved,
+    /// Denied or rejected.
+    Denied,
+    /// The approval window lapsed.
+    Expired,
+}
+
+/// Where a grant stands.
+#[derive(Clone, Copy, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantStateDoc {
+    /// Being created on the target.
+    Provisioning,
+    /// Exists on the target; its clock runs.
+    Active,
+    /// Being removed; until the target confirms.
+    Revoking,
+    /// Removal confirmed.
+    Revoked,
+    /// Provisioning failed for good.
+    Failed,
+}
+
+/// An access request (DESIGN §3.1). Unknown fields are refused; one of `role`, `needs` or
+/// `task` is required.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RequestDoc {
+    /// The ITSM the request came from; `api` when absent.
+    pub source: Option<String>,
+    /// The ITSM's ticket id; with `source`, the key that makes intake idempotent.
+    pub ticket: Option<String>,
+    /// Who asks.
+    pub requester: String,
+    /// Who receives the access; the requester when absent.
+    pub subject: Option<String>,
+    /// The system; required when only `needs` is given.
+    pub system: Option<String>,
+    /// The role asked for.
+    pub role: Option<String>,
+    /// The permissions needed; the smallest covering role is chosen.
+    pub needs: Option<Vec<String>>,
+    /// A catalog task naming system and needs.
+    pub task: Option<String>,
+    /// Why; 1 to 2,000 characters.
+    pub purpose: String,
+    /// How long, e.g. `4h`, `1d` or `PT4H`.
+    pub duration: Option<String>,
+    /// Break glass.
+    #[schema(default = false)]
+    pub emergency: Option<bool>,
+    /// When the requester asked (RFC 3339).
+    #[schema(format = DateTime)]
+    pub requested_at: Option<String>,
+}
+
+/// A decision: the outcome, the right-sized role and duration, the approvals needed, and
+/// the reasons, with the ids of the policies that decided.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct DecisionDoc {
+    /// `grant`, `approval_required` or `deny`.
+    pub outcome: OutcomeDoc,
+    /// The role chosen.
+    pub role: Option<String>,
+    /// Its system.
+    pub system: Option<String>,
+    /// The permissions the role carries.
+    pub permissions: Vec<String>,
+    /// How long the grant lasts once active.
+    pub duration_seconds: Option<u64>,
+    /// Approval steps still to be filled.
+    pub approvals: Vec<ApprovalStepDoc>,
+    /// The second check (`provision` authorization) on sensitive systems.
+    pub second_check: SecondCheckDoc,
+    /// Whether this is a break-glass grant.
+    pub break_glass: bool,
+    /// Why, in order.
+    pub reasons: Vec<ReasonDoc>,
+    /// The hash of the bundle that decided.
+    pub bundle_hash: String,
+    /// The hash of the decision's inputs.
+    pub input_hash: String,
+}
+
+/// A decision's outcome.
+#[derive(Clone, Copy, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeDoc {
+    /// Granted outright.
+    Grant,
+    /// Granted once approved.
+    ApprovalRequired,
+    /// Denied.
+    Deny,
+}
+
+/// One approval step: `count` approvers from the groups or identities, never the excluded.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ApprovalStepDoc {
+    /// How many approvers.
+    pub count: u32,
+    /// Groups they may come from.
+    pub from_groups: Vec<String>,
+    /// Identities who may approve by name.
+    pub from_identities: Option<Vec<String>>,
+    /// Who may never approve.
+    pub excluded: Vec<String>,
+}
+
+/// The second check.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SecondCheckDoc {
+    /// Whether it applies.
+    pub required: bool,
+    /// Whether it passed.
+    pub passed: bool,
+}
+
+/// One reason of a decision.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ReasonDoc {
+    /// A reason code, e.g. `duration_clamped`.
+    pub code: String,
+    /// Details.
+    pub message: Option<String>,
+    /// The policy that decided, when one did.
+    pub policy_id: Option<String>,
+}
