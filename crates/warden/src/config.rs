@@ -29,7 +29,6 @@ pub struct Config {
 
 /// `[server]`.
 #[derive(Clone, PartialEq, Eq, Debug)]
-#[allow(dead_code, reason = "read by `warden serve`")]
 pub struct ServerConfig {
     /// The address the HTTP server listens on (`WARDEN_LISTEN`).
     pub listen: SocketAddr,
@@ -63,7 +62,6 @@ pub struct TokensConfig {
 
 /// `[lifecycle]`.
 #[derive(Clone, PartialEq, Eq, Debug)]
-#[allow(dead_code, reason = "read by `warden serve`")]
 pub struct LifecycleConfig {
     /// How long a request may wait for approval before it lapses (`WARDEN_APPROVAL_WINDOW`).
     pub approval_window: Duration,
@@ -71,7 +69,6 @@ pub struct LifecycleConfig {
 
 /// `[worker]`.
 #[derive(Clone, PartialEq, Eq, Debug)]
-#[allow(dead_code, reason = "read by `warden serve`")]
 pub struct WorkerConfig {
     /// Whether this process runs scheduled jobs (`WARDEN_WORKER_ENABLED`).
     pub enabled: bool,
@@ -100,10 +97,9 @@ const KIB: u64 = 1024;
 const MIB: u64 = 1024 * 1024;
 
 impl ByteSize {
-    /// The size in bytes.
-    #[allow(dead_code, reason = "read by `warden serve`")]
-    pub fn bytes(self) -> u64 {
-        self.0
+    /// The size in bytes (`parse` guarantees it fits in a `usize`).
+    pub fn bytes(self) -> usize {
+        usize::try_from(self.0).unwrap_or(usize::MAX)
     }
 
     /// Parses `65536`, `64KiB` or `1MiB`; the size must be more than zero.
@@ -881,7 +877,7 @@ mod tests {
         assert_eq!(ByteSize::parse("65536").unwrap().bytes(), 65_536);
         assert_eq!(ByteSize::parse("64KiB").unwrap().bytes(), 65_536);
         assert_eq!(ByteSize::parse("64 KiB").unwrap().bytes(), 65_536);
-        assert_eq!(ByteSize::parse("2MiB").unwrap().bytes(), 2 * MIB);
+        assert_eq!(ByteSize::parse("2MiB").unwrap().bytes(), 2 * 1_048_576);
         for bad in ["", "KiB", "0", "0KiB", "-1", "64kb", "1.5MiB", "64 MB"] {
             assert!(ByteSize::parse(bad).is_err(), "{bad}");
         }

@@ -5,6 +5,7 @@ mod audit_cmd;
 mod clock;
 mod config;
 mod policy_cmd;
+mod serve_cmd;
 mod setup;
 mod telemetry;
 mod token_cmd;
@@ -41,6 +42,8 @@ enum Command {
     /// Check or test a bundle.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
+    /// Run the API and the job worker.
+    Serve(setup::ConfigArg),
     /// Mint or revoke API tokens.
     #[command(subcommand)]
     Token(token_cmd::TokenCommand),
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decide(args) => decide(&args),
         Command::Policy(cmd) => policy_cmd::run(&cmd),
+        Command::Serve(arg) => serve_cmd::run(&arg),
         Command::Token(cmd) => token_cmd::run(&cmd),
         Command::Audit(cmd) => audit_cmd::run(&cmd),
     };

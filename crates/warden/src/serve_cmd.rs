@@ -1,0 +1,105 @@
+//! `warden serve`: the API and the job worker in one process, on the configured store and
+//! bundle, until SIGTERM or Ctrl-C — then requests in flight finish and the worker stops.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use warden_engine::{Engine, EngineConfig, SystemClock};
+
+use crate::setup::{self, ConfigArg};
+use crate::{Failure, load_bundle};
+
+/// Runs the server until a shutdown signal.
+pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
+    let config = setup::start(arg)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let store = setup::open_store(&config).await?;
+        let bundle = load_bundle(&config.bundle.path)?;
+        let engine_config = EngineConfig {
+            approval_window: config.lifecycle.approval_window,
+            lease: std::time::Duration::from_secs(config.worker.lease.seconds()),
+            batch: config.worker.batch,
+            ..EngineConfig::default()
+        };
+        let engine = Engine::new(store.clone(), bundle, Arc::new(SystemClock), engine_config)
+            .await
+            .context("cannot start the engine")?;
+        let listener = tokio::net::TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on `{}`", config.server.listen))?;
+        let addr = listener
+            .local_addr()
+            .context("cannot read the bound address")?;
+        tracing::info!(%addr, bundle = %engine.bundle().hash(), "listening");
+        #[expect(
+            clippy::print_stdout,
+            reason = "tells scripts and tests the bound address"
+        )]
+        {
+            println!("listening on {addr}");
+        }
+
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing requests in flight");
+            let _ = stop.send(true);
+        });
+        let worker = config.worker.enabled.then(|| {
+            let engine = engine.clone();
+            let poll = std::time::Duration::from_secs(config.worker.poll_every.seconds());
+            let rx = stopped.clone();
+            tokio::spawn(async move { engine.run_worker(worker_id(), poll, rx).await })
+        });
+        let mut rx = stopped.clone();
+        let state = warden_http::AppState::new(engine, config.server.body_limit.bytes());
+        warden_http::serve(listener, state, async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        })
+        .await
+        .context("the server failed")?;
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
+        store.close().await;
+        tracing::info!("stopped");
+        Ok::<u8, Failure>(0)
+    })
+}
+
+/// A worker id unique to this process: the pid and random bits, so two processes on one
+/// host never share leases.
+fn worker_id() -> String {
+    let mut bytes = [0u8; 4];
+    let suffix = getrandom::fill(&mut bytes).map_or_else(
+        |_| String::new(),
+        |()| bytes.iter().map(|b| format!("{b:02x}")).collect(),
+    );
+    format!("{}-{suffix}", std::process::id())
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
