@@ -3,6 +3,11 @@
 //! mean and median leave out.
 //!
 //! `cargo run --release -p warden-policy --example decide_latency [decisions]`
+//!
+//! For instruction counts, run it under callgrind with collection limited to the timed
+//! decisions or to one load (the case selection and the equivalence check also decide):
+//! `valgrind --tool=callgrind --toggle-collect='*decide_latency::timed_decisions*'
+//! target/release/examples/decide_latency 2000` (or `--toggle-collect='*decide_latency::load*'`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -48,6 +53,40 @@ fn memory() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// One `Bundle::from_files`, kept out of line so callgrind can collect just this.
+#[inline(never)]
+fn load(files: &[warden_policy::SourceFile]) -> Bundle {
+    Bundle::from_files(files.to_vec()).expect("the synthetic bundle loads")
+}
+
+/// Decides `cases` cycled `decisions` times, timing each; kept out of line so callgrind
+/// can collect just this.
+#[inline(never)]
+fn timed_decisions<'c>(
+    bundle: &Bundle,
+    cases: &'c [synthetic::Case],
+    decisions: usize,
+    at: Timestamp,
+) -> (Vec<u64>, BTreeMap<&'c str, Vec<u64>>, Duration) {
+    let mut samples: Vec<u64> = Vec::with_capacity(decisions);
+    let mut by_category: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    let (_, total) = timed(|| {
+        for c in cases.iter().cycle().take(decisions) {
+            let input = DecisionInput {
+                request: &c.request,
+                grants: &c.grants,
+                at,
+            };
+            let (d, t) = timed(|| bundle.decide(black_box(&input)));
+            black_box(d);
+            let ns = u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
+            samples.push(ns);
+            by_category.entry(c.category).or_default().push(ns);
+        }
+    });
+    (samples, by_category, total)
+}
+
 fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
@@ -74,8 +113,7 @@ fn main() {
     let files = world.files.clone();
     let bytes: usize = files.iter().map(|f| f.text.len()).sum();
     let (rss_before, _) = memory();
-    let (bundle, first_load) =
-        timed(|| Bundle::from_files(files.clone()).expect("the synthetic bundle loads"));
+    let (bundle, first_load) = timed(|| load(&files));
     let (rss_after, hwm_after) = memory();
     println!(
         "bundle: {} roles, {} policies, {} identities, {} systems, {} groups, {} tasks, {} sod rules; {} files, {:.1} KiB",
@@ -100,8 +138,7 @@ fn main() {
 
     let mut load_times = vec![first_load];
     for _ in 1..loads {
-        let (b, t) =
-            timed(|| Bundle::from_files(files.clone()).expect("the synthetic bundle loads"));
+        let (b, t) = timed(|| load(&files));
         drop(black_box(b));
         load_times.push(t);
     }
@@ -154,17 +191,7 @@ fn main() {
     for c in cases.iter().cycle().take(cases.len() * 2) {
         black_box(decide(c));
     }
-    let mut samples: Vec<u64> = Vec::with_capacity(decisions);
-    let mut by_category: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
-    let (_, total) = timed(|| {
-        for c in cases.iter().cycle().take(decisions) {
-            let (d, t) = timed(|| decide(black_box(c)));
-            black_box(d);
-            let ns = u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
-            samples.push(ns);
-            by_category.entry(c.category).or_default().push(ns);
-        }
-    });
+    let (mut samples, by_category, total) = timed_decisions(&bundle, &cases, decisions, at);
     samples.sort_unstable();
     println!(
         "decide(), {} decisions in {:.2} s ({:.0}/s on one thread): median {}, p90 {}, p99 {}, p99.9 {}, max {}, mean {}",
