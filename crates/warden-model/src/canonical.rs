@@ -4,47 +4,442 @@
 //! Keys are sorted here rather than trusting the map type, because a dependency may switch
 //! `serde_json` to insertion order, and a hash must not depend on that.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
-use serde_json::Value;
+use serde::ser::{self, Error as _};
+use serde_json::{Error, Value};
 use sha2::{Digest, Sha256};
 
 /// Serialises `value` canonically.
 pub fn to_canonical_json<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
-    let v = serde_json::to_value(value)?;
-    let mut out = String::new();
-    write_value(&v, &mut out)?;
+    let bytes = to_canonical_bytes(value)?;
+    String::from_utf8(bytes).map_err(Error::custom)
+}
+
+/// The canonical encoding as bytes, written straight from the serde data model.
+///
+/// It produces exactly what `serde_json::to_value` followed by a key-sorting writer would,
+/// without building the tree: scalars are written by `serde_json`'s own serializer, and the
+/// rare types whose `Value` form differs from their direct form (`f32`, 128-bit integers,
+/// bytes, map keys) still go through `Value`, so their encoding cannot drift.
+fn to_canonical_bytes<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::with_capacity(256);
+    value.serialize(Canonical { out: &mut out })?;
     Ok(out)
 }
 
-fn write_value(v: &Value, out: &mut String) -> Result<(), serde_json::Error> {
+/// Writes one value canonically into `out`.
+struct Canonical<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+impl Canonical<'_> {
+    /// Writes a scalar with `serde_json`'s compact serializer.
+    fn json(&mut self) -> serde_json::Serializer<&mut Vec<u8>> {
+        serde_json::Serializer::new(&mut *self.out)
+    }
+
+    /// Writes `value` the way its `serde_json::Value` form prints.
+    fn via_value<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Error> {
+        let v = serde_json::to_value(value)?;
+        write_value(&v, self.out)
+    }
+
+    /// `{"variant":` — the opening of an externally tagged variant.
+    fn open_variant(&mut self, variant: &str) -> Result<(), Error> {
+        self.out.push(b'{');
+        ser::Serializer::serialize_str(&mut self.json(), variant)?;
+        self.out.push(b':');
+        Ok(())
+    }
+}
+
+impl<'a> ser::Serializer for Canonical<'a> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = Seq<'a>;
+    type SerializeTuple = Seq<'a>;
+    type SerializeTupleStruct = Seq<'a>;
+    type SerializeTupleVariant = Seq<'a>;
+    type SerializeMap = Object<'a>;
+    type SerializeStruct = Object<'a>;
+    type SerializeStructVariant = Object<'a>;
+
+    fn serialize_bool(mut self, v: bool) -> Result<(), Error> {
+        ser::Serializer::serialize_bool(&mut self.json(), v)
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), Error> {
+        self.serialize_i64(i64::from(v))
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), Error> {
+        self.serialize_i64(i64::from(v))
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), Error> {
+        self.serialize_i64(i64::from(v))
+    }
+    fn serialize_i64(mut self, v: i64) -> Result<(), Error> {
+        ser::Serializer::serialize_i64(&mut self.json(), v)
+    }
+    fn serialize_i128(self, v: i128) -> Result<(), Error> {
+        self.via_value(&v)
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), Error> {
+        self.serialize_u64(u64::from(v))
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), Error> {
+        self.serialize_u64(u64::from(v))
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), Error> {
+        self.serialize_u64(u64::from(v))
+    }
+    fn serialize_u64(mut self, v: u64) -> Result<(), Error> {
+        ser::Serializer::serialize_u64(&mut self.json(), v)
+    }
+    fn serialize_u128(self, v: u128) -> Result<(), Error> {
+        self.via_value(&v)
+    }
+    fn serialize_f32(self, v: f32) -> Result<(), Error> {
+        self.via_value(&v)
+    }
+    fn serialize_f64(self, v: f64) -> Result<(), Error> {
+        self.via_value(&v)
+    }
+    fn serialize_char(self, v: char) -> Result<(), Error> {
+        let mut buf = [0; 4];
+        self.serialize_str(v.encode_utf8(&mut buf))
+    }
+    fn serialize_str(mut self, v: &str) -> Result<(), Error> {
+        ser::Serializer::serialize_str(&mut self.json(), v)
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<(), Error> {
+        self.via_value(&serde_json::Value::from(v))
+    }
+    fn serialize_none(self) -> Result<(), Error> {
+        self.serialize_unit()
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Error> {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), Error> {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), Error> {
+        self.serialize_unit()
+    }
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<(), Error> {
+        self.serialize_str(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        mut self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        self.open_variant(variant)?;
+        value.serialize(Canonical {
+            out: &mut *self.out,
+        })?;
+        self.out.push(b'}');
+        Ok(())
+    }
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Seq<'a>, Error> {
+        self.out.push(b'[');
+        Ok(Seq {
+            out: self.out,
+            first: true,
+            variant: false,
+        })
+    }
+    fn serialize_tuple(self, len: usize) -> Result<Seq<'a>, Error> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_struct(self, _name: &'static str, len: usize) -> Result<Seq<'a>, Error> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_variant(
+        mut self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Seq<'a>, Error> {
+        self.open_variant(variant)?;
+        self.out.push(b'[');
+        Ok(Seq {
+            out: self.out,
+            first: true,
+            variant: true,
+        })
+    }
+    fn serialize_map(self, _len: Option<usize>) -> Result<Object<'a>, Error> {
+        Ok(Object::new(self.out, false))
+    }
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Object<'a>, Error> {
+        Ok(Object::new(self.out, false))
+    }
+    fn serialize_struct_variant(
+        mut self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Object<'a>, Error> {
+        self.open_variant(variant)?;
+        Ok(Object::new(self.out, true))
+    }
+}
+
+/// An array being written; `variant` closes the enclosing `{"variant":…}` too.
+struct Seq<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+    variant: bool,
+}
+
+impl Seq<'_> {
+    fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        value.serialize(Canonical {
+            out: &mut *self.out,
+        })
+    }
+
+    fn close(self) -> Result<(), Error> {
+        self.out.push(b']');
+        if self.variant {
+            self.out.push(b'}');
+        }
+        Ok(())
+    }
+}
+
+impl ser::SerializeSeq for Seq<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.close()
+    }
+}
+
+impl ser::SerializeTuple for Seq<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.close()
+    }
+}
+
+impl ser::SerializeTupleStruct for Seq<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.close()
+    }
+}
+
+impl ser::SerializeTupleVariant for Seq<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.close()
+    }
+}
+
+/// An object being written: members are encoded into `buf` as they come, then written to
+/// `out` sorted by key. As in a `serde_json::Map`, a repeated key keeps its last value.
+struct Object<'a> {
+    out: &'a mut Vec<u8>,
+    buf: Vec<u8>,
+    /// Key and the range of its encoded value in `buf`.
+    members: Vec<(Cow<'static, str>, usize, usize)>,
+    key: Option<String>,
+    variant: bool,
+}
+
+impl<'a> Object<'a> {
+    fn new(out: &'a mut Vec<u8>, variant: bool) -> Self {
+        Object {
+            out,
+            buf: Vec::new(),
+            members: Vec::new(),
+            key: None,
+            variant,
+        }
+    }
+
+    fn member<T: Serialize + ?Sized>(
+        &mut self,
+        key: Cow<'static, str>,
+        value: &T,
+    ) -> Result<(), Error> {
+        let start = self.buf.len();
+        value.serialize(Canonical { out: &mut self.buf })?;
+        self.members.push((key, start, self.buf.len()));
+        Ok(())
+    }
+
+    fn close(mut self) -> Result<(), Error> {
+        // Stable, so that among equal keys the last one stays last.
+        self.members.sort_by(|a, b| a.0.cmp(&b.0));
+        self.out.push(b'{');
+        let mut first = true;
+        let mut members = self.members.iter().peekable();
+        while let Some((key, start, end)) = members.next() {
+            if members.peek().is_some_and(|next| next.0 == *key) {
+                continue;
+            }
+            if !first {
+                self.out.push(b',');
+            }
+            first = false;
+            ser::Serializer::serialize_str(&mut serde_json::Serializer::new(&mut *self.out), key)?;
+            self.out.push(b':');
+            let value = self
+                .buf
+                .get(*start..*end)
+                .ok_or_else(|| Error::custom("bad member"))?;
+            self.out.extend_from_slice(value);
+        }
+        self.out.push(b'}');
+        if self.variant {
+            self.out.push(b'}');
+        }
+        Ok(())
+    }
+}
+
+/// The string a map key becomes in a `serde_json::Value` (integers and booleans become
+/// strings; other keys are errors), taken from `Value` itself so that it cannot differ.
+fn key_string<K: Serialize + ?Sized>(key: &K) -> Result<String, Error> {
+    struct One<'k, K: ?Sized>(&'k K);
+    impl<K: Serialize + ?Sized> Serialize for One<'_, K> {
+        fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use ser::SerializeMap;
+            let mut map = s.serialize_map(Some(1))?;
+            map.serialize_entry(self.0, &())?;
+            map.end()
+        }
+    }
+    match serde_json::to_value(One(key))? {
+        Value::Object(map) => map
+            .into_iter()
+            .next()
+            .map(|(k, _)| k)
+            .ok_or_else(|| Error::custom("key must be a string")),
+        _ => Err(Error::custom("key must be a string")),
+    }
+}
+
+impl ser::SerializeMap for Object<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
+        self.key = Some(key_string(key)?);
+        Ok(())
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        let key = self
+            .key
+            .take()
+            .ok_or_else(|| Error::custom("serialize_value called before serialize_key"))?;
+        self.member(Cow::Owned(key), value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.close()
+    }
+}
+
+impl ser::SerializeStruct for Object<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        self.member(Cow::Borrowed(key), value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.close()
+    }
+}
+
+impl ser::SerializeStructVariant for Object<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        self.member(Cow::Borrowed(key), value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.close()
+    }
+}
+
+/// Writes a `Value` with keys sorted at every depth: the reference encoding, used for the
+/// few types written through `Value` and by the tests that pin the writer to it.
+fn write_value(v: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
     match v {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            out.push('{');
+            out.push(b'{');
             for (i, k) in keys.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&serde_json::to_string(k)?);
-                out.push(':');
+                serde_json::to_writer(&mut *out, k)?;
+                out.push(b':');
                 if let Some(inner) = map.get(k) {
                     write_value(inner, out)?;
                 }
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_value(item, out)?;
             }
-            out.push(']');
+            out.push(b']');
         }
-        scalar => out.push_str(&serde_json::to_string(scalar)?),
+        scalar => serde_json::to_writer(&mut *out, scalar)?,
     }
     Ok(())
 }
@@ -56,7 +451,7 @@ pub fn sha256_tagged(bytes: &[u8]) -> String {
 
 /// `sha256:<hex>` of the canonical encoding of `value`.
 pub fn hash_of<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
-    Ok(sha256_tagged(to_canonical_json(value)?.as_bytes()))
+    Ok(sha256_tagged(&to_canonical_bytes(value)?))
 }
 
 #[cfg(test)]
@@ -76,6 +471,95 @@ mod tests {
             to_canonical_json(&a).unwrap(),
             r#"{"a":{"x":"s","y":[1,2]},"b":1}"#
         );
+    }
+
+    /// The encoding before the direct writer: through `Value`, keys sorted at every depth.
+    fn reference<T: Serialize>(value: &T) -> String {
+        let mut out = Vec::new();
+        write_value(&serde_json::to_value(value).unwrap(), &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Shape {
+        Unit,
+        Newtype(u8),
+        Tuple(i32, String),
+        Struct { z: bool, a: Option<u64> },
+    }
+
+    #[derive(Serialize)]
+    struct Unit;
+
+    #[derive(Serialize)]
+    struct Mixed {
+        zeta: Vec<Shape>,
+        alpha: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        skipped: Option<u8>,
+        numbers: (i64, u64, i128, u128, f32, f64, f64),
+        text: String,
+        ch: char,
+        bytes: serde_json::Value,
+        by_int: std::collections::BTreeMap<i32, Unit>,
+        by_bool: std::collections::BTreeMap<bool, ()>,
+        nested: serde_json::Value,
+    }
+
+    #[test]
+    fn direct_writer_matches_the_value_encoding() {
+        let m = Mixed {
+            zeta: vec![
+                Shape::Unit,
+                Shape::Newtype(7),
+                Shape::Tuple(-3, "t\"\\\n\u{1}é".into()),
+                Shape::Struct { z: true, a: None },
+                Shape::Struct {
+                    z: false,
+                    a: Some(u64::MAX),
+                },
+            ],
+            alpha: None,
+            skipped: None,
+            numbers: (i64::MIN, u64::MAX, -5, 1 << 60, 0.1, f64::NAN, 1.5e300),
+            text: "ünïcödé \u{7f} \u{2028}".into(),
+            ch: '"',
+            bytes: serde_json::Value::from(&b"ab"[..]),
+            by_int: [(10, Unit), (-1, Unit), (2, Unit)].into_iter().collect(),
+            by_bool: [(true, ()), (false, ())].into_iter().collect(),
+            nested: json!({"b": [{"y": 1, "x": null}], "a": {"d": "", "c": 2.5}, "": []}),
+        };
+        assert_eq!(to_canonical_json(&m).unwrap(), reference(&m));
+        assert_eq!(
+            hash_of(&m).unwrap(),
+            sha256_tagged(reference(&m).as_bytes())
+        );
+    }
+
+    #[test]
+    fn repeated_map_key_keeps_the_last_value() {
+        struct Twice;
+        impl Serialize for Twice {
+            fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use ser::SerializeMap;
+                let mut map = s.serialize_map(None)?;
+                map.serialize_entry("k", &1)?;
+                map.serialize_entry("a", &0)?;
+                map.serialize_entry("k", &2)?;
+                map.end()
+            }
+        }
+        assert_eq!(to_canonical_json(&Twice).unwrap(), reference(&Twice));
+        assert_eq!(to_canonical_json(&Twice).unwrap(), r#"{"a":0,"k":2}"#);
+    }
+
+    #[test]
+    fn unsupported_map_key_is_an_error() {
+        let m: std::collections::BTreeMap<Vec<u8>, u8> = [(vec![1], 1)].into_iter().collect();
+        assert!(to_canonical_json(&m).is_err());
+        assert!(serde_json::to_value(&m).is_err());
+        assert!(to_canonical_json(&(1u128 << 70)).is_err());
     }
 
     #[test]
