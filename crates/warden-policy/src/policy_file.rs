@@ -238,8 +238,10 @@ pub fn validate(
     }
     for p in policies {
         let mut unknown = BTreeSet::new();
-        if let Ok(json) = p.policy.to_json() {
-            collect_unknown_entities(&json, catalog, &mut unknown);
+        for uid in p.policy.entity_literals() {
+            if let Some(kind) = unknown_entity(&uid, catalog) {
+                unknown.insert((kind, uid.id().unescaped().to_owned()));
+            }
         }
         for (kind, id) in unknown {
             errors.push(LoadError {
@@ -265,67 +267,33 @@ fn statement_offset(file: &SourceFile, line: usize) -> usize {
         .map_or(0, |s| s.start)
 }
 
-/// Walks a policy's JSON form for entity literals `{ "type": "Warden::X", "id": "…" }`.
-fn collect_unknown_entities(
-    v: &serde_json::Value,
-    catalog: &Catalog,
-    out: &mut BTreeSet<(&'static str, String)>,
-) {
-    match v {
-        serde_json::Value::Object(map) => {
-            if let (Some(serde_json::Value::String(ty)), Some(serde_json::Value::String(id))) =
-                (map.get("type"), map.get("id"))
-            {
-                let known = match ty.as_str() {
-                    "Warden::Identity" => Some((
-                        "identity",
-                        parse_known(id, |i| {
-                            warden_model::IdentityId::parse(i)
-                                .is_ok_and(|i| catalog.identities.contains_key(&i))
-                        }),
-                    )),
-                    "Warden::Role" => Some((
-                        "role",
-                        parse_known(id, |i| {
-                            warden_model::RoleId::parse(i)
-                                .is_ok_and(|i| catalog.roles.contains_key(&i))
-                        }),
-                    )),
-                    "Warden::System" => Some((
-                        "system",
-                        parse_known(id, |i| {
-                            warden_model::SystemId::parse(i)
-                                .is_ok_and(|i| catalog.systems.contains_key(&i))
-                        }),
-                    )),
-                    "Warden::Group" => Some((
-                        "group",
-                        parse_known(id, |i| {
-                            warden_model::GroupId::parse(i)
-                                .is_ok_and(|i| catalog.groups.contains(&i))
-                        }),
-                    )),
-                    _ => None,
-                };
-                if let Some((kind, false)) = known {
-                    out.insert((kind, id.clone()));
-                }
-            }
-            for inner in map.values() {
-                collect_unknown_entities(inner, catalog, out);
-            }
-        }
-        serde_json::Value::Array(items) => {
-            for inner in items {
-                collect_unknown_entities(inner, catalog, out);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn parse_known(id: &str, known: impl Fn(&str) -> bool) -> bool {
-    known(id)
+/// The kind of `uid` if it is a Warden entity the catalog does not define.
+///
+/// Cedar's entity literals cover the scope and the conditions alike (the scope is part of
+/// the policy's condition), so this finds what a walk of the policy's JSON form would,
+/// without printing and re-parsing the policy.
+fn unknown_entity(uid: &cedar_policy::EntityUid, catalog: &Catalog) -> Option<&'static str> {
+    let id = uid.id().unescaped();
+    let (kind, known) = match uid.type_name().to_string().as_str() {
+        "Warden::Identity" => (
+            "identity",
+            warden_model::IdentityId::parse(id).is_ok_and(|i| catalog.identities.contains_key(&i)),
+        ),
+        "Warden::Role" => (
+            "role",
+            warden_model::RoleId::parse(id).is_ok_and(|i| catalog.roles.contains_key(&i)),
+        ),
+        "Warden::System" => (
+            "system",
+            warden_model::SystemId::parse(id).is_ok_and(|i| catalog.systems.contains_key(&i)),
+        ),
+        "Warden::Group" => (
+            "group",
+            warden_model::GroupId::parse(id).is_ok_and(|i| catalog.groups.contains(&i)),
+        ),
+        _ => return None,
+    };
+    (!known).then_some(kind)
 }
 
 #[cfg(test)]
@@ -340,6 +308,44 @@ mod tests {
         assert!(st[0].text.starts_with("@id(\"a;b\")"));
         assert!(st[1].text.starts_with("forbid"));
         assert!(st[1].text.ends_with("};"));
+    }
+
+    /// Every `{ "type": …, "id": … }` object in a policy's JSON form: how unknown entities
+    /// were found before [`unknown_entity`] read Cedar's entity literals.
+    fn json_entities(v: &serde_json::Value, out: &mut BTreeSet<(String, String)>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if let (Some(serde_json::Value::String(ty)), Some(serde_json::Value::String(id))) =
+                    (map.get("type"), map.get("id"))
+                {
+                    out.insert((ty.clone(), id.clone()));
+                }
+                map.values().for_each(|inner| json_entities(inner, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| json_entities(i, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn entity_literals_are_the_entities_of_the_json_form() {
+        let policies = [
+            r#"@id("a") permit(principal in Warden::Group::"g", action == Warden::Action::"request", resource in Warden::System::"s");"#,
+            r#"@id("b") forbid(principal == Warden::Identity::"x\"y", action in [Warden::Action::"request", Warden::Action::"approve"], resource == Warden::Role::"r.1") when { context.purpose like "*" };"#,
+            r#"@id("c") permit(principal is Warden::Identity in Warden::Group::"h", action, resource is Warden::Role in Warden::System::"t") when { principal in [Warden::Group::"i", Warden::Group::"j"] && resource != Warden::Role::"q" } unless { principal == Warden::Identity::"z" || { id: "n", type: "Warden::Role" }.id == "n" };"#,
+            r#"@id("d") permit(principal, action, resource) when { if context.emergency then principal in Warden::Group::"k" else resource in Warden::System::"u" };"#,
+        ];
+        for text in policies {
+            let policy = Policy::parse(None, text).unwrap();
+            let mut from_json = BTreeSet::new();
+            json_entities(&policy.to_json().unwrap(), &mut from_json);
+            let literals: BTreeSet<(String, String)> = policy
+                .entity_literals()
+                .iter()
+                .map(|u| (u.type_name().to_string(), u.id().unescaped().to_owned()))
+                .collect();
+            assert_eq!(literals, from_json, "{text}");
+        }
     }
 
     #[test]
