@@ -89,7 +89,7 @@ impl FromRequestParts<AppState> for Caller {
             .token_by_hash(&token_hash(secret))
             .await?
             .ok_or_else(|| ApiError::Unauthorized(UNKNOWN_TOKEN.into()))?;
-        if token.revoked_at.is_some() {
+        if !token.is_live(state.engine.now()) {
             return Err(ApiError::Unauthorized(UNKNOWN_TOKEN.into()));
         }
         Ok(Caller {

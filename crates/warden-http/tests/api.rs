@@ -266,6 +266,21 @@ async fn missing_unknown_or_revoked_tokens_are_unauthorized_and_wrong_scopes_for
 }
 
 #[tokio::test]
+async fn an_expired_token_is_unauthorized() {
+    for h in harnesses().await {
+        let token = h.token("alice", &["intake"]).await;
+        let body = cache_read("EXP-1");
+        h.clock
+            .advance(warden_model::Duration::parse("2d").unwrap());
+        error(
+            &h.post_json("/v1/requests", &token, &body).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        );
+    }
+}
+
+#[tokio::test]
 async fn approvals_count_once_per_eligible_approver_and_the_last_one_grants() {
     for h in harnesses().await {
         let intake = h.token("alice", &["intake", "approve"]).await;

@@ -43,8 +43,14 @@ impl Default for StoreOptions {
 }
 
 /// The schema, in order. Each text runs unchanged on both backends.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/0001_initial.sql")),
+    (
+        2,
+        "token expiry",
+        include_str!("../migrations/0002_token_expiry.sql"),
+    ),
+];
 
 /// Which database a [`Store`] talks to.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -24,6 +24,15 @@ pub struct TokenRecord {
     pub created_at: Timestamp,
     /// When it was revoked, if it was.
     pub revoked_at: Option<Timestamp>,
+    /// When it stops working; `None` only for tokens minted before expiry was recorded.
+    pub expires_at: Option<Timestamp>,
+}
+
+impl TokenRecord {
+    /// Whether the token may be used at `now`: not revoked, not expired.
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| now < e)
+    }
 }
 
 /// The stored form of a token secret: `sha256:<hex>` of its bytes.
@@ -49,8 +58,8 @@ impl Tx {
         }
         let scopes = t.scopes.join(" ");
         on_conn!(&mut self.conn(), c => sqlx::query(
-            "INSERT INTO tokens (id, identity, scopes, hash, created_at, revoked_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO tokens (id, identity, scopes, hash, created_at, revoked_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(t.id.to_string())
         .bind(t.identity.as_str())
@@ -58,6 +67,7 @@ impl Tx {
         .bind(&t.hash)
         .bind(ms(t.created_at))
         .bind(opt_ms(t.revoked_at))
+        .bind(opt_ms(t.expires_at))
         .execute(&mut **c)
         .await
         .map(|_| ()))
@@ -85,7 +95,7 @@ impl Store {
     pub async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
         on_conn!(&mut self.acquire().await?.conn(), c => {
             let row = sqlx::query(
-                "SELECT id, identity, scopes, hash, created_at, revoked_at FROM tokens \
+                "SELECT id, identity, scopes, hash, created_at, revoked_at, expires_at FROM tokens \
                  WHERE hash = $1",
             )
             .bind(hash)
@@ -109,5 +119,6 @@ fn decode(row: &impl RowExt) -> Result<TokenRecord, StoreError> {
         hash: row.text("hash")?,
         created_at: row.time("created_at")?,
         revoked_at: row.opt_time("revoked_at")?,
+        expires_at: row.opt_time("expires_at")?,
     })
 }

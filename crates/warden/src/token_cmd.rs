@@ -168,6 +168,7 @@ fn create(args: &CreateArgs) -> Result<u8, Failure> {
         hash: token_hash(secret.expose()),
         created_at: now,
         revoked_at: None,
+        expires_at: Some(expires_at),
     };
     let event = NewAuditEvent {
         at: now,

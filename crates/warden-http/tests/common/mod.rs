@@ -90,6 +90,11 @@ impl Harness {
             hash: token_hash(&secret),
             created_at: self.engine.now(),
             revoked_at,
+            expires_at: Some(
+                self.engine
+                    .now()
+                    .plus(warden_model::Duration::parse("1d").unwrap()),
+            ),
         })
         .await
         .unwrap();

@@ -69,6 +69,7 @@ both! {
             hash: token_hash("s3cret"),
             created_at: at(0),
             revoked_at: None,
+            expires_at: Some(at(86_400)),
         };
         let mut tx = db.store.begin().await.unwrap();
         assert!(tx.put_bundle("sha256:abc", &files, at(0)).await.unwrap());
