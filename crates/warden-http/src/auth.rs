@@ -5,7 +5,8 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use warden_model::IdentityId;
-use warden_store::token_hash;
+use warden_model::Timestamp;
+use warden_store::{TokenRecord, token_hash};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -65,6 +66,37 @@ impl Caller {
     }
 }
 
+/// How long a token looked up in the store is trusted before it is read again: a revocation
+/// made by another process takes effect within this time. Expiry is checked on every use.
+pub const TOKEN_CACHE_TTL_MS: i64 = 2_000;
+
+/// The most tokens kept; past it the cache starts over.
+const TOKEN_CACHE_MAX: usize = 10_000;
+
+/// Tokens recently read from the store, by hash, so that each API call does not cost a
+/// database round trip.
+#[derive(Default)]
+pub struct TokenCache(
+    std::sync::RwLock<std::collections::HashMap<String, (TokenRecord, Timestamp)>>,
+);
+
+impl TokenCache {
+    fn get(&self, hash: &str, now: Timestamp) -> Option<TokenRecord> {
+        let map = self.0.read().ok()?;
+        let (record, read_at) = map.get(hash)?;
+        (read_at.millis_until(now) < TOKEN_CACHE_TTL_MS).then(|| record.clone())
+    }
+
+    fn put(&self, hash: String, record: TokenRecord, now: Timestamp) {
+        if let Ok(mut map) = self.0.write() {
+            if map.len() >= TOKEN_CACHE_MAX {
+                map.clear();
+            }
+            map.insert(hash, (record, now));
+        }
+    }
+}
+
 const UNKNOWN_TOKEN: &str = "the bearer token is unknown or revoked";
 
 impl FromRequestParts<AppState> for Caller {
@@ -83,13 +115,22 @@ impl FromRequestParts<AppState> for Caller {
         if !scheme.eq_ignore_ascii_case("bearer") || secret.is_empty() {
             return Err(malformed());
         }
-        let token = state
-            .engine
-            .store()
-            .token_by_hash(&token_hash(secret))
-            .await?
-            .ok_or_else(|| ApiError::Unauthorized(UNKNOWN_TOKEN.into()))?;
-        if !token.is_live(state.engine.now()) {
+        let hash = token_hash(secret);
+        let now = state.engine.now();
+        let token = match state.tokens.get(&hash, now) {
+            Some(t) => t,
+            None => {
+                let t = state
+                    .engine
+                    .store()
+                    .token_by_hash(&hash)
+                    .await?
+                    .ok_or_else(|| ApiError::Unauthorized(UNKNOWN_TOKEN.into()))?;
+                state.tokens.put(hash, t.clone(), now);
+                t
+            }
+        };
+        if !token.is_live(now) {
             return Err(ApiError::Unauthorized(UNKNOWN_TOKEN.into()));
         }
         Ok(Caller {

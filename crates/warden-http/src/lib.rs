@@ -26,7 +26,7 @@ use axum::routing::{get, post};
 use prometheus_client::registry::Registry;
 use warden_engine::Engine;
 
-pub use auth::{Caller, Scope};
+pub use auth::{Caller, Scope, TokenCache};
 pub use error::ApiError;
 pub use metrics::HttpMetrics;
 pub use openapi::openapi;
@@ -43,6 +43,8 @@ pub struct AppState {
     pub body_limit: usize,
     /// The registry `/metrics` exposes, with the HTTP layer's own metrics.
     pub metrics: Arc<HttpMetrics>,
+    /// Tokens recently read from the store.
+    pub tokens: Arc<auth::TokenCache>,
 }
 
 impl AppState {
@@ -59,6 +61,7 @@ impl AppState {
             engine,
             body_limit,
             metrics,
+            tokens: Arc::default(),
         }
     }
 }
