@@ -7,7 +7,7 @@
 
 use warden_model::{ApprovalStep, Decision, IdentityId, RequestState};
 use warden_policy::{Action, AuthContext, Bundle, Evaluation};
-use warden_store::{Approval, ApprovalDecision, NewAuditEvent, RequestId};
+use warden_store::{Approval, ApprovalDecision, NewAuditEvent};
 
 use crate::view::{RequestView, StoredInput};
 use crate::{Engine, EngineError, audit};
@@ -88,14 +88,8 @@ impl Engine {
         id: &str,
         answer: ApprovalDecision,
     ) -> Result<RequestView, EngineError> {
-        let rid: RequestId = id
-            .parse()
-            .map_err(|_| EngineError::NotFound(format!("no request `{id}`")))?;
-        let record = self
-            .store()
-            .request(rid)
-            .await?
-            .ok_or_else(|| EngineError::NotFound(format!("no request `{id}`")))?;
+        let record = self.request_record(id).await?;
+        let rid = record.id;
         let approvals = self.store().approvals(rid).await?;
         if approvals.iter().any(|a| a.approver == *who) {
             return self.view_of(&record).await;

@@ -256,14 +256,14 @@ impl Engine {
 
     /// The request with id `id`.
     pub async fn request(&self, id: &str) -> Result<RequestView, EngineError> {
-        let rid: RequestId = id
-            .parse()
-            .map_err(|_| EngineError::NotFound(format!("no request `{id}`")))?;
-        let r = self
-            .store()
-            .request(rid)
-            .await?
-            .ok_or_else(|| EngineError::NotFound(format!("no request `{id}`")))?;
+        let r = self.request_record(id).await?;
         self.view_of(&r).await
+    }
+
+    /// The stored request with id `id`; a malformed id is as unknown as a missing one.
+    pub(crate) async fn request_record(&self, id: &str) -> Result<RequestRecord, EngineError> {
+        let not_found = || EngineError::NotFound(format!("no request `{id}`"));
+        let rid: RequestId = id.parse().map_err(|_| not_found())?;
+        self.store().request(rid).await?.ok_or_else(not_found)
     }
 }

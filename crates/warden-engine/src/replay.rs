@@ -3,7 +3,6 @@
 
 use warden_model::Decision;
 use warden_policy::DecisionInput;
-use warden_store::RequestId;
 
 use crate::view::StoredInput;
 use crate::{Engine, EngineError};
@@ -24,14 +23,7 @@ pub struct Replay {
 impl Engine {
     /// Replays request `id`.
     pub async fn replay(&self, id: &str) -> Result<Replay, EngineError> {
-        let rid: RequestId = id
-            .parse()
-            .map_err(|_| EngineError::NotFound(format!("no request `{id}`")))?;
-        let record = self
-            .store()
-            .request(rid)
-            .await?
-            .ok_or_else(|| EngineError::NotFound(format!("no request `{id}`")))?;
+        let record = self.request_record(id).await?;
         let input: StoredInput = serde_json::from_value(record.request.clone())?;
         let stored: Decision = serde_json::from_value(record.decision.clone())?;
         let bundle = self.bundle_by_hash(&record.bundle_hash).await?;

@@ -5,36 +5,12 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use warden_model::IdentityId;
+pub use warden_model::Scope;
 use warden_model::Timestamp;
 use warden_store::{TokenRecord, token_hash};
 
 use crate::AppState;
 use crate::error::ApiError;
-
-/// What a token may do.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Scope {
-    /// Submit requests and dry-run decisions.
-    Intake,
-    /// Approve or reject requests.
-    Approve,
-    /// Read and revoke grants.
-    Admin,
-    /// Read the audit trail.
-    Audit,
-}
-
-impl Scope {
-    /// The word stored on tokens.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Intake => "intake",
-            Scope::Approve => "approve",
-            Scope::Admin => "admin",
-            Scope::Audit => "audit",
-        }
-    }
-}
 
 /// The authenticated caller of a `/v1` endpoint.
 #[derive(Clone, Debug)]

@@ -8,6 +8,7 @@ pub mod decision;
 pub mod duration;
 pub mod id;
 pub mod request;
+pub mod scope;
 pub mod state;
 pub mod timestamp;
 
@@ -19,5 +20,6 @@ pub use decision::{ApprovalStep, Decision, Outcome, Reason, ReasonCode, SecondCh
 pub use duration::Duration;
 pub use id::{GroupId, IdError, IdentityId, Permission, PolicyId, RoleId, SodId, SystemId, TaskId};
 pub use request::{ActiveGrant, InputError, Request};
+pub use scope::{Scope, UnknownScope};
 pub use state::{GrantState, RequestState};
 pub use timestamp::Timestamp;

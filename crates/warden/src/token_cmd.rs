@@ -3,13 +3,12 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::str::FromStr;
 
 use anyhow::{Context as _, anyhow};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Subcommand;
-use warden_model::{Duration, IdentityId};
+use warden_model::{Duration, IdentityId, Scope};
 use warden_store::{NewAuditEvent, TokenId, TokenRecord, token_hash};
 
 use crate::setup::{self, ConfigArg};
@@ -48,48 +47,6 @@ pub struct RevokeArgs {
     id: TokenId,
     #[command(flatten)]
     config: ConfigArg,
-}
-
-/// What a token may do.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-pub enum Scope {
-    /// Submit requests.
-    Intake,
-    /// Approve or reject requests.
-    Approve,
-    /// Administer Warden.
-    Admin,
-    /// Read the audit trail.
-    Audit,
-}
-
-impl Scope {
-    const ALL: [Scope; 4] = [Scope::Intake, Scope::Approve, Scope::Admin, Scope::Audit];
-
-    /// The scope's word, as stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Intake => "intake",
-            Scope::Approve => "approve",
-            Scope::Admin => "admin",
-            Scope::Audit => "audit",
-        }
-    }
-}
-
-/// A word that is not a scope.
-#[derive(Debug, thiserror::Error)]
-#[error("`{0}` is not a scope: expected `intake`, `approve`, `admin` or `audit`")]
-pub struct UnknownScope(String);
-
-impl FromStr for Scope {
-    type Err = UnknownScope;
-    fn from_str(s: &str) -> Result<Self, UnknownScope> {
-        Scope::ALL
-            .into_iter()
-            .find(|scope| scope.as_str() == s)
-            .ok_or_else(|| UnknownScope(s.chars().take(40).collect()))
-    }
 }
 
 /// A token secret. It is printed once and otherwise only ever hashed.
@@ -266,19 +223,6 @@ fn revoke(args: &RevokeArgs) -> Result<u8, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn scopes_parse_from_their_words_only() {
-        for s in Scope::ALL {
-            assert_eq!(s.as_str().parse::<Scope>().unwrap(), s);
-        }
-        let e = "root".parse::<Scope>().unwrap_err().to_string();
-        assert_eq!(
-            e,
-            "`root` is not a scope: expected `intake`, `approve`, `admin` or `audit`"
-        );
-        assert!("Admin".parse::<Scope>().is_err());
-    }
 
     #[test]
     fn minted_tokens_are_prefixed_unpadded_base64url_of_32_bytes() {
