@@ -28,12 +28,47 @@ impl Engine {
             .claim_jobs(worker, now, self.config().lease, self.config().batch)
             .await?;
         let n = jobs.len();
-        for job in jobs {
-            if let Err(e) = self.run_job(&job, worker).await {
-                self.job_failed(&job, worker, &e).await?;
+        if n == 0 {
+            return Ok(0);
+        }
+        // The whole batch in one transaction first: one commit and one hold of the audit
+        // chain's head for up to `batch` jobs, instead of one each. The steps only touch
+        // the store, so they can share a transaction. If any of them fails, nothing of the
+        // batch lands and each job runs alone, so one bad job cannot hold back the others
+        // and each failure is retried or reported on its own.
+        if let Err(e) = self.run_batch(&jobs, worker).await {
+            tracing::debug!(error = %e, jobs = n, "batch failed; running its jobs one by one");
+            for job in &jobs {
+                if let Err(e) = self.run_job(job, worker).await {
+                    self.job_failed(job, worker, &e).await?;
+                }
             }
         }
         Ok(n)
+    }
+
+    async fn run_batch(&self, jobs: &[Job], worker: &str) -> Result<(), EngineError> {
+        let mut tx = self.store().begin().await?;
+        for job in jobs {
+            // Completion first, in the same transaction: a job whose lease passed to
+            // another worker is skipped and none of its work is done here.
+            if !tx.complete_job(job.id, worker, self.now()).await? {
+                continue;
+            }
+            self.dispatch(&mut tx, job, worker).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn dispatch(&self, tx: &mut Tx, job: &Job, worker: &str) -> Result<Done, EngineError> {
+        match job.kind.as_str() {
+            job_kind::PROVISION => self.provision(tx, job, worker).await,
+            job_kind::EXPIRE => self.expire(tx, job, worker).await,
+            job_kind::REVOKE => self.confirm_revoked(tx, job, worker).await,
+            job_kind::APPROVAL_EXPIRE => self.lapse(tx, job, worker).await,
+            other => Err(EngineError::Internal(format!("unknown job kind `{other}`"))),
+        }
     }
 
     /// Runs jobs until `shutdown` says stop, sleeping `poll` between empty rounds.
@@ -76,15 +111,7 @@ impl Engine {
 
     async fn run_job(&self, job: &Job, worker: &str) -> Result<(), EngineError> {
         let mut tx = self.store().begin().await?;
-        let Done::Completed = match job.kind.as_str() {
-            job_kind::PROVISION => self.provision(&mut tx, job, worker).await?,
-            job_kind::EXPIRE => self.expire(&mut tx, job, worker).await?,
-            job_kind::REVOKE => self.confirm_revoked(&mut tx, job, worker).await?,
-            job_kind::APPROVAL_EXPIRE => self.lapse(&mut tx, job, worker).await?,
-            other => {
-                return Err(EngineError::Internal(format!("unknown job kind `{other}`")));
-            }
-        };
+        let Done::Completed = self.dispatch(&mut tx, job, worker).await?;
         if tx.complete_job(job.id, worker, self.now()).await? {
             tx.commit().await?;
         } else {

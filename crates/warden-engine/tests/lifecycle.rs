@@ -401,3 +401,30 @@ async fn two_workers_on_one_postgres_never_process_a_job_twice() {
             .is_none()
     );
 }
+
+both!(one_failing_job_does_not_hold_back_its_batch, |env| {
+    let e = &env.engine;
+    let v = e.intake("alice", req(CACHE_READ)).await.unwrap().view;
+    let now = env.clock_now();
+    let mut tx = e.store().begin().await.unwrap();
+    let bad = tx
+        .schedule_job("no-such-kind", "x", now, now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    env.drain().await;
+    // The good job in the same batch landed; the bad one is dead and raised an alert.
+    let gid = v.grant.unwrap().id;
+    assert_eq!(e.grant(&gid).await.unwrap().state, GrantState::Active);
+    let job = e.store().job(bad).await.unwrap().unwrap();
+    assert_eq!(job.state, warden_store::JobState::Dead);
+    let alerts = e
+        .store()
+        .audit_after(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.action == "alert.job_failed")
+        .count();
+    assert_eq!(alerts, 1);
+});
