@@ -189,3 +189,40 @@ fn serve_takes_requests_over_http_and_stops_cleanly_on_sigterm() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn sigterm_lets_a_request_in_flight_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = token(dir.path(), "alice", &["intake"]);
+    let server = Server::start(dir.path());
+    let addr = server.addr.clone();
+    let body = std::fs::read_to_string(root().join("examples/requests/incident-read.json")).unwrap();
+
+    // A request whose headers are sent but whose body is not, yet.
+    let mut s = TcpStream::connect(&addr).unwrap();
+    write!(
+        s,
+        "POST /v1/requests HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {alice}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.flush().unwrap();
+
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    // Wait (a bounded number of tries) until the server stops accepting new connections.
+    let mut tries = 0;
+    while TcpStream::connect(&addr).is_ok() {
+        tries += 1;
+        assert!(tries < 100_000, "still accepting after SIGTERM");
+        std::thread::yield_now();
+    }
+
+    // The request in flight is still answered in full.
+    s.write_all(body.as_bytes()).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    assert!(raw.starts_with("HTTP/1.1 201"), "{raw}");
+    let mut child = server.child;
+    assert!(child.wait().unwrap().success());
+}
