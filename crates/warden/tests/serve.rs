@@ -196,7 +196,8 @@ fn sigterm_lets_a_request_in_flight_finish() {
     let alice = token(dir.path(), "alice", &["intake"]);
     let server = Server::start(dir.path());
     let addr = server.addr.clone();
-    let body = std::fs::read_to_string(root().join("examples/requests/incident-read.json")).unwrap();
+    let body =
+        std::fs::read_to_string(root().join("examples/requests/incident-read.json")).unwrap();
 
     // A request whose headers are sent but whose body is not, yet.
     let mut s = TcpStream::connect(&addr).unwrap();
@@ -209,7 +210,13 @@ fn sigterm_lets_a_request_in_flight_finish() {
     s.flush().unwrap();
 
     let pid = server.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     // Wait (a bounded number of tries) until the server stops accepting new connections.
     let mut tries = 0;
     while TcpStream::connect(&addr).is_ok() {
