@@ -6,12 +6,19 @@
 use std::time::Duration as StdDuration;
 
 use warden_model::{Duration, GrantState, RequestState, Timestamp};
-use warden_store::{GrantId, GrantTimes, Job, NewAuditEvent, RequestId, Tx};
+use warden_store::{GrantId, GrantRecord, GrantTimes, Job, NewAuditEvent, RequestId, Tx};
 
 use crate::{Engine, EngineError, audit, job_kind};
 
 /// The shortest pause between empty worker rounds.
 pub const MIN_PAUSE: StdDuration = StdDuration::from_millis(20);
+
+/// A grant that [`Engine::move_grant`] moved: as it was before, when, and the times set.
+struct Moved {
+    grant: GrantRecord,
+    now: Timestamp,
+    times: GrantTimes,
+}
 
 /// How a job ended.
 enum Done {
@@ -172,101 +179,109 @@ impl Engine {
         Ok(())
     }
 
-    /// Provisioning (a no-op step until connectors exist): the grant becomes active and
-    /// its clock starts now.
-    async fn provision(&self, tx: &mut Tx, job: &Job, worker: &str) -> Result<Done, EngineError> {
+    /// Moves the job's grant from `from` to `to`, with the times and audit data `shape`
+    /// derives from the grant and the current instant, and audits it as `action`. Returns
+    /// what moved, or `None` — changing nothing — when the grant is gone or no longer in
+    /// `from` (another path got there first).
+    async fn move_grant(
+        &self,
+        tx: &mut Tx,
+        job: &Job,
+        worker: &str,
+        (from, to): (GrantState, GrantState),
+        action: &str,
+        shape: impl FnOnce(&GrantRecord, Timestamp) -> (GrantTimes, serde_json::Value),
+    ) -> Result<Option<Moved>, EngineError> {
         let gid = grant_id(job)?;
-        let Some(g) = tx.grant(gid).await? else {
-            return Ok(Done::Completed);
+        let Some(grant) = tx.grant(gid).await? else {
+            return Ok(None);
         };
-        if g.state != GrantState::Provisioning {
-            return Ok(Done::Completed);
+        if grant.state != from {
+            return Ok(None);
         }
         let now = self.now();
-        let mut expires = now.plus(g.duration);
-        // A third party's hard end caps the grant even if time passed since the decision.
-        if let Some(ends) = self
-            .bundle()
-            .catalog
-            .identities
-            .get(&g.subject)
-            .and_then(|i| i.access_ends)
-        {
-            expires = expires.min(ends.max(now));
-        }
-        if !tx
-            .set_grant_state(
-                gid,
-                GrantState::Provisioning,
-                GrantState::Active,
-                GrantTimes {
-                    activated_at: Some(now),
-                    expires_at: Some(expires),
-                    revoked_at: None,
-                },
-                now,
-            )
-            .await?
-        {
-            return Ok(Done::Completed);
+        let (times, data) = shape(&grant, now);
+        if !tx.set_grant_state(gid, from, to, times, now).await? {
+            return Ok(None);
         }
         audit(
             tx,
-            grant_event(
-                worker,
-                now,
-                &g.request_id,
-                gid,
-                "grant.activated",
-                GrantState::Provisioning,
-                GrantState::Active,
-                serde_json::json!({ "activated_at": now, "expires_at": expires }),
-            ),
+            NewAuditEvent {
+                at: now,
+                actor: format!("worker:{worker}"),
+                action: action.into(),
+                request_id: Some(grant.request_id),
+                grant_id: Some(gid),
+                before_state: Some(from.as_str().into()),
+                after_state: Some(to.as_str().into()),
+                bundle_hash: None,
+                data,
+            },
         )
         .await?;
-        tx.schedule_job(job_kind::EXPIRE, &gid.to_string(), expires, now)
+        Ok(Some(Moved { grant, now, times }))
+    }
+
+    /// Provisioning (a no-op step until connectors exist): the grant becomes active and
+    /// its clock starts now.
+    async fn provision(&self, tx: &mut Tx, job: &Job, worker: &str) -> Result<Done, EngineError> {
+        let moved = self
+            .move_grant(
+                tx,
+                job,
+                worker,
+                (GrantState::Provisioning, GrantState::Active),
+                "grant.activated",
+                |g, now| {
+                    let mut expires = now.plus(g.duration);
+                    // A third party's hard end caps the grant even if time passed since the
+                    // decision.
+                    if let Some(ends) = self
+                        .bundle()
+                        .catalog
+                        .identities
+                        .get(&g.subject)
+                        .and_then(|i| i.access_ends)
+                    {
+                        expires = expires.min(ends.max(now));
+                    }
+                    let times = GrantTimes {
+                        activated_at: Some(now),
+                        expires_at: Some(expires),
+                        revoked_at: None,
+                    };
+                    let data = serde_json::json!({ "activated_at": now, "expires_at": expires });
+                    (times, data)
+                },
+            )
             .await?;
+        if let Some(Moved { grant, now, times }) = moved {
+            let expires = times.expires_at.unwrap_or(now);
+            tx.schedule_job(job_kind::EXPIRE, &grant.id.to_string(), expires, now)
+                .await?;
+        }
         Ok(Done::Completed)
     }
 
     /// A grant's expiry has come: it moves to `revoking` and revocation is scheduled.
     async fn expire(&self, tx: &mut Tx, job: &Job, worker: &str) -> Result<Done, EngineError> {
-        let gid = grant_id(job)?;
-        let Some(g) = tx.grant(gid).await? else {
-            return Ok(Done::Completed);
-        };
-        if g.state != GrantState::Active {
-            return Ok(Done::Completed);
-        }
-        let now = self.now();
-        if !tx
-            .set_grant_state(
-                gid,
-                GrantState::Active,
-                GrantState::Revoking,
-                GrantTimes::default(),
-                now,
-            )
-            .await?
-        {
-            return Ok(Done::Completed);
-        }
-        audit(
-            tx,
-            grant_event(
+        let moved = self
+            .move_grant(
+                tx,
+                job,
                 worker,
-                now,
-                &g.request_id,
-                gid,
+                (GrantState::Active, GrantState::Revoking),
                 "grant.expired",
-                GrantState::Active,
-                GrantState::Revoking,
-                serde_json::json!({ "expires_at": g.expires_at }),
-            ),
-        )
-        .await?;
-        tx.schedule_job(job_kind::REVOKE, &gid.to_string(), now, now)
+                |g, _| {
+                    let data = serde_json::json!({ "expires_at": g.expires_at });
+                    (GrantTimes::default(), data)
+                },
+            )
             .await?;
+        if let Some(Moved { grant, now, .. }) = moved {
+            tx.schedule_job(job_kind::REVOKE, &grant.id.to_string(), now, now)
+                .await?;
+        }
         Ok(Done::Completed)
     }
 
@@ -278,40 +293,33 @@ impl Engine {
         job: &Job,
         worker: &str,
     ) -> Result<Done, EngineError> {
-        let gid = grant_id(job)?;
-        let Some(g) = tx.grant(gid).await? else {
-            return Ok(Done::Completed);
+        let lag = |g: &GrantRecord, now: Timestamp| {
+            g.expires_at
+                .filter(|e| *e <= now)
+                .map(|e| now.unix_millis() - e.unix_millis())
         };
-        if g.state != GrantState::Revoking {
-            return Ok(Done::Completed);
-        }
-        let now = self.now();
-        if !tx
-            .set_grant_state(
-                gid,
-                GrantState::Revoking,
-                GrantState::Revoked,
-                GrantTimes {
-                    revoked_at: Some(now),
-                    ..GrantTimes::default()
+        let moved = self
+            .move_grant(
+                tx,
+                job,
+                worker,
+                (GrantState::Revoking, GrantState::Revoked),
+                "grant.revoked",
+                |g, now| {
+                    let times = GrantTimes {
+                        revoked_at: Some(now),
+                        ..GrantTimes::default()
+                    };
+                    let data = serde_json::json!({
+                        "confirmed_at": now,
+                        "expires_at": g.expires_at,
+                        "lag_ms": lag(g, now),
+                    });
+                    (times, data)
                 },
-                now,
             )
-            .await?
-        {
-            return Ok(Done::Completed);
-        }
-        let lag_ms = g
-            .expires_at
-            .filter(|e| *e <= now)
-            .map(|e| now.unix_millis() - e.unix_millis());
-        audit(
-            tx,
-            grant_event(worker, now, &g.request_id, gid, "grant.revoked", GrantState::Revoking, GrantState::Revoked,
-                serde_json::json!({ "confirmed_at": now, "expires_at": g.expires_at, "lag_ms": lag_ms })),
-        )
-        .await?;
-        if let Some(ms) = lag_ms {
+            .await?;
+        if let Some(ms) = moved.and_then(|m| lag(&m.grant, m.now)) {
             #[expect(clippy::cast_precision_loss, reason = "a metric in seconds")]
             self.metrics()
                 .expiry_lag_seconds
@@ -359,30 +367,6 @@ fn grant_id(job: &Job) -> Result<GrantId, EngineError> {
     job.target_id
         .parse()
         .map_err(|_| EngineError::Internal(format!("bad grant id `{}` in job", job.target_id)))
-}
-
-#[expect(clippy::too_many_arguments, reason = "one audit event's fields")]
-fn grant_event(
-    worker: &str,
-    at: Timestamp,
-    request_id: &RequestId,
-    grant_id: GrantId,
-    action: &str,
-    before: GrantState,
-    after: GrantState,
-    data: serde_json::Value,
-) -> NewAuditEvent {
-    NewAuditEvent {
-        at,
-        actor: format!("worker:{worker}"),
-        action: action.into(),
-        request_id: Some(*request_id),
-        grant_id: Some(grant_id),
-        before_state: Some(before.as_str().into()),
-        after_state: Some(after.as_str().into()),
-        bundle_hash: None,
-        data,
-    }
 }
 
 /// Exponential backoff with jitter: `base · 2^(attempt−1)`, capped at `max`, then spread
