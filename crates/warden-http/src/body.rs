@@ -37,14 +37,6 @@ async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Ap
     }
 }
 
-/// Reads a required JSON body.
-pub async fn json(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    if !is_json(headers) {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    read(headers, body, limit).await
-}
-
 /// Reads an optional JSON body into `T`: an empty body is `None`.
 pub async fn optional<T: DeserializeOwned>(
     headers: &HeaderMap,
@@ -63,7 +55,15 @@ pub async fn optional<T: DeserializeOwned>(
         .map_err(|e| ApiError::InvalidRequest(e.to_string()))
 }
 
-/// Parses a request of DESIGN §3.1, naming the field at fault.
-pub fn request(bytes: &[u8]) -> Result<warden_model::Request, ApiError> {
-    warden_model::Request::from_json(bytes).map_err(|e| ApiError::InvalidRequest(e.to_string()))
+/// Reads a required JSON body holding a request of DESIGN §3.1, naming the field at fault.
+pub async fn request(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<warden_model::Request, ApiError> {
+    if !is_json(headers) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let bytes = read(headers, body, limit).await?;
+    warden_model::Request::from_json(&bytes).map_err(|e| ApiError::InvalidRequest(e.to_string()))
 }

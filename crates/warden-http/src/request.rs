@@ -39,8 +39,7 @@ pub async fn decide(
 ) -> Result<Json<warden_model::Decision>, ApiError> {
     caller.require(&[Scope::Intake])?;
     query::params(raw.as_deref(), &[])?;
-    let bytes = body::json(&headers, payload, state.body_limit).await?;
-    let request = body::request(&bytes)?;
+    let request = body::request(&headers, payload, state.body_limit).await?;
     Ok(Json(state.engine.dry_run(&request).await?))
 }
 
@@ -72,8 +71,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<RequestSummary>), ApiError> {
     caller.require(&[Scope::Intake])?;
     query::params(raw.as_deref(), &[])?;
-    let bytes = body::json(&headers, payload, state.body_limit).await?;
-    let request = body::request(&bytes)?;
+    let request = body::request(&headers, payload, state.body_limit).await?;
     let intake = state
         .engine
         .intake(caller.identity.as_str(), request)
