@@ -78,7 +78,7 @@ impl Server {
         Server { child, addr }
     }
 
-    fn terminate(mut self) -> std::process::ExitStatus {
+    fn sigterm(&self) {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
@@ -87,6 +87,10 @@ impl Server {
                 .unwrap()
                 .success()
         );
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        self.sigterm();
         self.child.wait().unwrap()
     }
 }
@@ -140,30 +144,13 @@ fn serve_takes_requests_over_http_and_stops_cleanly_on_sigterm() {
     );
 
     // The requester cannot approve; two payments leads can.
-    let (status, body) = http(
-        &addr,
-        "POST",
-        &format!("/v1/requests/{id}/approve"),
-        &alice,
-        "",
-    );
-    assert_eq!(status, 403, "{body}");
-    let (status, body) = http(
-        &addr,
-        "POST",
-        &format!("/v1/requests/{id}/approve"),
-        &bob,
-        "",
-    );
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = http(
-        &addr,
-        "POST",
-        &format!("/v1/requests/{id}/approve"),
-        &carol,
-        "",
-    );
-    assert_eq!(status, 200, "{body}");
+    let approve = format!("/v1/requests/{id}/approve");
+    let mut body = String::new();
+    for (who, expected) in [(&alice, 403), (&bob, 200), (&carol, 200)] {
+        let (status, answer) = http(&addr, "POST", &approve, who, "");
+        assert_eq!(status, expected, "{answer}");
+        body = answer;
+    }
     let approved: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(approved["state"], "approved");
     assert!(approved["grant"]["id"].is_string());
@@ -209,14 +196,7 @@ fn sigterm_lets_a_request_in_flight_finish() {
     .unwrap();
     s.flush().unwrap();
 
-    let pid = server.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    server.sigterm();
     // Wait (a bounded number of tries) until the server stops accepting new connections.
     let mut tries = 0;
     while TcpStream::connect(&addr).is_ok() {
