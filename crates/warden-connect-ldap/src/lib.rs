@@ -1,0 +1,1 @@
+//! The LDAP connector: membership of the subject's entry in the role's groups.

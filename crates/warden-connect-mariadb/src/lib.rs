@@ -1,0 +1,1 @@
+//! The MariaDB connector: a user per grant with the role's privileges.

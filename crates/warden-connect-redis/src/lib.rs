@@ -1,0 +1,1 @@
+//! The Redis connector: an ACL user per grant with the role's rules.
