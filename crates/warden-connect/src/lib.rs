@@ -18,12 +18,38 @@ pub mod kind;
 pub mod conformance;
 
 use async_trait::async_trait;
+use secrecy::SecretString;
 use warden_model::{IdentityId, Timestamp};
 
 pub use account::{AccountName, Prefix};
 pub use credential::{Credential, generate_password};
 pub use error::ConnectError;
 pub use kind::Kind;
+
+/// How a connector instance reaches its target, from the server config's `[[connector]]`.
+#[derive(Clone)]
+pub struct Settings {
+    /// The instance's name, as systems name it (`connector = "…"`).
+    pub name: String,
+    /// The admin URL, credentials included; secret because it usually holds a password.
+    pub url: SecretString,
+    /// The prefix of every account this instance creates.
+    pub prefix: Prefix,
+    /// Kind-specific settings (`management_url` for RabbitMQ, `users` and `groups_base`
+    /// for LDAP, …); each connector documents and checks its own.
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("name", &self.name)
+            .field("url", &"[redacted]")
+            .field("prefix", &self.prefix)
+            .field("options", &self.options)
+            .finish()
+    }
+}
 
 /// What one generation of a grant looks like on a target: the input of
 /// [`Connector::provision`] and [`Connector::holds`].
