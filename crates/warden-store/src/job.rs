@@ -268,6 +268,22 @@ impl Store {
         })
     }
 
+    /// Whether a job of `kind` on `target_id` is pending: periodic jobs (reconciliation)
+    /// are scheduled only when none is.
+    pub async fn job_pending(&self, kind: &str, target_id: &str) -> Result<bool, StoreError> {
+        on_conn!(&mut self.acquire().await?.conn(), c => {
+            let row = sqlx::query(
+                "SELECT id FROM jobs WHERE state = 'pending' AND kind = $1 AND target_id = $2 LIMIT 1",
+            )
+            .bind(kind)
+            .bind(target_id)
+            .fetch_optional(&mut **c)
+            .await
+            .map_err(db_err)?;
+            Ok(row.is_some())
+        })
+    }
+
     /// Job `id`.
     pub async fn job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
         on_conn!(&mut self.acquire().await?.conn(), c => {

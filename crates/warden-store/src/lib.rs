@@ -5,6 +5,7 @@
 //! audit event and the job it schedules commit together (DESIGN §4). This is the only crate
 //! that names the database driver; its errors surface as [`StoreError`].
 
+mod account;
 mod approval;
 mod audit;
 mod bundle;
@@ -20,6 +21,7 @@ mod token;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use account::{AccountRecord, NewAccount, TakenCredential};
 pub use approval::{Approval, ApprovalDecision, UnknownDecision};
 pub use audit::{AuditEvent, AuditReport, Broken, GENESIS_HASH, NewAuditEvent};
 pub use bundle::BundleFile;

@@ -50,6 +50,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "token expiry",
         include_str!("../migrations/0002_token_expiry.sql"),
     ),
+    (
+        3,
+        "accounts",
+        include_str!("../migrations/0003_accounts.sql"),
+    ),
 ];
 
 /// Which database a [`Store`] talks to.

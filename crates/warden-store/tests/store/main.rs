@@ -12,6 +12,7 @@
 #[macro_use]
 mod support;
 
+mod accounts;
 mod audit;
 mod errors;
 mod grants;
