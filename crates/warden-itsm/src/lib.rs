@@ -1,1 +1,56 @@
-//! ITSM adapters: webhook verification, ticket re-read and mapping to a request, approvals and write-back for Request Tracker, ServiceNow, Jira and a generic adapter.
+//! ITSM adapters: webhook verification, ticket re-read and mapping to a request, approvals and
+//! write-back for Request Tracker 5, ServiceNow, Jira Service Management and a generic adapter.
+//!
+//! This crate is adapter logic and HTTP clients only: it never touches the engine, the store or
+//! the HTTP server. Wiring it in:
+//!
+//! 1. **Configuration.** The server config holds `itsm: Vec<ItsmConfig>` (`[[itsm]]` blocks,
+//!    unknown keys rejected). For each block call [`ItsmConfig::load_secrets`] with an
+//!    environment lookup (`&|k| std::env::var(k).ok()`), then build once:
+//!    [`Verifier::new`] for the webhook and [`adapter::build`] for the API client.
+//! 2. **Webhook** `POST /v1/itsm/{name}`: take the raw body bytes and headers, call
+//!    [`Verifier::verify`]`(headers, body, clock_now)`. An error is a 401 with its message and
+//!    nothing stored. The returned [`DeliveryId`] is the dedup key: a delivery id already seen
+//!    for this adapter is answered 200 and ignored. Then [`Adapter::ticket_from_webhook`]`(body)`:
+//!    - [`Intake::Ticket`]`(id)`: re-read with [`Adapter::read_ticket`]; if `ticket.closed` and
+//!      `revoke_on_close`, revoke the grant of `(name, id)`; else [`map()`] it with
+//!      `config.fields` and a resolver from email (or login) to identity. A [`MappingError`] is
+//!      written back with [`writeback::mapping_error_comment`] and nothing is decided. A request
+//!      goes to intake, idempotent on `(source, ticket)`. Then read [`Adapter::approvals`] and
+//!      record each through the engine's own approval rules (never requester or subject, only
+//!      eligible groups); an approval refused by those rules gets
+//!      [`writeback::ignored_approval_comment`]. Approvals are keyed by [`TicketApproval::id`].
+//!    - [`Intake::Request`]: the generic adapter's request; straight to intake.
+//! 3. **Write-back** runs from durable jobs and never blocks or undoes a decision: after a
+//!    decision, [`Adapter::comment`] with [`writeback::decision_comment`] and, when
+//!    `status_field` is set, [`Adapter::set_status_field`] with [`writeback::outcome_word`];
+//!    while more approvals are needed set the approval field back to `approval.pending` and
+//!    comment [`writeback::approvals_pending_comment`]; on activation
+//!    [`writeback::activation_comment`]; on confirmed revocation
+//!    [`writeback::revocation_comment`]. Retry while [`ItsmError::is_transient`] (honouring
+//!    `retry_after`); other errors are final and audited.
+//! 4. **Polling** every `poll_every`: [`Adapter::updated_since`]`(cursor)` returns tickets changed
+//!    at or after the cursor (inclusive). Process each exactly like a webhook's ticket (intake is
+//!    idempotent, approvals keyed by id), then store the largest `updated_at` seen as the cursor.
+//!
+//! Nothing from a payload is trusted but the ticket id; a secret never reaches an error, a log,
+//! `Debug` output or a ticket.
+
+pub mod adapter;
+pub mod config;
+pub mod error;
+pub mod generic;
+pub mod jira;
+pub mod mapping;
+pub mod rt;
+pub mod servicenow;
+pub mod signature;
+pub mod ticket;
+pub mod writeback;
+
+pub use adapter::{Adapter, Intake, build};
+pub use config::{ApprovalConfig, FieldMap, ItsmConfig, Kind, SignatureKind};
+pub use error::{ConfigError, ItsmError};
+pub use mapping::{MappingError, map};
+pub use signature::{DeliveryId, SignatureError, Verifier};
+pub use ticket::{ApprovalDecision, Ticket, TicketApproval, TicketRef};
