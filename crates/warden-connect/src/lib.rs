@@ -19,6 +19,7 @@ pub mod conformance;
 
 use async_trait::async_trait;
 use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
 use warden_model::{IdentityId, Timestamp};
 
 pub use account::{AccountName, Prefix};
@@ -68,7 +69,8 @@ pub struct Spec {
 
 /// One thing Warden holds on a target, as [`Connector::observe`] reports it and
 /// [`Connector::remove`] takes it away.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Held {
     /// A minted account (login role, user, ACL user) with Warden's prefix.
     Account(String),

@@ -14,6 +14,9 @@ pub enum EngineError {
     /// The thing is not in a state that allows this.
     #[error("{0}")]
     Conflict(String),
+    /// The thing existed once and is gone for good (a credential already delivered).
+    #[error("{0}")]
+    Gone(String),
     /// The input is invalid.
     #[error("{0}")]
     Invalid(String),

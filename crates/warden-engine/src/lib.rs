@@ -4,11 +4,16 @@
 
 pub mod approval;
 pub mod clock;
+pub mod credential;
 pub mod error;
 pub mod grant;
 pub mod intake;
 pub mod metrics;
 pub mod replay;
+pub mod revocation;
+pub mod seal;
+mod step;
+pub mod target;
 pub mod view;
 pub mod worker;
 
@@ -34,6 +39,12 @@ pub mod job_kind {
     pub const REVOKE: &str = "revoke";
     /// A pending request's approval window has lapsed.
     pub const APPROVAL_EXPIRE: &str = "approval_expire";
+    /// Mint the next generation of a long-running grant's credential.
+    pub const ROTATE: &str = "rotate";
+    /// Remove one generation of a grant's account (`GRANT:GENERATION`).
+    pub const RETIRE: &str = "retire";
+    /// Compare one connector's target with the accounts Warden holds there.
+    pub const RECONCILE: &str = "reconcile";
 }
 
 /// Settings of the lifecycle and the worker.
@@ -49,6 +60,19 @@ pub struct EngineConfig {
     pub retry_base: std::time::Duration,
     /// Longest retry delay.
     pub retry_max: std::time::Duration,
+    /// The connector instances grants are provisioned through.
+    pub targets: target::Targets,
+    /// How many target steps of one batch run at once.
+    pub target_parallelism: usize,
+    /// The key minted credentials are sealed under until delivered; `None` makes a
+    /// random one that lives as long as the process.
+    pub sealer: Option<Arc<seal::Sealer>>,
+    /// How long a rotated-out generation keeps working beside the new one.
+    pub rotation_overlap: Duration,
+    /// How often each connector is reconciled; `None` turns reconciliation off.
+    pub reconcile_every: Option<Duration>,
+    /// Whether reconciliation removes accounts with Warden's prefix that no grant holds.
+    pub remove_orphans: bool,
 }
 
 impl Default for EngineConfig {
@@ -59,6 +83,12 @@ impl Default for EngineConfig {
             batch: 100,
             retry_base: std::time::Duration::from_secs(1),
             retry_max: std::time::Duration::from_secs(300),
+            targets: target::Targets::default(),
+            target_parallelism: 32,
+            sealer: None,
+            rotation_overlap: Duration::from_seconds(300).unwrap_or(Duration::MIN),
+            reconcile_every: Duration::from_seconds(300),
+            remove_orphans: false,
         }
     }
 }
@@ -73,6 +103,7 @@ struct Inner {
     store: Store,
     clock: Arc<dyn Clock>,
     config: EngineConfig,
+    sealer: Arc<seal::Sealer>,
     current: Arc<Bundle>,
     /// Bundles that decided stored requests, loaded from the store on first use.
     by_hash: RwLock<HashMap<String, Arc<Bundle>>>,
@@ -113,6 +144,10 @@ impl Engine {
             .await?;
         }
         tx.commit().await?;
+        let sealer = match &config.sealer {
+            Some(s) => Arc::clone(s),
+            None => Arc::new(seal::Sealer::ephemeral()?),
+        };
         let current = Arc::new(bundle);
         let mut by_hash = HashMap::new();
         by_hash.insert(current.hash().to_owned(), Arc::clone(&current));
@@ -121,6 +156,7 @@ impl Engine {
                 store,
                 clock,
                 config,
+                sealer,
                 current,
                 by_hash: RwLock::new(by_hash),
                 metrics: Metrics::default(),
@@ -151,6 +187,15 @@ impl Engine {
     /// The engine's settings.
     pub fn config(&self) -> &EngineConfig {
         &self.inner.config
+    }
+
+    /// The connector instances.
+    pub fn targets(&self) -> &target::Targets {
+        &self.inner.config.targets
+    }
+
+    pub(crate) fn sealer(&self) -> &seal::Sealer {
+        &self.inner.sealer
     }
 
     /// The bundle with hash `hash`: the current one, a cached one, or one read from the

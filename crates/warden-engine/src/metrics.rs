@@ -4,6 +4,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -12,6 +13,16 @@ use prometheus_client::registry::Registry;
 pub struct OutcomeLabel {
     /// `grant`, `approval_required` or `deny`.
     pub outcome: String,
+}
+
+/// Labels of the drift gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DriftLabel {
+    /// The connector instance.
+    pub connector: String,
+    /// `orphan` (on the target, held by no grant) or `missing` (held by an active grant,
+    /// not on the target).
+    pub kind: String,
 }
 
 /// Counters and histograms the engine updates.
@@ -25,6 +36,10 @@ pub struct Metrics {
     pub expiry_lag_seconds: Histogram,
     /// Jobs that failed and will be retried.
     pub job_retries: Counter,
+    /// Target steps that failed for good (each also an `alert.target_failed` event).
+    pub target_failures: Counter,
+    /// What the last reconciliation of each connector found.
+    pub drift: Family<DriftLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -34,11 +49,26 @@ impl Default for Metrics {
             decision_seconds: Histogram::new(exponential_buckets(0.000_005, 2.0, 16)),
             expiry_lag_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 16)),
             job_retries: Counter::default(),
+            target_failures: Counter::default(),
+            drift: Family::default(),
         }
     }
 }
 
 impl Metrics {
+    /// Records a reconciliation's findings for `connector`.
+    pub fn set_drift(&self, connector: &str, orphans: usize, missing: usize) {
+        for (kind, n) in [("orphan", orphans), ("missing", missing)] {
+            let label = DriftLabel {
+                connector: connector.to_owned(),
+                kind: kind.to_owned(),
+            };
+            self.drift
+                .get_or_create(&label)
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+
     /// Registers every metric in `registry` under the `warden` prefix.
     pub fn register(&self, registry: &mut Registry) {
         registry.register(
@@ -60,6 +90,16 @@ impl Metrics {
             "warden_job_retries",
             "Jobs that failed and were scheduled again",
             self.job_retries.clone(),
+        );
+        registry.register(
+            "warden_target_failures",
+            "Target steps that failed for good",
+            self.target_failures.clone(),
+        );
+        registry.register(
+            "warden_drift_accounts",
+            "Drift the last reconciliation found, by connector and kind",
+            self.drift.clone(),
         );
     }
 }

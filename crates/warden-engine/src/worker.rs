@@ -1,30 +1,24 @@
-//! The worker: claims due jobs from the durable job table and runs them. Each job's state
-//! change, audit event, follow-up job and completion commit in one transaction, and the
-//! completion is fenced by the job's lease, so a job whose lease passed to another worker
-//! is never applied twice.
+//! The worker: claims due jobs from the durable job table and runs them in two phases.
+//!
+//! First each claimed job's target step runs ([`Engine::act`]): the connector call, the
+//! only I/O outside the store, run for the whole batch concurrently. Then one transaction
+//! applies every outcome ([`Engine::apply`]): the state change, its audit event, the
+//! follow-up job and the job's own completion, retry or end. Completion is fenced by the
+//! job's lease, so a job whose lease passed to another worker is never applied twice; the
+//! target steps are idempotent, so running one twice changes nothing on the target.
 
 use std::time::Duration as StdDuration;
 
-use warden_model::{Duration, GrantState, RequestState, Timestamp};
-use warden_store::{GrantId, GrantRecord, GrantTimes, Job, NewAuditEvent, RequestId, Tx};
+use futures::StreamExt as _;
+use warden_connect::ConnectError;
+use warden_model::{Duration, GrantState};
+use warden_store::{Job, NewAuditEvent, Tx};
 
+use crate::step::Effect;
 use crate::{Engine, EngineError, audit, job_kind};
 
 /// The shortest pause between empty worker rounds.
 pub const MIN_PAUSE: StdDuration = StdDuration::from_millis(20);
-
-/// A grant that [`Engine::move_grant`] moved: as it was before, when, and the times set.
-struct Moved {
-    grant: GrantRecord,
-    now: Timestamp,
-    times: GrantTimes,
-}
-
-/// How a job ended.
-enum Done {
-    /// The job did its work, or found nothing left to do; complete it.
-    Completed,
-}
 
 impl Engine {
     /// Claims and runs one batch of due jobs; returns how many were claimed.
@@ -38,42 +32,91 @@ impl Engine {
         if n == 0 {
             return Ok(0);
         }
+        let parallel = self.config().target_parallelism.max(1);
+        let outcomes: Vec<(Job, Result<Effect, EngineError>)> = futures::stream::iter(jobs)
+            .map(|job| async move {
+                let effect = self.act(&job).await;
+                (job, effect)
+            })
+            .buffer_unordered(parallel)
+            .collect()
+            .await;
         // The whole batch in one transaction first: one commit and one hold of the audit
-        // chain's head for up to `batch` jobs, instead of one each. The steps only touch
-        // the store, so they can share a transaction. If any of them fails, nothing of the
-        // batch lands and each job runs alone, so one bad job cannot hold back the others
-        // and each failure is retried or reported on its own.
-        if let Err(e) = self.run_batch(&jobs, worker).await {
-            tracing::debug!(error = %e, jobs = n, "batch failed; running its jobs one by one");
-            for job in &jobs {
-                if let Err(e) = self.run_job(job, worker).await {
+        // chain's head for up to `batch` jobs, instead of one each. If any of them fails,
+        // nothing of the batch lands and each job is applied alone, so one bad job cannot
+        // hold back the others and each failure is retried or reported on its own.
+        let applied: Vec<(&Job, &Effect)> = outcomes
+            .iter()
+            .filter_map(|(job, effect)| effect.as_ref().ok().map(|e| (job, e)))
+            .collect();
+        if let Err(e) = self.apply_batch(&applied, worker).await {
+            tracing::debug!(error = %e, jobs = n, "batch failed; applying its jobs one by one");
+            for (job, effect) in &applied {
+                if let Err(e) = self.apply_alone(job, worker, effect).await {
                     self.job_failed(job, worker, &e).await?;
                 }
+            }
+        }
+        // A job whose target step could not even read the store is retried or ended on
+        // its own.
+        for (job, effect) in &outcomes {
+            if let Err(e) = effect {
+                self.job_failed(job, worker, e).await?;
             }
         }
         Ok(n)
     }
 
-    async fn run_batch(&self, jobs: &[Job], worker: &str) -> Result<(), EngineError> {
+    async fn apply_batch(
+        &self,
+        applied: &[(&Job, &Effect)],
+        worker: &str,
+    ) -> Result<(), EngineError> {
         let mut tx = self.store().begin().await?;
-        for job in jobs {
-            // Completion first, in the same transaction: a job whose lease passed to
-            // another worker is skipped and none of its work is done here.
-            if !tx.complete_job(job.id, worker, self.now()).await? {
-                continue;
-            }
-            self.dispatch(&mut tx, job, worker).await?;
+        for (job, effect) in applied {
+            self.apply(&mut tx, job, worker, effect).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
-    async fn dispatch(&self, tx: &mut Tx, job: &Job, worker: &str) -> Result<Done, EngineError> {
+    async fn apply_alone(
+        &self,
+        job: &Job,
+        worker: &str,
+        effect: &Effect,
+    ) -> Result<(), EngineError> {
+        let mut tx = self.store().begin().await?;
+        self.apply(&mut tx, job, worker, effect).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Applies one job's outcome inside `tx`, finishing the job: completed, retried
+    /// after a transient target failure, or ended after a permanent one.
+    async fn apply(
+        &self,
+        tx: &mut Tx,
+        job: &Job,
+        worker: &str,
+        effect: &Effect,
+    ) -> Result<(), EngineError> {
+        if let Effect::Failed(e) = effect {
+            return self.target_failed(tx, job, worker, e).await;
+        }
+        // Completion first, in the same transaction: a job whose lease passed to another
+        // worker is skipped and none of its work is applied here.
+        if !tx.complete_job(job.id, worker, self.now()).await? {
+            return Ok(());
+        }
         match job.kind.as_str() {
-            job_kind::PROVISION => self.provision(tx, job, worker).await,
+            job_kind::PROVISION => self.apply_provision(tx, job, worker, effect).await,
             job_kind::EXPIRE => self.expire(tx, job, worker).await,
-            job_kind::REVOKE => self.confirm_revoked(tx, job, worker).await,
+            job_kind::REVOKE => self.confirm_revoked(tx, job, worker, effect).await,
             job_kind::APPROVAL_EXPIRE => self.lapse(tx, job, worker).await,
+            job_kind::ROTATE => self.apply_rotate(tx, job, worker, effect).await,
+            job_kind::RETIRE => self.apply_retire(tx, job, worker, effect).await,
+            job_kind::RECONCILE => self.apply_reconcile(tx, job, worker, effect).await,
             other => Err(EngineError::Internal(format!("unknown job kind `{other}`"))),
         }
     }
@@ -116,14 +159,86 @@ impl Engine {
         StdDuration::from_millis(wait_ms).clamp(MIN_PAUSE, poll.max(MIN_PAUSE))
     }
 
-    async fn run_job(&self, job: &Job, worker: &str) -> Result<(), EngineError> {
-        let mut tx = self.store().begin().await?;
-        let Done::Completed = self.dispatch(&mut tx, job, worker).await?;
-        if tx.complete_job(job.id, worker, self.now()).await? {
-            tx.commit().await?;
+    fn retry_at(&self, job: &Job) -> warden_model::Timestamp {
+        let delay = backoff(
+            self.config().retry_base,
+            self.config().retry_max,
+            job.attempts,
+            &job.id.to_string(),
+        );
+        self.now()
+            .plus(Duration::from_seconds(delay.as_secs().max(1)).unwrap_or(Duration::MIN))
+    }
+
+    /// A target refused or could not be reached. Transient: the job runs again after a
+    /// backoff and the grant stays where it is (a revoking grant keeps counting as
+    /// overdue). Permanent: the job ends, an alert is raised, and a grant that was being
+    /// provisioned fails; one being revoked stays `revoking`, never shown as revoked.
+    async fn target_failed(
+        &self,
+        tx: &mut Tx,
+        job: &Job,
+        worker: &str,
+        e: &ConnectError,
+    ) -> Result<(), EngineError> {
+        let now = self.now();
+        let grant_id = job.target_id.split(':').next().and_then(|g| g.parse().ok());
+        let transient = e.is_transient();
+        let finished = if transient {
+            tx.retry_job(job.id, worker, self.retry_at(job), &e.to_string(), now)
+                .await?
         } else {
-            // The lease passed to another worker: nothing of this run may land.
-            tx.rollback().await?;
+            tx.kill_job(job.id, worker, &e.to_string(), now).await?
+        };
+        if !finished {
+            return Ok(());
+        }
+        let action = if transient {
+            "target.retry"
+        } else {
+            "alert.target_failed"
+        };
+        audit(
+            tx,
+            NewAuditEvent {
+                at: now,
+                actor: format!("worker:{worker}"),
+                action: action.into(),
+                request_id: None,
+                grant_id,
+                before_state: None,
+                after_state: None,
+                bundle_hash: None,
+                data: serde_json::json!({
+                    "job": job.id.to_string(),
+                    "kind": job.kind,
+                    "attempt": job.attempts,
+                    "error": e.to_string(),
+                }),
+            },
+        )
+        .await?;
+        if transient {
+            self.metrics().job_retries.inc();
+            return Ok(());
+        }
+        self.metrics().target_failures.inc();
+        tracing::error!(job = %job.id, kind = %job.kind, error = %e, "target step failed for good");
+        if job.kind == job_kind::PROVISION {
+            self.move_grant(
+                tx,
+                job,
+                worker,
+                (GrantState::Provisioning, GrantState::Failed),
+                "grant.failed",
+                |_, _| {
+                    (
+                        warden_store::GrantTimes::default(),
+                        serde_json::json!({ "error": e.to_string() }),
+                    )
+                },
+            )
+            .await?;
         }
         Ok(())
     }
@@ -138,15 +253,7 @@ impl Engine {
         let mut tx = self.store().begin().await?;
         match e {
             EngineError::Unavailable(_) => {
-                let delay = backoff(
-                    self.config().retry_base,
-                    self.config().retry_max,
-                    job.attempts,
-                    &job.id.to_string(),
-                );
-                let next = now
-                    .plus(Duration::from_seconds(delay.as_secs().max(1)).unwrap_or(Duration::MIN));
-                tx.retry_job(job.id, worker, next, &e.to_string(), now)
+                tx.retry_job(job.id, worker, self.retry_at(job), &e.to_string(), now)
                     .await?;
                 self.metrics().job_retries.inc();
             }
@@ -178,195 +285,6 @@ impl Engine {
         tx.commit().await?;
         Ok(())
     }
-
-    /// Moves the job's grant from `from` to `to`, with the times and audit data `shape`
-    /// derives from the grant and the current instant, and audits it as `action`. Returns
-    /// what moved, or `None` — changing nothing — when the grant is gone or no longer in
-    /// `from` (another path got there first).
-    async fn move_grant(
-        &self,
-        tx: &mut Tx,
-        job: &Job,
-        worker: &str,
-        (from, to): (GrantState, GrantState),
-        action: &str,
-        shape: impl FnOnce(&GrantRecord, Timestamp) -> (GrantTimes, serde_json::Value),
-    ) -> Result<Option<Moved>, EngineError> {
-        let gid = grant_id(job)?;
-        let Some(grant) = tx.grant(gid).await? else {
-            return Ok(None);
-        };
-        if grant.state != from {
-            return Ok(None);
-        }
-        let now = self.now();
-        let (times, data) = shape(&grant, now);
-        if !tx.set_grant_state(gid, from, to, times, now).await? {
-            return Ok(None);
-        }
-        audit(
-            tx,
-            NewAuditEvent {
-                at: now,
-                actor: format!("worker:{worker}"),
-                action: action.into(),
-                request_id: Some(grant.request_id),
-                grant_id: Some(gid),
-                before_state: Some(from.as_str().into()),
-                after_state: Some(to.as_str().into()),
-                bundle_hash: None,
-                data,
-            },
-        )
-        .await?;
-        Ok(Some(Moved { grant, now, times }))
-    }
-
-    /// Provisioning (a no-op step until connectors exist): the grant becomes active and
-    /// its clock starts now.
-    async fn provision(&self, tx: &mut Tx, job: &Job, worker: &str) -> Result<Done, EngineError> {
-        let moved = self
-            .move_grant(
-                tx,
-                job,
-                worker,
-                (GrantState::Provisioning, GrantState::Active),
-                "grant.activated",
-                |g, now| {
-                    let mut expires = now.plus(g.duration);
-                    // A third party's hard end caps the grant even if time passed since the
-                    // decision.
-                    if let Some(ends) = self
-                        .bundle()
-                        .catalog
-                        .identities
-                        .get(&g.subject)
-                        .and_then(|i| i.access_ends)
-                    {
-                        expires = expires.min(ends.max(now));
-                    }
-                    let times = GrantTimes {
-                        activated_at: Some(now),
-                        expires_at: Some(expires),
-                        revoked_at: None,
-                    };
-                    let data = serde_json::json!({ "activated_at": now, "expires_at": expires });
-                    (times, data)
-                },
-            )
-            .await?;
-        if let Some(Moved { grant, now, times }) = moved {
-            let expires = times.expires_at.unwrap_or(now);
-            tx.schedule_job(job_kind::EXPIRE, &grant.id.to_string(), expires, now)
-                .await?;
-        }
-        Ok(Done::Completed)
-    }
-
-    /// A grant's expiry has come: it moves to `revoking` and revocation is scheduled.
-    async fn expire(&self, tx: &mut Tx, job: &Job, worker: &str) -> Result<Done, EngineError> {
-        let moved = self
-            .move_grant(
-                tx,
-                job,
-                worker,
-                (GrantState::Active, GrantState::Revoking),
-                "grant.expired",
-                |g, _| {
-                    let data = serde_json::json!({ "expires_at": g.expires_at });
-                    (GrantTimes::default(), data)
-                },
-            )
-            .await?;
-        if let Some(Moved { grant, now, .. }) = moved {
-            tx.schedule_job(job_kind::REVOKE, &grant.id.to_string(), now, now)
-                .await?;
-        }
-        Ok(Done::Completed)
-    }
-
-    /// Revocation (a no-op step until connectors exist, which confirms at once): the grant
-    /// becomes `revoked`.
-    async fn confirm_revoked(
-        &self,
-        tx: &mut Tx,
-        job: &Job,
-        worker: &str,
-    ) -> Result<Done, EngineError> {
-        let lag = |g: &GrantRecord, now: Timestamp| {
-            g.expires_at
-                .filter(|e| *e <= now)
-                .map(|e| now.unix_millis() - e.unix_millis())
-        };
-        let moved = self
-            .move_grant(
-                tx,
-                job,
-                worker,
-                (GrantState::Revoking, GrantState::Revoked),
-                "grant.revoked",
-                |g, now| {
-                    let times = GrantTimes {
-                        revoked_at: Some(now),
-                        ..GrantTimes::default()
-                    };
-                    let data = serde_json::json!({
-                        "confirmed_at": now,
-                        "expires_at": g.expires_at,
-                        "lag_ms": lag(g, now),
-                    });
-                    (times, data)
-                },
-            )
-            .await?;
-        if let Some(ms) = moved.and_then(|m| lag(&m.grant, m.now)) {
-            #[expect(clippy::cast_precision_loss, reason = "a metric in seconds")]
-            self.metrics()
-                .expiry_lag_seconds
-                .observe(ms as f64 / 1_000.0);
-        }
-        Ok(Done::Completed)
-    }
-
-    /// A pending request's approval window has lapsed.
-    async fn lapse(&self, tx: &mut Tx, job: &Job, worker: &str) -> Result<Done, EngineError> {
-        let rid: RequestId = job.target_id.parse().map_err(|_| {
-            EngineError::Internal(format!("bad request id `{}` in job", job.target_id))
-        })?;
-        let now = self.now();
-        if tx
-            .set_request_state(
-                rid,
-                RequestState::ApprovalRequired,
-                RequestState::Expired,
-                now,
-            )
-            .await?
-        {
-            audit(
-                tx,
-                NewAuditEvent {
-                    at: now,
-                    actor: format!("worker:{worker}"),
-                    action: "request.expired".into(),
-                    request_id: Some(rid),
-                    grant_id: None,
-                    before_state: Some(RequestState::ApprovalRequired.as_str().into()),
-                    after_state: Some(RequestState::Expired.as_str().into()),
-                    bundle_hash: None,
-                    data: serde_json::json!({}),
-                },
-            )
-            .await?;
-        }
-        Ok(Done::Completed)
-    }
-}
-
-fn grant_id(job: &Job) -> Result<GrantId, EngineError> {
-    job.target_id
-        .parse()
-        .map_err(|_| EngineError::Internal(format!("bad grant id `{}` in job", job.target_id)))
 }
 
 /// Exponential backoff with jitter: `base · 2^(attempt−1)`, capped at `max`, then spread

@@ -25,7 +25,12 @@ struct Env {
 }
 
 fn bundle() -> Bundle {
-    Bundle::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/bundle")).unwrap()
+    // The lifecycle on its own: no system provisions through a connector here
+    // (tests/provisioning.rs runs the lifecycle on real targets).
+    warden_policy::testing::record_only(
+        &Bundle::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/bundle"))
+            .unwrap(),
+    )
 }
 
 fn t0() -> Timestamp {

@@ -54,6 +54,7 @@ impl ApiError {
                 EngineError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone()),
                 EngineError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
                 EngineError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m.clone()),
+                EngineError::Gone(m) => (StatusCode::GONE, "gone", m.clone()),
                 EngineError::Invalid(m) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", m.clone()),
                 EngineError::Unavailable(_) => (
                     StatusCode::SERVICE_UNAVAILABLE,

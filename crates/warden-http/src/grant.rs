@@ -3,14 +3,15 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
+use secrecy::ExposeSecret;
 use warden_engine::grant::GrantQuery;
 use warden_model::{GrantState, IdentityId, SystemId};
 
 use crate::auth::{Caller, Scope};
 use crate::error::ApiError;
 use crate::path::Id;
-use crate::schema::{ErrorBody, Grant, RevokeBody};
+use crate::schema::{CredentialBody, ErrorBody, Grant, RevokeBody};
 use crate::{AppState, body, query};
 
 /// The most grants one listing returns.
@@ -134,4 +135,49 @@ pub async fn revoke(
         .revoke(caller.identity.as_str(), &id, &reason)
         .await?;
     Ok(Json(Grant::from(grant)))
+}
+
+/// `GET /v1/grants/{id}/credential`: the grant's minted credential, once. Only the
+/// subject, or for a service or workload its owner, may fetch it; afterwards `410`.
+#[utoipa::path(
+    get,
+    path = "/v1/grants/{id}/credential",
+    operation_id = "get_credential",
+    tag = "grants",
+    params(("id" = String, Path, description = "the grant's id")),
+    responses(
+        (status = 200, description = "the credential, this once", body = CredentialBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 403, description = "the token's identity is not the subject or its owner", body = ErrorBody),
+        (status = 404, description = "no such grant, or it mints no credential", body = ErrorBody),
+        (status = 409, description = "not provisioned yet", body = ErrorBody),
+        (status = 410, description = "already delivered, or the grant ended", body = ErrorBody),
+        (status = 503, description = "the database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn credential(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    RawQuery(raw): RawQuery,
+) -> Result<
+    (
+        [(header::HeaderName, &'static str); 1],
+        Json<CredentialBody>,
+    ),
+    ApiError,
+> {
+    query::params(raw.as_deref(), &[])?;
+    let d = state
+        .engine
+        .credential(caller.identity.as_str(), &id)
+        .await?;
+    let body = CredentialBody {
+        username: d.username,
+        password: d.password.expose_secret().to_owned(),
+        expires_at: d.expires_at,
+    };
+    // A credential must not linger in a proxy's or browser's cache.
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)))
 }

@@ -16,6 +16,7 @@ mod openapi;
 mod path;
 mod query;
 mod request;
+mod revocation;
 pub mod schema;
 
 use std::future::Future;
@@ -77,6 +78,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/grants", get(grant::list))
         .route("/v1/grants/{id}", get(grant::get))
         .route("/v1/grants/{id}/revoke", post(grant::revoke))
+        .route("/v1/grants/{id}/credential", get(grant::credential))
+        .route("/v1/revocations", post(revocation::create))
         .route("/v1/audit", get(audit::list))
         .route("/v1/audit/verify", get(audit::verify))
         .route("/healthz", get(health::health))

@@ -5,7 +5,9 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use warden_engine::{ApprovalView, GrantView, RequestView};
-use warden_model::{Decision, GrantState, Request, RequestState, Timestamp};
+use warden_model::{
+    Decision, Duration, GrantState, IdentityId, Request, RequestState, SystemId, Timestamp,
+};
 use warden_store::{AuditEvent, AuditReport};
 
 /// An error, as every failed call answers.
@@ -400,4 +402,63 @@ pub struct ReasonDoc {
     pub message: Option<String>,
     /// The policy that decided, when one did.
     pub policy_id: Option<String>,
+}
+
+/// A minted credential, answered once by `GET /v1/grants/{id}/credential`.
+#[derive(Clone, Serialize, ToSchema)]
+pub struct CredentialBody {
+    /// The account name on the target.
+    pub username: String,
+    /// The password; shown this once and kept nowhere in plaintext.
+    pub password: String,
+    /// When the grant, and the account, end (RFC 3339).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for CredentialBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialBody")
+            .field("username", &self.username)
+            .field("password", &"[redacted]")
+            .finish()
+    }
+}
+
+/// The body of `POST /v1/revocations`: which grants to revoke (every given criterion must
+/// match; at least one of `identity`, `system`, `ticket`).
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationBody {
+    /// Everything this identity holds (offboarding).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub identity: Option<IdentityId>,
+    /// Everything on this system (an incident).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub system: Option<SystemId>,
+    /// What this ticket gave; `source` says which ITSM (default `api`).
+    #[serde(default)]
+    pub ticket: Option<String>,
+    /// The ticket's source.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Why; recorded in the audit trail.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// How long to wait for the targets to confirm before answering (`30s`; at most
+    /// `5m`; default: answer at once).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub wait: Option<Duration>,
+}
+
+/// The answer of `POST /v1/revocations`: each matching grant as it stands.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RevocationReport {
+    /// Grants matched; `revoked` ones are confirmed gone on their target.
+    pub grants: Vec<Grant>,
+    /// How many are confirmed revoked.
+    pub confirmed: usize,
 }

@@ -11,6 +11,8 @@ pub mod decide;
 pub mod policy_file;
 pub mod schema;
 pub mod source;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use authorization::{Action, Answer, AuthContext, Evaluation};
 pub use bundle::Bundle;

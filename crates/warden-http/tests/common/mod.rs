@@ -39,7 +39,8 @@ pub struct Answer {
 
 pub fn bundle() -> Bundle {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/bundle");
-    Bundle::load(&dir).unwrap()
+    // The API on its own: no system provisions through a connector here.
+    warden_policy::testing::record_only(&Bundle::load(&dir).unwrap())
 }
 
 pub async fn engine_on(store: Store) -> (Engine, Arc<ManualClock>) {

@@ -1,0 +1,23 @@
+//! Helpers for other crates' tests.
+
+use crate::{Bundle, SourceFile};
+
+/// `bundle` with every system's `connector` line removed: its grants are recorded and
+/// go through the lifecycle without a target, for tests of the lifecycle alone.
+pub fn record_only(bundle: &Bundle) -> Bundle {
+    let files: Vec<SourceFile> = bundle
+        .files()
+        .iter()
+        .map(|f| SourceFile {
+            name: f.name.clone(),
+            text: f
+                .text
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("connector ="))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        })
+        .collect();
+    #[expect(clippy::expect_used, reason = "test helper: the bundle loaded before")]
+    Bundle::from_files(files).expect("a bundle without connectors still loads")
+}
