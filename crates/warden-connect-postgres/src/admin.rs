@@ -1,0 +1,105 @@
+//! The admin session: one connection to the server, opened on first use and reopened when
+//! it dropped, plus short-lived ones to other databases for `REASSIGN OWNED`. Statements
+//! are built by the server's `format()` so every name and literal is quoted by PostgreSQL
+//! itself, never spliced by us.
+
+use std::time::Duration;
+
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
+use tokio_postgres::{Client, Config, GenericClient, NoTls};
+use warden_connect::ConnectError;
+
+use crate::error::{Echo, map};
+
+/// How long the admin session waits for a lock or a statement before giving up (and the
+/// job retries), so a stuck catalog lock never hangs the worker.
+const SESSION_SETUP: &str = "SET lock_timeout = '10s'; SET statement_timeout = '60s'";
+
+/// The admin connection of one connector instance.
+pub(crate) struct Admin {
+    /// Where and as whom to connect; holds the admin password, so never printed.
+    config: Config,
+    /// The connector instance's name, for messages.
+    name: String,
+    client: Mutex<Option<Client>>,
+}
+
+impl Admin {
+    /// An admin session that connects on first use.
+    pub(crate) fn new(mut config: Config, name: String) -> Self {
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("warden");
+        }
+        Self {
+            config,
+            name,
+            client: Mutex::new(None),
+        }
+    }
+
+    /// The admin client, connected. Holding it serialises this instance's operations,
+    /// which keeps the connector to one admin connection.
+    pub(crate) async fn client(&self) -> Result<MappedMutexGuard<'_, Client>, ConnectError> {
+        let mut guard = self.client.lock().await;
+        if guard.as_ref().is_none_or(Client::is_closed) {
+            *guard = Some(self.open(None).await?);
+        }
+        MutexGuard::try_map(guard, Option::as_mut).map_err(|_| {
+            ConnectError::Transient(format!("connector `{}` lost its admin session", self.name))
+        })
+    }
+
+    /// A new session to `database` (or the admin URL's own database), for the caller to
+    /// drop when done.
+    pub(crate) async fn open(&self, database: Option<&str>) -> Result<Client, ConnectError> {
+        let mut config = self.config.clone();
+        if let Some(db) = database {
+            config.dbname(db);
+        }
+        let what = match database {
+            Some(db) => format!("connector `{}` connecting to database `{db}`", self.name),
+            None => format!("connector `{}` connecting to its server", self.name),
+        };
+        let (client, connection) = config
+            .connect(NoTls)
+            .await
+            .map_err(|e| map(&what, Echo::Show, &e))?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "postgres admin session ended");
+            }
+        });
+        client
+            .batch_execute(SESSION_SETUP)
+            .await
+            .map_err(|e| map(&what, Echo::Show, &e))?;
+        Ok(client)
+    }
+}
+
+/// Runs the utility statement `template` (a `format()` string written in this crate) with
+/// `args` quoted by the server: `%I` as an identifier, `%L` as a literal. `what` names the
+/// step for messages; `echo` says whether the server's message may be shown.
+pub(crate) async fn run(
+    client: &impl GenericClient,
+    template: &'static str,
+    args: &[&str],
+    what: &str,
+    echo: Echo,
+) -> Result<(), ConnectError> {
+    let row = client
+        .query_one(
+            "SELECT format($1, VARIADIC $2::text[])",
+            &[&template, &args],
+        )
+        .await
+        .map_err(|e| map(what, echo, &e))?;
+    let sql: String = row.try_get(0).map_err(|e| map(what, echo, &e))?;
+    client
+        .batch_execute(&sql)
+        .await
+        .map_err(|e| map(what, echo, &e))
+}

@@ -1,0 +1,264 @@
+//! The shared conformance suite and PostgreSQL's own traps, against the server of
+//! `WARDEN_TEST_POSTGRES_URL`, with the connector logged in as a least-privileged admin
+//! (`CREATEROLE`, `pg_signal_backend`, `ADMIN OPTION` on the test's group roles).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code"
+)]
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use secrecy::SecretString;
+use support::{PgProbe, with_fixture};
+use warden_connect::conformance::{self, Probe};
+use warden_connect::{Connector, Held, Prefix, Settings};
+
+#[tokio::test]
+async fn conformance_suite_passes_as_a_least_privileged_admin() {
+    with_fixture(|f| async move {
+        let c = f.connector().await;
+        conformance::run(&c, &f.probe(), &f.setup(&[&f.reader])).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn session_that_set_role_to_the_group_is_ended_by_revocation() {
+    with_fixture(|f| async move {
+        let c = f.connector().await;
+        let probe: PgProbe = f.probe();
+        let setup = f.setup(&[&f.reader]);
+
+        // The trap: revoking the membership does not reach a session that already
+        // switched to the group, so revocation cannot stop at `REVOKE`.
+        let spec = setup.spec(conformance::now());
+        let cred = c.provision(&spec).await.unwrap().unwrap();
+        let mut switched = probe.connect(&cred).await.unwrap();
+        switched
+            .batch_execute(&format!("SET ROLE {}", f.reader))
+            .await
+            .unwrap();
+        f.root
+            .batch_execute(&format!("REVOKE {} FROM {}", f.reader, spec.account))
+            .await
+            .unwrap();
+        assert!(
+            probe.alive(&mut switched).await,
+            "the server no longer shows the trap this test is about"
+        );
+        c.revoke(&spec).await.unwrap();
+        assert!(
+            !probe.alive(&mut switched).await,
+            "the switched session survived"
+        );
+
+        // And through the connector alone.
+        let spec = setup.spec(conformance::now());
+        let cred = c.provision(&spec).await.unwrap().unwrap();
+        let mut switched = probe.connect(&cred).await.unwrap();
+        switched
+            .batch_execute(&format!("SET ROLE {}", f.reader))
+            .await
+            .unwrap();
+        assert!(probe.alive(&mut switched).await);
+        c.revoke(&spec).await.unwrap();
+        assert!(
+            !probe.alive(&mut switched).await,
+            "the switched session survived"
+        );
+        assert!(
+            switched.simple_query("SELECT 1").await.is_err(),
+            "the session is still open, only without rights"
+        );
+        assert!(!f.role_exists(spec.account.as_str()).await);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn role_owning_a_table_in_another_database_is_dropped_after_reassign() {
+    with_fixture(|f| async move {
+        let c = f.connector().await;
+        let probe = f.probe();
+        let spec = f.setup(&[&f.maker]).spec(conformance::now());
+        let cred = c.provision(&spec).await.unwrap().unwrap();
+        let session = probe.connect(&cred).await.unwrap();
+        session
+            .batch_execute("CREATE TABLE s.made (x int); INSERT INTO s.made VALUES (1)")
+            .await
+            .unwrap();
+        c.revoke(&spec).await.unwrap();
+
+        assert!(!f.role_exists(spec.account.as_str()).await, "role left behind");
+        let owner: String = f
+            .root_in_db()
+            .await
+            .query_one(
+                "SELECT tableowner::text FROM pg_tables WHERE schemaname = 's' AND tablename = 'made'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(owner, f.admin, "the table was not handed to the admin");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn provisioning_again_restores_exactly_the_grants() {
+    with_fixture(|f| async move {
+        let c = f.connector().await;
+        let spec = f.setup(&[&f.reader]).spec(conformance::now());
+        let account = spec.account.as_str().to_owned();
+        c.provision(&spec).await.unwrap();
+        assert_eq!(f.groups_of(&account).await, vec![f.reader.clone()]);
+
+        // Drift on the server: an extra group, a member that could `SET ROLE` to the
+        // account, the login switched off.
+        f.root
+            .batch_execute(&format!(
+                "GRANT {maker} TO {account}; GRANT {account} TO {admin}; ALTER ROLE {account} NOLOGIN",
+                maker = f.maker,
+                admin = f.admin,
+            ))
+            .await
+            .unwrap();
+        let cred = c.provision(&spec).await.unwrap().unwrap();
+        assert_eq!(f.groups_of(&account).await, vec![f.reader.clone()]);
+        assert!(
+            !f.groups_of(&f.admin).await.contains(&account),
+            "a member of the account was kept"
+        );
+        f.probe().connect(&cred).await.unwrap();
+
+        let row = f
+            .root
+            .query_one(
+                "SELECT rolcanlogin, rolinherit, rolconnlimit, rolvaliduntil IS NOT NULL,
+                        rolpassword LIKE 'SCRAM-SHA-256$%'
+                 FROM pg_authid WHERE rolname = $1",
+                &[&account],
+            )
+            .await
+            .unwrap();
+        let (login, inherit, limit, until, scram): (bool, bool, i32, bool, bool) =
+            (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+        assert!(login && inherit && until && scram);
+        assert_eq!(limit, 10);
+        c.revoke(&spec).await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_missing_group_role_is_a_permanent_error_naming_it_and_creates_nothing() {
+    with_fixture(|f| async move {
+        let c = f.connector().await;
+        let missing = format!("warden_t_nosuch_{}", f.suffix);
+        let spec = f.setup(&[&f.reader, &missing]).spec(conformance::now());
+        let e = c.provision(&spec).await.unwrap_err();
+        assert!(!e.is_transient(), "{e}");
+        assert!(e.to_string().contains(&format!("`{missing}`")), "{e}");
+        assert!(
+            !f.role_exists(spec.account.as_str()).await,
+            "a role was left half made"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_group_a_session_could_escalate_through_is_refused() {
+    with_fixture(|f| async move {
+        let c = f.connector().await;
+        let creator = format!("warden_t_creator_{}", f.suffix);
+        f.root
+            .batch_execute(&format!("CREATE ROLE {creator} NOLOGIN CREATEDB"))
+            .await
+            .unwrap();
+        let spec = f.setup(&[&creator]).spec(conformance::now());
+        let e = c.provision(&spec).await.unwrap_err();
+        f.root
+            .batch_execute(&format!("DROP ROLE {creator}"))
+            .await
+            .unwrap();
+        assert!(!e.is_transient(), "{e}");
+        assert!(e.to_string().contains(&format!("`{creator}`")), "{e}");
+        assert!(!f.role_exists(spec.account.as_str()).await);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn hostile_grants_never_reach_the_server() {
+    with_fixture(|f| async move {
+        let c = f.connector().await;
+        let canary = format!("warden_t_pwned_{}", f.suffix);
+        for hostile in [
+            format!("{}; CREATE ROLE {canary}; --", f.reader),
+            format!("{}\" ; CREATE ROLE {canary} --", f.reader),
+            format!("{}' ; CREATE ROLE {canary} --", f.reader),
+            "pg_execute_server_program".to_owned(),
+        ] {
+            assert!(
+                c.check_grants(std::slice::from_ref(&hostile)).is_err(),
+                "{hostile}"
+            );
+            // Even a spec that skipped the bundle check is refused before any statement.
+            let mut spec = f.setup(&[&f.reader]).spec(conformance::now());
+            spec.grants = vec![hostile.clone()];
+            assert!(c.provision(&spec).await.is_err(), "{hostile}");
+            assert!(!f.role_exists(spec.account.as_str()).await, "{hostile}");
+        }
+        assert!(
+            !f.role_exists(&canary).await,
+            "a hostile entry ran on the server"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn foreign_roles_are_neither_observed_nor_removed() {
+    with_fixture(|f| async move {
+        let c = f.connector().await;
+        // A role with the prefix but not a derived account name, and one without.
+        let lookalike = format!("{}handmade", f.prefix.as_str());
+        f.root
+            .batch_execute(&format!("CREATE ROLE {lookalike} NOLOGIN"))
+            .await
+            .unwrap();
+        let seen = c.observe().await.unwrap();
+        assert!(
+            !seen.contains(&Held::Account(lookalike.clone())),
+            "{seen:?}"
+        );
+        for name in [lookalike.as_str(), f.reader.as_str(), "postgres"] {
+            let e = c.remove(&Held::Account(name.to_owned())).await.unwrap_err();
+            assert!(!e.is_transient(), "{e}");
+            assert!(f.role_exists(name).await, "{name} was dropped");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_a_transient_error() {
+    let settings = Settings {
+        name: "down".into(),
+        // Port 1 on loopback: nothing listens, the connection is refused at once.
+        url: SecretString::from("postgres://warden:s3cretpw@127.0.0.1:1/postgres".to_owned()),
+        prefix: Prefix::default(),
+        options: BTreeMap::new(),
+    };
+    let c = warden_connect_postgres::connect(&settings).await.unwrap();
+    let e = c.observe().await.unwrap_err();
+    assert!(e.is_transient(), "{e}");
+    assert!(!e.to_string().contains("s3cretpw"), "{e}");
+}
