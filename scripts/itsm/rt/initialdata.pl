@@ -63,9 +63,10 @@ our @ACL = (
     ( map { my $r = $_; map { { UserId => 'warden', CF => $_, Queue => $q, Right => $r } } @all_fields }
       qw(SeeCustomField ModifyCustomField) ),
 
-    # approvers: see and comment on tickets, set only the Approval field
+    # approvers: see, comment on and resolve tickets (ModifyTicket: a status change by a
+    # person is what revoke_on_close reacts to); of the fields they set only Approval
     ( map { { GroupId => 'Access Approvers', GroupDomain => 'UserDefined', Queue => $q, Right => $_ } }
-      qw(SeeQueue ShowTicket CommentOnTicket ShowTicketComments Watch) ),
+      qw(SeeQueue ShowTicket ModifyTicket CommentOnTicket ShowTicketComments Watch) ),
     ( map { { GroupId => 'Access Approvers', GroupDomain => 'UserDefined', CF => $_, Queue => $q,
               Right => 'SeeCustomField' } } @all_fields ),
     { GroupId => 'Access Approvers', GroupDomain => 'UserDefined', CF => 'Approval', Queue => $q,

@@ -145,11 +145,12 @@ start() {
   fi
   say "starting RT on $BASE"
   # setsid execs in place (a background job is no group leader), so $! is the Starlet
-  # master; it must not hold the caller's stdout or a $(...) around us would never end.
+  # master; it must not hold the caller's stdout (a $(...) around us would never end) nor
+  # the lock of `up` (fd 9), which would then stay taken for as long as RT runs.
   setsid setpriv --reuid=www-data --regid=www-data --init-groups \
     env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/var/www LANG=C.UTF-8 \
     "$RT_SERVER" --host 127.0.0.1 --port "$RT_PORT" --max-workers 3 \
-    > "$RT_STATE/rt-server.log" 2>&1 < /dev/null &
+    > "$RT_STATE/rt-server.log" 2>&1 < /dev/null 9>&- &
   echo $! > "$RT_STATE/rt-server.pid"
   for _ in $(seq 1 240); do
     if listening; then return 0; fi
@@ -186,11 +187,17 @@ status() {
   if listening && logged_in; then echo "up: $BASE (pid $(server_pid))"; else echo down; return 1; fi
 }
 
+ready() {
+  installed && listening && logged_in && seeded && [ "$(site_config)" = "$(cat "$SITE_CONF" 2>/dev/null)" ]
+}
+
 up() {
-  if installed && listening && logged_in && seeded && [ "$(site_config)" = "$(cat "$SITE_CONF" 2>/dev/null)" ]; then
-    return 0
-  fi
+  if ready; then return 0; fi
   if [ "$(id -u)" != 0 ]; then say "RT needs setting up, which needs root"; return 1; fi
+  # Two test runs starting at once must not install, seed or start twice.
+  exec 9> "$RT_STATE/lock"
+  flock 9
+  if ready; then return 0; fi
   install
   local changed
   changed=$(configure)
