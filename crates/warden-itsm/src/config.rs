@@ -133,7 +133,7 @@ pub struct ItsmConfig {
     /// How webhooks are signed.
     pub signature: SignatureKind,
     /// A file with one webhook secret per line; several lines while a secret is rotated
-    /// (or `WARDEN_ITSM_<NAME>_SECRET`, secrets separated by spaces).
+    /// (or `WARDEN_ITSM_<NAME>_SECRET`, one secret per line).
     #[serde(default)]
     pub secret_file: Option<PathBuf>,
     /// The webhook secrets, filled by [`ItsmConfig::load_secrets`].
@@ -222,8 +222,11 @@ impl ItsmConfig {
                     None => String::new(),
                 },
             };
+            // One secret per line: a shared secret may hold spaces.
             self.secrets = text
-                .split_whitespace()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
                 .map(|s| SecretString::from(s.to_owned()))
                 .collect();
         }
@@ -339,9 +342,9 @@ field = "CF.Approval"
     fn env(k: &str) -> Option<String> {
         match k {
             "WARDEN_ITSM_RT_PASSWORD" => Some("hunter2-password".into()),
-            "WARDEN_ITSM_RT_SECRET" => {
-                Some("whsec_b2xkLXNlY3JldC0wMTIzNDU2Nzg5 whsec_bmV3LXNlY3JldC0wMTIzNDU2Nzg5".into())
-            }
+            "WARDEN_ITSM_RT_SECRET" => Some(
+                "whsec_b2xkLXNlY3JldC0wMTIzNDU2Nzg5\nwhsec_bmV3LXNlY3JldC0wMTIzNDU2Nzg5\n".into(),
+            ),
             _ => None,
         }
     }

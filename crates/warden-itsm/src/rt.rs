@@ -244,7 +244,10 @@ impl Adapter for Rt {
                 {
                     return Err(ItsmError::invalid(format!(
                         "RT did not set `{field}` on ticket `{n}`: {}",
-                        clip(m)
+                        m.chars()
+                            .take(200)
+                            .filter(|c| !c.is_control())
+                            .collect::<String>()
                     )));
                 }
             }
