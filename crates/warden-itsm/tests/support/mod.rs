@@ -105,7 +105,12 @@ pub fn decode(s: &str) -> String {
 }
 
 pub async fn serve(routes: Vec<Route>) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve_on("127.0.0.1:0", routes).await.unwrap()
+}
+
+/// Serves on `addr`; `None` when the address is taken.
+pub async fn serve_on(addr: &str, routes: Vec<Route>) -> Option<Server> {
+    let listener = TcpListener::bind(addr).await.ok()?;
     let url = format!("http://{}", listener.local_addr().unwrap());
     let log = Arc::new(Mutex::new(Vec::new()));
     let log2 = Arc::clone(&log);
@@ -187,5 +192,5 @@ pub async fn serve(routes: Vec<Route>) -> Server {
             });
         }
     });
-    Server { url, log }
+    Some(Server { url, log })
 }
