@@ -78,7 +78,10 @@ impl Setup {
 
 /// The instant the suite treats as now.
 pub fn now() -> Timestamp {
-    #[expect(clippy::disallowed_methods, reason = "a test suite against a real target")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a test suite against a real target"
+    )]
     Timestamp::from_datetime(time::OffsetDateTime::now_utc())
 }
 
@@ -95,7 +98,11 @@ async fn observed(c: &dyn Connector) -> Vec<Held> {
 
 /// Runs every case of the contract for a connector that mints credentials.
 pub async fn run<P: Probe>(c: &dyn Connector, probe: &P, setup: &Setup) {
-    assert!(c.kind().mints_credential(), "use run_membership for {:?}", c.kind());
+    assert!(
+        c.kind().mints_credential(),
+        "use run_membership for {:?}",
+        c.kind()
+    );
     provisioned_credential_works(c, probe, setup).await;
     provisioning_twice_is_one_account(c, probe, setup).await;
     revocation_ends_login_and_open_sessions(c, probe, setup).await;
@@ -113,7 +120,10 @@ pub async fn provisioned_credential_works<P: Probe>(c: &dyn Connector, probe: &P
         .connect(&cred)
         .await
         .unwrap_or_else(|e| panic!("login as {} refused: {e}", spec.account));
-    assert!(probe.alive(&mut session).await, "fresh session cannot use its rights");
+    assert!(
+        probe.alive(&mut session).await,
+        "fresh session cannot use its rights"
+    );
     c.revoke(&spec).await.unwrap();
 }
 
@@ -123,7 +133,10 @@ pub async fn provisioning_twice_is_one_account<P: Probe>(c: &dyn Connector, prob
     let spec = s.spec(now());
     let _first = provision(c, &spec).await;
     let second = provision(c, &spec).await;
-    let mut session = probe.connect(&second).await.expect("second credential works");
+    let mut session = probe
+        .connect(&second)
+        .await
+        .expect("second credential works");
     assert!(probe.alive(&mut session).await);
     let ours: Vec<_> = observed(c)
         .await
@@ -161,7 +174,10 @@ pub async fn revocation_ends_login_and_open_sessions<P: Probe>(
         .into_iter()
         .filter(|h| c.holds(&spec).contains(h))
         .collect();
-    assert!(left.is_empty(), "observe still sees {left:?} after revocation");
+    assert!(
+        left.is_empty(),
+        "observe still sees {left:?} after revocation"
+    );
 }
 
 /// Revoking what is already revoked succeeds and changes nothing.
@@ -196,13 +212,29 @@ pub async fn rotation_overlaps_then_old_generation_ends<P: Probe>(
         .await
         .unwrap_or_else(|e| panic!("rotate: {e}"))
         .expect("rotation mints a credential");
-    assert_ne!(new.password(), old.password(), "rotation reused the password");
+    assert_ne!(
+        new.password(),
+        old.password(),
+        "rotation reused the password"
+    );
     let mut new_session = probe.connect(&new).await.expect("generation 2 logs in");
-    assert!(probe.alive(&mut old_session).await, "old generation ended before switch-over");
+    assert!(
+        probe.alive(&mut old_session).await,
+        "old generation ended before switch-over"
+    );
     c.revoke(&g1).await.unwrap();
-    assert!(!probe.alive(&mut old_session).await, "old generation's session survived");
-    assert!(probe.connect(&old).await.is_err(), "old generation still logs in");
-    assert!(probe.alive(&mut new_session).await, "new generation died with the old");
+    assert!(
+        !probe.alive(&mut old_session).await,
+        "old generation's session survived"
+    );
+    assert!(
+        probe.connect(&old).await.is_err(),
+        "old generation still logs in"
+    );
+    assert!(
+        probe.alive(&mut new_session).await,
+        "new generation died with the old"
+    );
     c.revoke(&g2).await.unwrap();
 }
 
@@ -221,7 +253,10 @@ pub async fn observe_sees_exactly_our_accounts(c: &dyn Connector, s: &Setup) {
     }
     for h in &seen {
         if let Held::Account(name) = h {
-            assert!(s.prefix.owns(name), "observe reports foreign account `{name}`");
+            assert!(
+                s.prefix.owns(name),
+                "observe reports foreign account `{name}`"
+            );
         }
     }
     c.revoke(&a).await.unwrap();
@@ -234,7 +269,10 @@ pub async fn observe_sees_exactly_our_accounts(c: &dyn Connector, s: &Setup) {
 /// exactly what `holds` says, twice is once, revocation removes it and twice is once.
 pub async fn run_membership(c: &dyn Connector, s: &Setup) {
     let spec = s.spec(now());
-    let minted = c.provision(&spec).await.unwrap_or_else(|e| panic!("provision: {e}"));
+    let minted = c
+        .provision(&spec)
+        .await
+        .unwrap_or_else(|e| panic!("provision: {e}"));
     assert!(minted.is_none(), "a membership target minted a credential");
     c.provision(&spec).await.expect("provisioning twice");
     let seen = observed(c).await;
@@ -244,5 +282,8 @@ pub async fn run_membership(c: &dyn Connector, s: &Setup) {
     c.revoke(&spec).await.expect("revoke");
     c.revoke(&spec).await.expect("revoking twice");
     let seen = observed(c).await;
-    assert!(c.holds(&spec).iter().all(|h| !seen.contains(h)), "membership left after revoke");
+    assert!(
+        c.holds(&spec).iter().all(|h| !seen.contains(h)),
+        "membership left after revoke"
+    );
 }

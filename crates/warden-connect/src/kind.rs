@@ -144,7 +144,11 @@ pub fn mariadb_privilege(s: &str) -> Result<MariadbPrivilege, String> {
     let table = match table {
         "*" => None,
         t if mariadb_ident(t) => Some(t.to_owned()),
-        t => return Err(format!("table `{t}` must be `*` or letters, digits and `_`")),
+        t => {
+            return Err(format!(
+                "table `{t}` must be `*` or letters, digits and `_`"
+            ));
+        }
     };
     Ok(MariadbPrivilege {
         privileges,
@@ -180,7 +184,10 @@ pub fn redis_rule(s: &str) -> Result<&str, String> {
     if ok {
         Ok(s)
     } else {
-        Err("expected a key pattern (`~…`), channel (`&…`) or command rule (`+@read`, `-flushall`)".into())
+        Err(
+            "expected a key pattern (`~…`), channel (`&…`) or command rule (`+@read`, `-flushall`)"
+                .into(),
+        )
     }
 }
 
@@ -241,7 +248,9 @@ pub fn ldap_group(s: &str) -> Result<&str, String> {
         && s.split(',').all(|rdn| {
             rdn.split_once('=').is_some_and(|(a, v)| {
                 !a.trim().is_empty()
-                    && a.trim().chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && a.trim()
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-')
                     && !v.trim().is_empty()
             })
         });
@@ -270,7 +279,10 @@ mod tests {
             (Kind::Redis, "~session:*"),
             (Kind::Redis, "+@read"),
             (Kind::Redis, "-flushall"),
-            (Kind::Rabbitmq, r"vhost=/ configure=^$ write=^events\. read=^events\."),
+            (
+                Kind::Rabbitmq,
+                r"vhost=/ configure=^$ write=^events\. read=^events\.",
+            ),
             (Kind::Ldap, "cn=payments,ou=groups,dc=example,dc=com"),
         ] {
             check(kind, g).unwrap();
@@ -294,7 +306,10 @@ mod tests {
             (Kind::Redis, "~a b"),
             (Kind::Redis, "+@read\n+@all"),
             (Kind::Rabbitmq, "vhost=/ configure=.* write=.*"),
-            (Kind::Rabbitmq, "vhost=/ configure=.* write=.* read=.* tags=administrator"),
+            (
+                Kind::Rabbitmq,
+                "vhost=/ configure=.* write=.* read=.* tags=administrator",
+            ),
             (Kind::Ldap, "cn=x\n,dc=y"),
             (Kind::Ldap, "no-equals-sign"),
         ] {

@@ -16,6 +16,8 @@ pub mod kind;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "conformance")]
+pub mod proxy;
 
 use async_trait::async_trait;
 use secrecy::SecretString;

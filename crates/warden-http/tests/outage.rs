@@ -12,15 +12,12 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use common::{Harness, error};
 use serde_json::{Value, json};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::AbortHandle;
+use warden_connect::proxy::Proxy;
 use warden_store::{Store, StoreOptions, testing};
 
 fn request(ticket: &str) -> Value {
@@ -49,52 +46,6 @@ async fn a_closed_sqlite_store_answers_503_unavailable() {
     error(&metrics, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
 }
 
-/// A TCP proxy in front of PostgreSQL that can cut every connection and refuse new ones,
-/// as a server that went away does, and come back.
-struct Proxy {
-    down: Arc<AtomicBool>,
-    links: Arc<Mutex<Vec<AbortHandle>>>,
-}
-
-impl Proxy {
-    fn start(listener: TcpListener, upstream: String) -> Proxy {
-        let down = Arc::new(AtomicBool::new(false));
-        let links: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
-        let (d, l) = (down.clone(), links.clone());
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut client, _)) = listener.accept().await else {
-                    return;
-                };
-                if d.load(Ordering::SeqCst) {
-                    drop(client);
-                    continue;
-                }
-                let upstream = upstream.clone();
-                let task = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(&upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-                l.lock().unwrap().push(task.abort_handle());
-            }
-        });
-        Proxy { down, links }
-    }
-
-    /// Drops every open connection and every new one until [`Proxy::restore`].
-    fn cut(&self) {
-        self.down.store(true, Ordering::SeqCst);
-        for link in self.links.lock().unwrap().drain(..) {
-            link.abort();
-        }
-    }
-
-    fn restore(&self) {
-        self.down.store(false, Ordering::SeqCst);
-    }
-}
-
 /// The `host:port` that `url` names, and `url` with it replaced by `addr`.
 fn redirect(url: &str, addr: SocketAddr) -> (String, String) {
     let (scheme, rest) = url.split_once("://").unwrap();
@@ -117,9 +68,9 @@ async fn postgres_going_away_answers_503_and_leaves_nothing_partial() {
         return;
     };
     direct.close().await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (upstream, proxied_url) = redirect(&url, listener.local_addr().unwrap());
-    let proxy = Proxy::start(listener, upstream);
+    let (upstream, _) = redirect(&url, "127.0.0.1:1".parse().unwrap());
+    let proxy = Proxy::start(&upstream).await.unwrap();
+    let (_, proxied_url) = redirect(&url, proxy.addr());
     let store = Store::connect_with(
         &proxied_url,
         &StoreOptions {

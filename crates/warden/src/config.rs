@@ -25,6 +25,34 @@ pub struct Config {
     pub lifecycle: LifecycleConfig,
     /// `[worker]`: the background worker that runs scheduled jobs.
     pub worker: WorkerConfig,
+    /// `[secrets]`: the key minted credentials are sealed under.
+    pub secrets: SecretsConfig,
+    /// `[provisioning]`: rotation and reconciliation on targets.
+    pub provisioning: ProvisioningConfig,
+    /// `[[connector]]`: the connector instances systems name.
+    pub connectors: Vec<crate::connector::ConnectorConfig>,
+}
+
+/// `[secrets]`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SecretsConfig {
+    /// A file holding the 32-byte sealing key, base64 (`WARDEN_SECRET_KEY_FILE`); made,
+    /// readable by its owner only, when it does not exist.
+    pub key_file: PathBuf,
+}
+
+/// `[provisioning]`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ProvisioningConfig {
+    /// How long a rotated-out credential keeps working beside the new one
+    /// (`WARDEN_ROTATION_OVERLAP`).
+    pub rotation_overlap: Duration,
+    /// How often each connector's target is compared with Warden's accounts
+    /// (`WARDEN_RECONCILE_EVERY`).
+    pub reconcile_every: Duration,
+    /// Whether reconciliation removes accounts with Warden's prefix that no grant holds
+    /// (`WARDEN_REMOVE_ORPHANS`).
+    pub remove_orphans: bool,
 }
 
 /// `[server]`.
@@ -182,6 +210,15 @@ impl Default for Config {
                 lease: seconds(30),
                 batch: 100,
             },
+            secrets: SecretsConfig {
+                key_file: PathBuf::from("warden-data/secret.key"),
+            },
+            provisioning: ProvisioningConfig {
+                rotation_overlap: seconds(300),
+                reconcile_every: seconds(300),
+                remove_orphans: false,
+            },
+            connectors: Vec::new(),
         }
     }
 }
@@ -271,6 +308,8 @@ impl Config {
                         .map_err(|m| at(value.span().start, format!("`{}`: {m}", s.key)))?;
                 }
             }
+            config.connectors = crate::connector::from_file(&parsed.connector, env)
+                .map_err(|(offset, m)| at(offset, m))?;
         }
         for s in SETTINGS {
             if let Some(value) = env(s.var).filter(|v| !v.is_empty()) {
@@ -420,6 +459,42 @@ const SETTINGS: &[Setting] = &[
             Ok(())
         },
     },
+    Setting {
+        key: "secrets.key_file",
+        var: "WARDEN_SECRET_KEY_FILE",
+        file: |f| f.secrets.key_file.as_ref(),
+        apply: |c, v| {
+            c.secrets.key_file = PathBuf::from(non_empty(v)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "provisioning.rotation_overlap",
+        var: "WARDEN_ROTATION_OVERLAP",
+        file: |f| f.provisioning.rotation_overlap.as_ref(),
+        apply: |c, v| {
+            c.provisioning.rotation_overlap = duration(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "provisioning.reconcile_every",
+        var: "WARDEN_RECONCILE_EVERY",
+        file: |f| f.provisioning.reconcile_every.as_ref(),
+        apply: |c, v| {
+            c.provisioning.reconcile_every = duration(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "provisioning.remove_orphans",
+        var: "WARDEN_REMOVE_ORPHANS",
+        file: |f| f.provisioning.remove_orphans.as_ref(),
+        apply: |c, v| {
+            c.provisioning.remove_orphans = boolean(v)?;
+            Ok(())
+        },
+    },
 ];
 
 /// The file as written: each value kept with its place, checked afterwards by [`SETTINGS`].
@@ -432,6 +507,23 @@ struct FileConfig {
     tokens: TokensFile,
     lifecycle: LifecycleFile,
     worker: WorkerFile,
+    secrets: SecretsFile,
+    provisioning: ProvisioningFile,
+    connector: Vec<crate::connector::ConnectorFile>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct SecretsFile {
+    key_file: Option<Spanned<Raw>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct ProvisioningFile {
+    rotation_overlap: Option<Spanned<Raw>>,
+    reconcile_every: Option<Spanned<Raw>>,
+    remove_orphans: Option<Spanned<Raw>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -522,7 +614,7 @@ impl fmt::Display for Raw {
 }
 
 /// User input as quoted in a message: at most 60 characters.
-fn shown(s: &str) -> String {
+pub(crate) fn shown(s: &str) -> String {
     if s.chars().count() > 60 {
         format!("{}…", s.chars().take(60).collect::<String>())
     } else {
@@ -620,7 +712,7 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// `url` with any password in it replaced by `***`.
-fn redacted(url: &str) -> String {
+pub(crate) fn redacted(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };

@@ -4,6 +4,7 @@
 mod audit_cmd;
 mod clock;
 mod config;
+mod connector;
 mod policy_cmd;
 mod serve_cmd;
 mod setup;

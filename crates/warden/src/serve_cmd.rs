@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use warden_engine::seal::Sealer;
 use warden_engine::{Engine, EngineConfig, SystemClock};
 
 use crate::setup::{self, ConfigArg};
-use crate::{Failure, load_bundle};
+use crate::{Failure, connector, input_error, load_bundle};
 
 /// Runs the server until a shutdown signal.
 pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
@@ -19,15 +20,36 @@ pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
     runtime.block_on(async move {
         let store = setup::open_store(&config).await?;
         let bundle = load_bundle(&config.bundle.path)?;
+        let targets = connector::build(&config.connectors)
+            .await
+            .context("cannot set up the connectors")?;
+        match targets.check_bundle(&bundle) {
+            Ok(unconfigured) => {
+                for w in unconfigured {
+                    tracing::warn!("{w}: its grants will fail to provision");
+                }
+            }
+            Err(errors) => return Err(input_error(anyhow::anyhow!(errors.join("\n")))),
+        }
+        let key = setup::sealing_key(&config)?;
         let engine_config = EngineConfig {
             approval_window: config.lifecycle.approval_window,
             lease: std::time::Duration::from_secs(config.worker.lease.seconds()),
             batch: config.worker.batch,
+            targets,
+            sealer: Some(Arc::new(Sealer::new(key))),
+            rotation_overlap: config.provisioning.rotation_overlap,
+            reconcile_every: Some(config.provisioning.reconcile_every),
+            remove_orphans: config.provisioning.remove_orphans,
             ..EngineConfig::default()
         };
         let engine = Engine::new(store.clone(), bundle, Arc::new(SystemClock), engine_config)
             .await
             .context("cannot start the engine")?;
+        engine
+            .schedule_reconciliation()
+            .await
+            .context("cannot schedule reconciliation")?;
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("cannot listen on `{}`", config.server.listen))?;

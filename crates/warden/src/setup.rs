@@ -43,3 +43,44 @@ pub async fn open_store(config: &Config) -> Result<Store, Failure> {
         .context("cannot open the database")?;
     Ok(store)
 }
+
+/// The sealing key from `[secrets] key_file`: read if the file exists, made (random,
+/// readable by its owner only) if it does not. A key that is not 32 bytes of base64 is
+/// an error: sealed credentials would not open.
+pub fn sealing_key(config: &Config) -> Result<[u8; warden_engine::seal::KEY_LEN], Failure> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    let path = &config.secrets.key_file;
+    if path.exists() {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the key file `{}`", path.display()))?;
+        let bytes = STANDARD.decode(text.trim()).ok();
+        return bytes
+            .and_then(|b| <[u8; warden_engine::seal::KEY_LEN]>::try_from(b).ok())
+            .ok_or_else(|| {
+                input_error(anyhow::anyhow!(
+                    "the key file `{}` must hold 32 bytes in base64",
+                    path.display()
+                ))
+            });
+    }
+    let key = warden_engine::seal::random_key().context("cannot make a sealing key")?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create `{}`", dir.display()))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create the key file `{}`", path.display()))?;
+    std::io::Write::write_all(&mut file, format!("{}\n", STANDARD.encode(key)).as_bytes())
+        .with_context(|| format!("cannot write the key file `{}`", path.display()))?;
+    tracing::info!(path = %path.display(), "made a new sealing key");
+    Ok(key)
+}
