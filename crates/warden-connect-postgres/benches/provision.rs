@@ -51,7 +51,9 @@ fn bench(c: &mut Criterion) {
     let verifier = postgres_protocol::password::scram_sha_256(b"bench-password-0123456789");
 
     let mut group = c.benchmark_group("postgres");
-    group.sample_size(30).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(10));
 
     group.bench_function("connector provision", |b| {
         b.iter_custom(|iters| {
