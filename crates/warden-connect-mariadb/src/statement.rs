@@ -9,6 +9,7 @@
 //! leaves alone.
 
 use secrecy::{ExposeSecret, SecretString};
+use sha1::{Digest, Sha1};
 use warden_connect::kind::MariadbPrivilege;
 use warden_connect::{AccountName, ConnectError};
 
@@ -131,17 +132,33 @@ pub fn grant(
     ))
 }
 
-/// Sets the password and unlocks the account: the last step of provisioning. Secret,
-/// because the statement holds the password.
+/// The `mysql_native_password` hash of `password`, as MariaDB's `PASSWORD()` computes it:
+/// `*` and the upper-case hex of SHA1(SHA1(password)).
+pub fn native_password_hash(password: &SecretString) -> SecretString {
+    let inner = Sha1::digest(password.expose_secret().as_bytes());
+    let outer = Sha1::digest(inner.as_slice());
+    let mut hex = String::with_capacity(41);
+    hex.push('*');
+    for b in outer.iter() {
+        hex.push_str(&format!("{b:02X}"));
+    }
+    SecretString::from(hex)
+}
+
+/// Sets the password and unlocks the account: the last step of provisioning. The
+/// statement carries the password's hash, not the password: MariaDB writes statements to
+/// the general log, the binary log and the process list as sent, and without TLS the
+/// wire carries them too. Still secret, as the hash is what a login is checked against.
 pub fn set_password_unlock(
     name: &AccountName,
     host: &AccountHost,
     password: &SecretString,
 ) -> Result<SecretString, ConnectError> {
+    let hash = native_password_hash(password);
     Ok(SecretString::from(format!(
-        "ALTER USER {} IDENTIFIED BY {} ACCOUNT UNLOCK",
+        "ALTER USER {} IDENTIFIED BY PASSWORD {} ACCOUNT UNLOCK",
         account(name.as_str(), host.as_str())?,
-        literal(password.expose_secret())?
+        literal(hash.expose_secret())?
     )))
 }
 
@@ -285,13 +302,32 @@ mod tests {
     }
 
     #[test]
-    fn the_password_statement_is_secret() {
-        let pw = SecretString::from("Abc123");
+    fn native_hashes_match_the_servers_password_function() {
+        // SELECT PASSWORD('password'), PASSWORD('Abc123xyz') on MariaDB 10.11.
+        let h = native_password_hash(&SecretString::from("password"));
+        assert_eq!(
+            h.expose_secret(),
+            "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19"
+        );
+        let h = native_password_hash(&SecretString::from("Abc123xyz"));
+        assert_eq!(
+            h.expose_secret(),
+            "*4A94A79C38A775C55692304C95699B5129ACA7C1"
+        );
+    }
+
+    #[test]
+    fn the_password_statement_holds_only_the_hash_and_is_secret() {
+        let pw = SecretString::from("password");
         let s = set_password_unlock(&name(), &AccountHost::default(), &pw).unwrap();
         assert!(
+            s.expose_secret().ends_with(
+                "IDENTIFIED BY PASSWORD '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19' ACCOUNT UNLOCK"
+            ),
+            "{}",
             s.expose_secret()
-                .ends_with("IDENTIFIED BY 'Abc123' ACCOUNT UNLOCK")
         );
-        assert!(!format!("{s:?}").contains("Abc123"));
+        assert!(!s.expose_secret().contains("'password'"));
+        assert!(!format!("{s:?}").contains("2470C0C0"));
     }
 }

@@ -436,3 +436,52 @@ async fn an_admin_without_grant_option_on_a_database_gets_a_permanent_error() {
     assert_eq!(t.accounts_named(spec.account.as_str()).await, 0);
     t.clean_up(c).await;
 }
+
+/// How many general-log entries hold `needle`.
+async fn logged(root: &mut Conn, needle: &str) -> u64 {
+    let sql = "SELECT COUNT(*) FROM mysql.general_log \
+               WHERE INSTR(CONVERT(argument USING utf8mb4), ?) > 0";
+    let n: Option<u64> = root.exec_first(sql, (needle,)).await.unwrap();
+    n.unwrap()
+}
+
+#[tokio::test]
+async fn the_password_never_reaches_the_server_as_text() {
+    let Some(url) = target_url("mariadb") else {
+        return;
+    };
+    let t = Target::new(&url).await;
+    let c = t.connector().await;
+    let setup = t.setup(&[&format!("SELECT ON {}.*", t.db)]);
+    let spec = setup.spec(conformance::now());
+    // MariaDB's general log records account statements as sent, password included.
+    let mut root = t.root_conn().await;
+    let (output, on): (String, u8) = root
+        .query_first("SELECT @@GLOBAL.log_output, @@GLOBAL.general_log")
+        .await
+        .unwrap()
+        .unwrap();
+    root.query_drop("SET GLOBAL log_output = 'TABLE', GLOBAL general_log = 1")
+        .await
+        .unwrap();
+    let provisioned = c.provision(&spec).await;
+    root.exec_drop("SET GLOBAL log_output = ?", (output,))
+        .await
+        .unwrap();
+    root.query_drop(format!("SET GLOBAL general_log = {on}"))
+        .await
+        .unwrap();
+    let cred = provisioned.unwrap().unwrap();
+    assert!(
+        logged(&mut root, &format!("ALTER USER '{}'", cred.username)).await >= 1,
+        "the general log did not record the provisioning"
+    );
+    assert_eq!(
+        logged(&mut root, cred.password()).await,
+        0,
+        "the password is in the general log"
+    );
+    root.disconnect().await.unwrap();
+    c.revoke(&spec).await.unwrap();
+    t.clean_up(c).await;
+}
