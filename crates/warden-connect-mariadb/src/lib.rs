@@ -145,6 +145,17 @@ impl MariadbConnector {
         privileges: &[MariadbPrivilege],
     ) -> Result<Credential, ConnectError> {
         let user = account.as_str();
+        // The same name on another host is this grant's account from before `options.host`
+        // changed: it would keep working with its old password, so it goes. Its sessions
+        // are ended by the revocation, which kills by name.
+        for host in hosts_of(conn, user).await? {
+            if host != self.host.as_str() {
+                let lock = statement::lock(user, &host)?;
+                run(conn, &lock, &format!("locking `{user}`"), Exposure::Plain).await?;
+                let drop = statement::drop_user(user, &host)?;
+                run(conn, &drop, &format!("dropping `{user}`"), Exposure::Plain).await?;
+            }
+        }
         let create = statement::create_locked(account, &self.host)?;
         run(
             conn,
@@ -182,10 +193,7 @@ impl MariadbConnector {
     }
 
     async fn remove_on(&self, conn: &mut Conn, user: &str) -> Result<(), ConnectError> {
-        let hosts: Vec<String> = conn
-            .exec("SELECT Host FROM mysql.global_priv WHERE User = ?", (user,))
-            .await
-            .map_err(|e| convert(&format!("looking up `{user}`"), Exposure::Plain, &e))?;
+        let hosts = hosts_of(conn, user).await?;
         // Lock first: from here no new session of the account can open, so the kill
         // below leaves none behind.
         for host in &hosts {
@@ -256,6 +264,13 @@ impl MariadbConnector {
             left.0, left.1
         )))
     }
+}
+
+/// Every host the user name `user` has an account on.
+async fn hosts_of(conn: &mut Conn, user: &str) -> Result<Vec<String>, ConnectError> {
+    conn.exec("SELECT Host FROM mysql.global_priv WHERE User = ?", (user,))
+        .await
+        .map_err(|e| convert(&format!("looking up `{user}`"), Exposure::Plain, &e))
 }
 
 async fn run(

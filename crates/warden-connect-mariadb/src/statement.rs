@@ -51,6 +51,8 @@ impl AccountHost {
     pub const ANY: &'static str = "%";
 
     /// Checks `s` as an account host: letters, digits and `.`, `-`, `_`, `%`, `:`, `/`.
+    /// Kept in lower case, as MariaDB stores it, so it compares equal to what the
+    /// server lists.
     pub fn parse(s: &str) -> Result<Self, ConnectError> {
         let ok = !s.is_empty()
             && s.len() <= MAX_HOST
@@ -58,7 +60,7 @@ impl AccountHost {
                 c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '%' | ':' | '/')
             });
         if ok {
-            Ok(Self(s.to_owned()))
+            Ok(Self(s.to_ascii_lowercase()))
         } else {
             Err(ConnectError::Config(format!(
                 "option `host` = `{}` must be a host name, address, netmask or `%` pattern",
@@ -251,6 +253,10 @@ mod tests {
             assert!(AccountHost::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(AccountHost::default().as_str(), "%");
+        assert_eq!(
+            AccountHost::parse("App-1.Example.COM").unwrap().as_str(),
+            "app-1.example.com"
+        );
     }
 
     #[test]

@@ -384,7 +384,7 @@ async fn provisioning_again_restores_exactly_the_roles_privileges() {
 }
 
 #[tokio::test]
-async fn the_host_option_names_the_accounts_host_and_removal_covers_every_host() {
+async fn the_host_option_names_the_accounts_host_and_only_that_host_keeps_the_account() {
     let Some(url) = target_url("mariadb") else {
         return;
     };
@@ -396,24 +396,40 @@ async fn the_host_option_names_the_accounts_host_and_removal_covers_every_host()
     assert_eq!(local.account_host(), "127.0.0.1");
     let setup = t.setup(&[&format!("SELECT ON {}.*", t.db)]);
     let spec = setup.spec(conformance::now());
-    let cred = local.provision(&spec).await.unwrap().unwrap();
-    let hosts = t
-        .count(
-            "SELECT COUNT(*) FROM mysql.global_priv WHERE User = ? AND Host = '127.0.0.1'",
-            &cred.username,
-        )
-        .await;
-    assert_eq!(hosts, 1);
+    let on_local = "SELECT COUNT(*) FROM mysql.global_priv WHERE User = ? AND Host = '127.0.0.1'";
+    let old = local.provision(&spec).await.unwrap().unwrap();
+    assert_eq!(t.count(on_local, &old.username).await, 1);
     let probe = t.probe();
-    let mut s = probe.connect(&cred).await.unwrap();
+    let mut s = probe.connect(&old).await.unwrap();
     assert!(probe.alive(&mut s).await);
-    // The same name on `%` too (the host setting changed between provisioning runs):
-    // removal through either connector takes every host's account and every session.
-    any.provision(&spec).await.unwrap();
-    assert_eq!(t.accounts_named(&cred.username).await, 2);
-    any.revoke(&spec).await.unwrap();
-    assert_eq!(t.accounts_named(&cred.username).await, 0);
-    assert!(!probe.alive(&mut s).await);
+
+    // The host setting changes: provisioning again leaves one account, on the new host,
+    // and the old host's password no longer logs in.
+    let new = any.provision(&spec).await.unwrap().unwrap();
+    assert_eq!(t.accounts_named(&new.username).await, 1);
+    assert_eq!(t.count(on_local, &new.username).await, 0);
+    assert!(probe.connect(&old).await.is_err());
+    let mut s2 = probe.connect(&new).await.unwrap();
+    assert!(probe.alive(&mut s2).await);
+
+    // An account of the same name on another host made by hand (or by a connector whose
+    // host changed back): removal takes every host's account and every session.
+    t.sql(&format!(
+        "CREATE USER '{}'@'127.0.0.1' IDENTIFIED BY 'x'",
+        new.username
+    ))
+    .await;
+    assert_eq!(t.accounts_named(&new.username).await, 2);
+    local.revoke(&spec).await.unwrap();
+    assert_eq!(t.accounts_named(&new.username).await, 0);
+    assert!(
+        !probe.alive(&mut s).await,
+        "the old host's session survived"
+    );
+    assert!(
+        !probe.alive(&mut s2).await,
+        "the new host's session survived"
+    );
     local.disconnect().await.unwrap();
     t.clean_up(any).await;
 }
