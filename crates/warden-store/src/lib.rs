@@ -13,6 +13,7 @@ mod conn;
 mod error;
 mod grant;
 mod id;
+mod itsm;
 mod job;
 mod request;
 mod store;

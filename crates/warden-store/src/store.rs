@@ -55,6 +55,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "accounts",
         include_str!("../migrations/0003_accounts.sql"),
     ),
+    (4, "itsm", include_str!("../migrations/0004_itsm.sql")),
 ];
 
 /// Which database a [`Store`] talks to.

@@ -54,3 +54,19 @@ both! {
         assert!(db.store.accounts(g.id).await.unwrap().iter().all(|r| !r.credential_waiting));
     }
 }
+
+both! {
+    async fn itsm_marks_count_once_and_cursors_never_go_back(db) {
+        let mut tx = db.store.begin().await.unwrap();
+        assert!(tx.mark_itsm("rt", "delivery-1", at(1)).await.unwrap());
+        assert!(!tx.mark_itsm("rt", "delivery-1", at(2)).await.unwrap(), "a repeat is new");
+        assert!(tx.mark_itsm("jira", "delivery-1", at(2)).await.unwrap(), "marks are per adapter");
+        tx.set_itsm_cursor("rt", at(50)).await.unwrap();
+        tx.set_itsm_cursor("rt", at(40)).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(db.store.itsm_marked("rt", "delivery-1").await.unwrap());
+        assert!(!db.store.itsm_marked("rt", "delivery-2").await.unwrap());
+        assert_eq!(db.store.itsm_cursor("rt").await.unwrap(), Some(at(50)));
+        assert_eq!(db.store.itsm_cursor("jira").await.unwrap(), None);
+    }
+}

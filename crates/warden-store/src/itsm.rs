@@ -1,0 +1,78 @@
+//! ITSM bookkeeping: what each adapter already handled (delivery ids, approval ids) and
+//! where its poller stopped.
+
+use warden_model::Timestamp;
+
+use crate::conn::{RowExt, ms, on_conn};
+use crate::error::{StoreError, db_err};
+use crate::store::{Store, Tx};
+
+impl Tx {
+    /// Records `mark` (a delivery id, an approval id) as handled for `adapter`. Returns
+    /// `false` when it already was, so the caller ignores a repeat.
+    pub async fn mark_itsm(
+        &mut self,
+        adapter: &str,
+        mark: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let n = on_conn!(&mut self.conn(), c => sqlx::query(
+            "INSERT INTO itsm_marks (adapter, mark, at) VALUES ($1, $2, $3) \
+             ON CONFLICT (adapter, mark) DO NOTHING",
+        )
+        .bind(adapter)
+        .bind(mark)
+        .bind(ms(now))
+        .execute(&mut **c)
+        .await
+        .map(|d| d.rows_affected()))
+        .map_err(db_err)?;
+        Ok(n == 1)
+    }
+
+    /// Moves `adapter`'s poll cursor to `cursor` (never backwards).
+    pub async fn set_itsm_cursor(
+        &mut self,
+        adapter: &str,
+        cursor: Timestamp,
+    ) -> Result<(), StoreError> {
+        on_conn!(&mut self.conn(), c => sqlx::query(
+            "INSERT INTO itsm_cursors (adapter, cursor) VALUES ($1, $2) \
+             ON CONFLICT (adapter) DO UPDATE SET cursor = \
+                CASE WHEN itsm_cursors.cursor > excluded.cursor THEN itsm_cursors.cursor ELSE excluded.cursor END",
+        )
+        .bind(adapter)
+        .bind(ms(cursor))
+        .execute(&mut **c)
+        .await
+        .map(|_| ()))
+        .map_err(db_err)
+    }
+}
+
+impl Store {
+    /// Whether `mark` was already handled for `adapter`.
+    pub async fn itsm_marked(&self, adapter: &str, mark: &str) -> Result<bool, StoreError> {
+        on_conn!(&mut self.acquire().await?.conn(), c => {
+            let row = sqlx::query("SELECT at FROM itsm_marks WHERE adapter = $1 AND mark = $2")
+                .bind(adapter)
+                .bind(mark)
+                .fetch_optional(&mut **c)
+                .await
+                .map_err(db_err)?;
+            Ok(row.is_some())
+        })
+    }
+
+    /// Where `adapter`'s poller stopped, if it ever ran.
+    pub async fn itsm_cursor(&self, adapter: &str) -> Result<Option<Timestamp>, StoreError> {
+        on_conn!(&mut self.acquire().await?.conn(), c => {
+            let row = sqlx::query("SELECT cursor FROM itsm_cursors WHERE adapter = $1")
+                .bind(adapter)
+                .fetch_optional(&mut **c)
+                .await
+                .map_err(db_err)?;
+            row.as_ref().map(|r| r.time("cursor")).transpose()
+        })
+    }
+}
