@@ -38,6 +38,9 @@ const CONFIRM_PAUSE: Duration = Duration::from_millis(100);
 /// At most this many admin connections are open at once.
 const MAX_CONNECTIONS: usize = 2;
 
+/// "Access denied; you need (at least one of) the … privilege(s)".
+const ER_SPECIFIC_ACCESS_DENIED: u16 = 1227;
+
 /// The options this connector reads from `[[connector]]`.
 const OPTIONS: &[&str] = &["host"];
 
@@ -212,6 +215,9 @@ impl MariadbConnector {
             let drop = statement::drop_user(user, host)?;
             run(conn, &drop, &format!("dropping `{user}`"), Exposure::Plain).await?;
         }
+        // Checked after the account is gone, so a misconfigured admin still takes access
+        // away, and before confirming, so it never reports a blind check as confirmed.
+        can_see_every_session(conn).await?;
         self.confirm_gone(conn, user, &kill).await
     }
 
@@ -263,6 +269,28 @@ impl MariadbConnector {
             "account `{user}` still shows {} account row(s) and {} open session(s) after removal",
             left.0, left.1
         )))
+    }
+}
+
+/// Fails unless the admin holds `PROCESS` (directly or through a role): without it the
+/// process list shows only the admin's own threads and every session would look gone.
+/// `SHOW ENGINE INNODB STATUS` is the cheapest statement that needs exactly `PROCESS`.
+async fn can_see_every_session(conn: &mut Conn) -> Result<(), ConnectError> {
+    match conn.query_drop("SHOW ENGINE INNODB STATUS").await {
+        Ok(()) => Ok(()),
+        Err(mysql_async::Error::Server(e)) if e.code == ER_SPECIFIC_ACCESS_DENIED => {
+            Err(ConnectError::Permanent(
+                "the admin account lacks the PROCESS privilege, so it cannot see other \
+                 sessions to confirm them ended; the account was dropped and its sessions \
+                 killed, unconfirmed"
+                    .into(),
+            ))
+        }
+        Err(e) => Err(convert(
+            "checking the PROCESS privilege",
+            Exposure::Plain,
+            &e,
+        )),
     }
 }
 

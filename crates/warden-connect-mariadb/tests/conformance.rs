@@ -501,3 +501,30 @@ async fn the_password_never_reaches_the_server_as_text() {
     c.revoke(&spec).await.unwrap();
     t.clean_up(c).await;
 }
+
+#[tokio::test]
+async fn an_admin_without_process_takes_access_away_but_does_not_confirm() {
+    let Some(url) = target_url("mariadb") else {
+        return;
+    };
+    let t = Target::new(&url).await;
+    let c = t.connector().await;
+    let setup = t.setup(&[&format!("SELECT ON {}.*", t.db)]);
+    let spec = setup.spec(conformance::now());
+    let cred = c.provision(&spec).await.unwrap().unwrap();
+    let probe = t.probe();
+    let mut s = probe.connect(&cred).await.unwrap();
+    // Without PROCESS the admin's process list shows only its own threads.
+    t.sql(&format!("REVOKE PROCESS ON *.* FROM '{}'@'%'", t.admin))
+        .await;
+    let blind = t.connector().await;
+    let e = blind.revoke(&spec).await.unwrap_err();
+    assert!(matches!(e, ConnectError::Permanent(_)), "{e}");
+    assert!(e.to_string().contains("PROCESS"), "{e}");
+    assert_eq!(t.accounts_named(&cred.username).await, 0);
+    assert!(!probe.alive(&mut s).await, "the session survived");
+    blind.disconnect().await.unwrap();
+    t.sql(&format!("GRANT PROCESS ON *.* TO '{}'@'%'", t.admin))
+        .await;
+    t.clean_up(c).await;
+}
