@@ -124,11 +124,7 @@ async fn main() {
         assert!(r.status().is_success());
         lat.push(t.elapsed());
     }
-    report(
-        "bare DELETE user (sessions left open)",
-        lat,
-        start.elapsed(),
-    );
+    report("bare DELETE user (unconfirmed)", lat, start.elapsed());
 
     let specs: Vec<_> = (0..n).map(|_| spec(&prefix)).collect();
     let (mut lat, start) = (Vec::with_capacity(n), now());
