@@ -249,6 +249,8 @@ impl Engine {
                 self.create_grant(&mut tx, &record, &decision, who.as_str())
                     .await?;
             }
+            self.schedule_writeback(&mut tx, &record.source, rid, crate::itsm::ANSWERED, now)
+                .await?;
         }
         tx.commit().await?;
         let stored = self

@@ -8,6 +8,9 @@ pub enum EngineError {
     /// The thing asked about does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// The caller did not prove who it is (a webhook's signature did not verify).
+    #[error("{0}")]
+    Unauthorized(String),
     /// The actor may not do this; the message says why.
     #[error("{0}")]
     Forbidden(String),

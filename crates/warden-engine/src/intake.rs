@@ -152,6 +152,8 @@ impl Engine {
             }
             _ => {}
         }
+        self.schedule_writeback(&mut tx, &record.source, id, crate::itsm::DECISION, now)
+            .await?;
         tx.commit().await?;
         let stored = self
             .store()

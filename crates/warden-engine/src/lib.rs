@@ -8,6 +8,7 @@ pub mod credential;
 pub mod error;
 pub mod grant;
 pub mod intake;
+pub mod itsm;
 pub mod metrics;
 pub mod replay;
 pub mod revocation;
@@ -45,6 +46,12 @@ pub mod job_kind {
     pub const RETIRE: &str = "retire";
     /// Compare one connector's target with the accounts Warden holds there.
     pub const RECONCILE: &str = "reconcile";
+    /// Re-read one ticket (`ADAPTER:TICKET`) and act on it.
+    pub const ITSM_SYNC: &str = "itsm_sync";
+    /// Write one outcome on a request's ticket (`REQUEST:EVENT`).
+    pub const ITSM_WRITE: &str = "itsm_write";
+    /// Look for tickets an ITSM's webhooks missed.
+    pub const ITSM_POLL: &str = "itsm_poll";
 }
 
 /// Settings of the lifecycle and the worker.
@@ -73,6 +80,8 @@ pub struct EngineConfig {
     pub reconcile_every: Option<Duration>,
     /// Whether reconciliation removes accounts with Warden's prefix that no grant holds.
     pub remove_orphans: bool,
+    /// The ITSMs requests come from and outcomes are written back to.
+    pub itsms: itsm::Itsms,
 }
 
 impl Default for EngineConfig {
@@ -89,6 +98,7 @@ impl Default for EngineConfig {
             rotation_overlap: Duration::from_seconds(300).unwrap_or(Duration::MIN),
             reconcile_every: Duration::from_seconds(300),
             remove_orphans: false,
+            itsms: itsm::Itsms::default(),
         }
     }
 }
@@ -192,6 +202,11 @@ impl Engine {
     /// The connector instances.
     pub fn targets(&self) -> &target::Targets {
         &self.inner.config.targets
+    }
+
+    /// The ITSM instances.
+    pub fn itsms(&self) -> &itsm::Itsms {
+        &self.inner.config.itsms
     }
 
     pub(crate) fn sealer(&self) -> &seal::Sealer {

@@ -39,6 +39,12 @@ pub(crate) enum Effect {
     Removed { generations: Vec<u32> },
     /// A connector's reconciliation.
     Reconciled(Drift),
+    /// An ITSM poll: tickets to re-read and the cursor to keep.
+    Polled {
+        adapter: String,
+        tickets: Vec<String>,
+        cursor: Timestamp,
+    },
     /// The target refused or could not be reached.
     Failed(ConnectError),
 }
@@ -109,6 +115,9 @@ impl Engine {
             job_kind::ROTATE => self.act_rotate(job).await,
             job_kind::RETIRE => self.act_retire(job).await,
             job_kind::RECONCILE => self.act_reconcile(job).await,
+            job_kind::ITSM_SYNC => self.act_itsm_sync(job).await,
+            job_kind::ITSM_WRITE => self.act_itsm_write(job).await,
+            job_kind::ITSM_POLL => self.act_itsm_poll(job).await,
             _ => Ok(Effect::Nothing),
         }
     }
@@ -486,6 +495,8 @@ impl Engine {
         let expires = times.expires_at.unwrap_or(now);
         tx.schedule_job(job_kind::EXPIRE, &gid.to_string(), expires, now)
             .await?;
+        self.schedule_grant_writeback(tx, grant.request_id, crate::itsm::ACTIVATED, now)
+            .await?;
         if generation.is_some() && sealed.is_some() {
             self.schedule_rotation(tx, &grant, now, expires).await?;
         }
@@ -673,6 +684,8 @@ impl Engine {
             for generation in generations {
                 tx.set_account_removed(gid, *generation, m.now).await?;
             }
+            self.schedule_grant_writeback(tx, m.grant.request_id, crate::itsm::REVOKED, m.now)
+                .await?;
         }
         if let Some(ms) = moved.and_then(|m| lag(&m.grant, m.now)) {
             #[expect(clippy::cast_precision_loss, reason = "a metric in seconds")]

@@ -117,6 +117,8 @@ impl Engine {
             job_kind::ROTATE => self.apply_rotate(tx, job, worker, effect).await,
             job_kind::RETIRE => self.apply_retire(tx, job, worker, effect).await,
             job_kind::RECONCILE => self.apply_reconcile(tx, job, worker, effect).await,
+            job_kind::ITSM_SYNC | job_kind::ITSM_WRITE => Ok(()),
+            job_kind::ITSM_POLL => self.apply_itsm_poll(tx, effect).await,
             other => Err(EngineError::Internal(format!("unknown job kind `{other}`"))),
         }
     }

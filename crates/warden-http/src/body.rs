@@ -18,7 +18,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// Reads the whole body, refusing more than `limit` bytes.
-async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

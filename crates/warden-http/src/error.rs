@@ -55,6 +55,9 @@ impl ApiError {
                 EngineError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
                 EngineError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m.clone()),
                 EngineError::Gone(m) => (StatusCode::GONE, "gone", m.clone()),
+                EngineError::Unauthorized(m) => {
+                    (StatusCode::UNAUTHORIZED, "unauthorized", m.clone())
+                }
                 EngineError::Invalid(m) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", m.clone()),
                 EngineError::Unavailable(_) => (
                     StatusCode::SERVICE_UNAVAILABLE,

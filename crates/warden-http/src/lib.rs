@@ -11,6 +11,7 @@ mod body;
 mod error;
 mod grant;
 mod health;
+mod itsm;
 mod metrics;
 mod openapi;
 mod path;
@@ -80,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/grants/{id}/revoke", post(grant::revoke))
         .route("/v1/grants/{id}/credential", get(grant::credential))
         .route("/v1/revocations", post(revocation::create))
+        .route("/v1/itsm/{name}", post(itsm::webhook))
         .route("/v1/audit", get(audit::list))
         .route("/v1/audit/verify", get(audit::verify))
         .route("/healthz", get(health::health))

@@ -24,6 +24,7 @@ use crate::schema;
         crate::grant::revoke,
         crate::grant::credential,
         crate::revocation::create,
+        crate::itsm::webhook,
         crate::audit::list,
         crate::audit::verify,
         crate::health::health,
@@ -42,6 +43,7 @@ use crate::schema;
         schema::CredentialBody,
         schema::RevocationBody,
         schema::RevocationReport,
+        crate::itsm::WebhookAnswer,
         schema::AuditEntry,
         schema::AuditVerification,
         schema::BrokenEvent,
@@ -59,6 +61,7 @@ use crate::schema;
         (name = "requests", description = "decisions, intake and approvals"),
         (name = "grants", description = "grants and revocation"),
         (name = "audit", description = "the hash-chained audit trail"),
+        (name = "itsm", description = "signed webhooks from ITSMs"),
         (name = "operations", description = "health, metrics and this description"),
     )
 )]

@@ -52,5 +52,7 @@ pub use adapter::{Adapter, Intake, build};
 pub use config::{ApprovalConfig, FieldMap, ItsmConfig, Kind, SignatureKind};
 pub use error::{ConfigError, ItsmError};
 pub use mapping::{MappingError, map};
+/// The header map webhooks are verified against (the `http` crate's, as servers use).
+pub use reqwest::header::HeaderMap;
 pub use signature::{DeliveryId, SignatureError, Verifier};
 pub use ticket::{ApprovalDecision, Ticket, TicketApproval, TicketRef};

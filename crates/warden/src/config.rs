@@ -31,6 +31,8 @@ pub struct Config {
     pub provisioning: ProvisioningConfig,
     /// `[[connector]]`: the connector instances systems name.
     pub connectors: Vec<crate::connector::ConnectorConfig>,
+    /// `[[itsm]]`: the ITSMs requests come from (docs/itsm.md).
+    pub itsms: Vec<crate::itsm::ItsmBlock>,
 }
 
 /// `[secrets]`.
@@ -219,6 +221,7 @@ impl Default for Config {
                 remove_orphans: false,
             },
             connectors: Vec::new(),
+            itsms: Vec::new(),
         }
     }
 }
@@ -310,6 +313,8 @@ impl Config {
             }
             config.connectors = crate::connector::from_file(&parsed.connector, env)
                 .map_err(|(offset, m)| at(offset, m))?;
+            config.itsms =
+                crate::itsm::from_file(&parsed.itsm).map_err(|(offset, m)| at(offset, m))?;
         }
         for s in SETTINGS {
             if let Some(value) = env(s.var).filter(|v| !v.is_empty()) {
@@ -510,6 +515,7 @@ struct FileConfig {
     secrets: SecretsFile,
     provisioning: ProvisioningFile,
     connector: Vec<crate::connector::ConnectorFile>,
+    itsm: Vec<Spanned<toml::Table>>,
 }
 
 #[derive(Deserialize, Default)]

@@ -5,6 +5,7 @@ mod audit_cmd;
 mod clock;
 mod config;
 mod connector;
+mod itsm;
 mod policy_cmd;
 mod serve_cmd;
 mod setup;

@@ -32,6 +32,8 @@ pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
             Err(errors) => return Err(input_error(anyhow::anyhow!(errors.join("\n")))),
         }
         let key = setup::sealing_key(&config)?;
+        let itsms = crate::itsm::build(&config.itsms, &|var| std::env::var(var).ok())
+            .map_err(input_error)?;
         let engine_config = EngineConfig {
             approval_window: config.lifecycle.approval_window,
             lease: std::time::Duration::from_secs(config.worker.lease.seconds()),
@@ -41,6 +43,7 @@ pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
             rotation_overlap: config.provisioning.rotation_overlap,
             reconcile_every: Some(config.provisioning.reconcile_every),
             remove_orphans: config.provisioning.remove_orphans,
+            itsms,
             ..EngineConfig::default()
         };
         let engine = Engine::new(store.clone(), bundle, Arc::new(SystemClock), engine_config)
@@ -50,6 +53,10 @@ pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
             .schedule_reconciliation()
             .await
             .context("cannot schedule reconciliation")?;
+        engine
+            .schedule_polling()
+            .await
+            .context("cannot schedule ITSM polling")?;
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("cannot listen on `{}`", config.server.listen))?;
