@@ -70,6 +70,24 @@ impl Harness {
         }
     }
 
+    /// A harness around an engine the test built itself.
+    #[allow(dead_code, reason = "not every test file builds its own engine")]
+    pub async fn with_engine(
+        engine: Engine,
+        clock: Arc<ManualClock>,
+        dir: Option<tempfile::TempDir>,
+    ) -> Self {
+        let router = router(AppState::new(engine.clone(), DEFAULT_BODY_LIMIT));
+        Self {
+            backend: "sqlite",
+            engine,
+            clock,
+            router,
+            url: None,
+            _dir: dir,
+        }
+    }
+
     /// Mints a token for `identity` with `scopes`; returns its secret.
     pub async fn token(&self, identity: &str, scopes: &[&str]) -> String {
         self.token_record(identity, scopes, None).await
@@ -154,6 +172,13 @@ impl Harness {
 
     pub async fn post(&self, uri: &str, token: &str) -> Answer {
         self.call(Method::POST, uri, Some(token), None).await
+    }
+
+    /// Every stored audit event's data, as one JSON text.
+    #[allow(dead_code, reason = "not every test file reads it")]
+    pub async fn audit_text(&self) -> String {
+        let events = self.engine.store().audit_after(0, 100_000).await.unwrap();
+        serde_json::to_string(&events.iter().map(|e| &e.data).collect::<Vec<_>>()).unwrap()
     }
 
     /// How many audit events are stored.
