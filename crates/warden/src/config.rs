@@ -1003,6 +1003,68 @@ mod tests {
         assert_eq!(parse(text).unwrap(), Config::default());
     }
 
+    #[test]
+    fn the_local_example_configures_the_bundles_three_connectors() {
+        let c = parse(include_str!("../../../examples/warden-local.toml")).unwrap();
+        let names: Vec<&str> = c.connectors.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["pg-payments", "cache-redis", "events-rabbitmq"]);
+        assert!(c.connectors.iter().all(|c| c.prefix == "warden_"));
+    }
+
+    #[test]
+    fn connector_blocks_are_checked_and_their_urls_hidden() {
+        let block =
+            |extra: &str| format!("[[connector]]\nname = \"c\"\nkind = \"redis\"\n{extra}\n");
+        let ok = parse(&block("url = \"redis://admin:s3cret@h:6379\"")).unwrap();
+        assert!(
+            !format!("{ok:?}").contains("s3cret"),
+            "Debug shows the password"
+        );
+        for (extra, want) in [
+            ("url = \"x\"\nurl_file = \"y\"", "not both"),
+            ("", "no `url`"),
+            ("url = \"x\"\nprefix = \"Bad-\"", "prefix"),
+            ("url = \"x\"\npassword = \"p\"", "unknown field"),
+        ] {
+            let e = parse(&block(extra)).unwrap_err().to_string();
+            assert!(e.starts_with("warden.toml:"), "{e}");
+            assert!(e.contains(want), "{extra}: {e}");
+        }
+        let e = parse("[[connector]]\nname = \"c\"\nkind = \"oracle\"\nurl = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("warden.toml:3: ") && e.contains("`oracle`"),
+            "{e}"
+        );
+        let twice = format!("{}{}", block("url = \"x\""), block("url = \"x\""));
+        assert!(
+            parse(&twice)
+                .unwrap_err()
+                .to_string()
+                .contains("defined twice")
+        );
+        // The environment beats the file for a connector's URL.
+        let c = with_env(
+            Some(&block("url = \"redis://file\"")),
+            &[("WARDEN_CONNECTOR_C_URL", "redis://env")],
+        )
+        .unwrap();
+        assert_eq!(c.connectors[0].url, "redis://env");
+    }
+
+    #[test]
+    fn itsm_blocks_are_checked_when_the_file_loads() {
+        let ok = "[[itsm]]\nname = \"rt\"\nkind = \"rt\"\nurl = \"http://rt\"\nsignature = \"standard-webhooks\"\n";
+        assert_eq!(parse(ok).unwrap().itsms.len(), 1);
+        let e = parse(&format!("{ok}colour = \"blue\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("warden.toml:") && e.contains("colour"), "{e}");
+        let e = parse(&format!("{ok}{ok}")).unwrap_err().to_string();
+        assert!(e.contains("defined twice"), "{e}");
+    }
+
     const DOCS: &str = include_str!("../../../docs/config.md");
 
     #[test]
