@@ -358,3 +358,51 @@ async fn rotation_overlaps_then_retires_the_old_generation() {
     assert!(env.ours().await.is_empty());
     assert!(!logs_in(&addr, &second.username, &second_pw).await);
 }
+
+#[tokio::test]
+async fn hostile_grants_entries_stop_the_bundle_before_any_target_sees_them() {
+    let Some(url) = target_url("redis") else {
+        return;
+    };
+    let prefix = fresh_prefix();
+    let mut by_name = HashMap::new();
+    by_name.insert(
+        "cache-redis".to_owned(),
+        Target {
+            connector: redis(&url, &prefix).await,
+            prefix,
+        },
+    );
+    let targets = Targets::new(by_name);
+    assert!(targets.check_bundle(&bundle(false)).is_ok());
+    for hostile in [
+        r#"grants = ["~session:*", "on", ">hunter2"]"#,
+        r#"grants = ["~session:* allcommands"]"#,
+        r#"grants = ["nopass"]"#,
+        r#"grants = ["+@all\r\nACL SETUSER default off"]"#,
+    ] {
+        let files = bundle(false)
+            .files()
+            .iter()
+            .map(|f| warden_policy::SourceFile {
+                name: f.name.clone(),
+                text: f.text.replace(
+                    r#"grants = ["~session:*", "+@read", "+@connection"]"#,
+                    hostile,
+                ),
+            })
+            .collect();
+        // Control characters never get past the catalog; the rest stop at the connector's
+        // syntax check. Either way the role is named and no target is asked.
+        let errors = match Bundle::from_files(files) {
+            Err(e) => vec![e.to_string()],
+            Ok(b) => targets.check_bundle(&b).unwrap_err(),
+        };
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("role `session-cache.read`")),
+            "{hostile}: {errors:?}"
+        );
+    }
+}
