@@ -503,14 +503,30 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 
 // --- the tests -------------------------------------------------------------------------
 
-#[test]
-fn killed_between_target_call_and_commit_leaves_no_orphan_and_loses_no_grant() {
-    let Some(url) = target_url("redis") else {
-        return;
-    };
-    let redis = authority(&url);
+/// A server stopped dead between the target's answer and its commit: its grant's
+/// `ACL SETUSER` ran on Redis, the reply was held back by the proxy, and the process
+/// was then killed with SIGKILL. The proxy is released again.
+struct Crashed {
+    rt: tokio::runtime::Runtime,
+    _proxy: Proxy,
+    redis: String,
+    prefix: String,
+    db: String,
+    config: PathBuf,
+    alice: String,
+    erin: String,
+    grant: String,
+    account: String,
+    dir: tempfile::TempDir,
+    _sweep: Sweep,
+}
+
+/// Runs a server up to its grant's target call, then acts `meanwhile` on it (the API
+/// still answers while the worker waits for Redis) and kills it.
+fn crash_mid_provisioning(url: &str, meanwhile: impl FnOnce(&Server, &str, &str)) -> Crashed {
+    let redis = authority(url);
     let prefix = fresh_prefix();
-    let _sweep = Sweep {
+    let sweep = Sweep {
         addr: redis.clone(),
         prefix: prefix.clone(),
     };
@@ -553,39 +569,119 @@ fn killed_between_target_call_and_commit_leaves_no_orphan_and_loses_no_grant() {
         acl_users(&redis, &prefix).contains(&account).then_some(())
     });
     assert_eq!(first.grant_state(&erin, &grant), "provisioning");
+    meanwhile(&first, &erin, &grant);
     first.kill();
     proxy.release();
+    Crashed {
+        rt,
+        _proxy: proxy,
+        redis,
+        prefix,
+        db,
+        config,
+        alice,
+        erin,
+        grant,
+        account,
+        dir,
+        _sweep: sweep,
+    }
+}
 
-    let mut second = Server::start(&config, &dir.path().join("second.log"), &[]);
-    wait_for(
-        "the grant to become active",
-        Duration::from_secs(60),
-        || {
-            let state = second.grant_state(&erin, &grant);
-            assert!(
-                state == "provisioning" || state == "active",
-                "grant went {state}"
-            );
-            (state == "active").then_some(())
-        },
+impl Crashed {
+    /// The `accounts` rows of the grant, read from the SQLite file.
+    fn accounts(&self) -> Vec<AccountRow> {
+        self.sql(
+            "SELECT name, generation, provisioned_at, delivered_at, removed_at \
+             FROM accounts WHERE grant_id = $1",
+        )
+    }
+
+    /// The grant's provisioning job: its state and how often it was claimed.
+    fn provision_job(&self) -> (String, i64) {
+        self.rt.block_on(async {
+            let pool = sqlx::SqlitePool::connect(&self.db).await.unwrap();
+            let job = sqlx::query_as(
+                "SELECT state, attempts FROM jobs WHERE kind = 'provision' AND target_id = $1",
+            )
+            .bind(&self.grant)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+            job
+        })
+    }
+
+    fn sql(&self, query: &'static str) -> Vec<AccountRow> {
+        self.rt.block_on(async {
+            let pool = sqlx::SqlitePool::connect(&self.db).await.unwrap();
+            let rows = sqlx::query_as(query)
+                .bind(&self.grant)
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            rows
+        })
+    }
+
+    fn restart(&self) -> Server {
+        Server::start(&self.config, &self.dir.path().join("second.log"), &[])
+    }
+
+    /// Waits until the grant reaches `state`, failing if it reaches any state outside
+    /// `allowed`.
+    fn wait_state(&self, server: &Server, state: &str, allowed: &[&str]) {
+        wait_for(
+            &format!("the grant to become {state}"),
+            Duration::from_secs(60),
+            || {
+                let now = server.grant_state(&self.erin, &self.grant);
+                assert!(allowed.contains(&now.as_str()), "grant went {now}");
+                (now == state).then_some(())
+            },
+        );
+    }
+}
+
+#[test]
+fn killed_between_target_call_and_commit_leaves_no_orphan_and_loses_no_grant() {
+    let Some(url) = target_url("redis") else {
+        return;
+    };
+    let c = crash_mid_provisioning(&url, |_, _, _| {});
+    let (grant, account) = (&c.grant, &c.account);
+
+    // The account's intent row was committed before Redis was asked.
+    let rows = c.accounts();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!((rows[0].0.as_str(), rows[0].1), (account.as_str(), 1));
+    assert!(
+        rows[0].2.is_none(),
+        "provisioned before the commit: {rows:?}"
     );
+
+    let mut second = c.restart();
+    c.wait_state(&second, "active", &["provisioning", "active"]);
     assert_eq!(
-        acl_users(&redis, &prefix),
+        acl_users(&c.redis, &c.prefix),
         vec![account.clone()],
         "exactly the grant's one ACL user"
     );
 
     // The credential the second server minted (over the first one's) is the one that
     // works, and it is delivered once.
-    let cred = second.json("GET", &format!("/v1/grants/{grant}/credential"), &alice, "");
+    let path = format!("/v1/grants/{grant}/credential");
+    let cred = second.json("GET", &path, &c.alice, "");
     assert_eq!(cred["username"], account.as_str());
     let password = cred["password"].as_str().unwrap();
-    assert!(logs_in(&redis, &account, password));
-    let (status, _) = second.call("GET", &format!("/v1/grants/{grant}/credential"), &alice, "");
+    assert!(logs_in(&c.redis, account, password));
+    let (status, _) = second.call("GET", &path, &c.alice, "");
     assert_eq!(status, 410);
 
-    let events = second.audit(&erin);
-    assert_eq!(count(&events, "grant.activated", &grant), 1);
+    let events = second.audit(&c.erin);
+    assert_eq!(count(&events, "grant.activated", grant), 1);
     assert!(
         !events
             .iter()
@@ -594,25 +690,42 @@ fn killed_between_target_call_and_commit_leaves_no_orphan_and_loses_no_grant() {
     );
     second.stop();
 
-    // One account row for the grant, provisioned, its credential taken.
-    let rows = rt.block_on(async {
-        let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
-        let rows: Vec<AccountRow> = sqlx::query_as(
-            "SELECT name, generation, provisioned_at, delivered_at, removed_at \
-             FROM accounts WHERE grant_id = $1",
-        )
-        .bind(&grant)
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-        pool.close().await;
-        rows
-    });
+    // One account row, provisioned and its credential taken; the job ran twice, once
+    // per server, and finished.
+    let rows = c.accounts();
     assert_eq!(rows.len(), 1, "{rows:?}");
     let (name, generation, provisioned, delivered, removed) = &rows[0];
     assert_eq!((name.as_str(), *generation), (account.as_str(), 1));
     assert!(provisioned.is_some() && delivered.is_some() && removed.is_none());
-    audit_verifies(&config);
+    assert_eq!(c.provision_job(), ("done".to_owned(), 2));
+    audit_verifies(&c.config);
+}
+
+#[test]
+fn killed_mid_provisioning_and_revoked_meanwhile_removes_the_account_it_made() {
+    let Some(url) = target_url("redis") else {
+        return;
+    };
+    // Revoked while the first server waits for Redis: it never learns the account was
+    // made, so only the intent row tells the second server to remove it.
+    let c = crash_mid_provisioning(&url, |first, erin, grant| {
+        let g = first.json("POST", &format!("/v1/grants/{grant}/revoke"), erin, "");
+        assert_eq!(g["state"], "revoking");
+    });
+    let mut second = c.restart();
+    c.wait_state(&second, "revoked", &["revoking", "revoked"]);
+    assert_eq!(acl_users(&c.redis, &c.prefix), Vec::<String>::new());
+    let events = second.audit(&c.erin);
+    assert_eq!(count(&events, "grant.revoked", &c.grant), 1);
+    assert_eq!(count(&events, "grant.activated", &c.grant), 0);
+    second.stop();
+    let rows = c.accounts();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(
+        rows[0].4.is_some(),
+        "account row not marked removed: {rows:?}"
+    );
+    audit_verifies(&c.config);
 }
 
 #[test]
