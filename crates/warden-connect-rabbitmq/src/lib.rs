@@ -128,6 +128,15 @@ struct OnVhost {
     vhost: String,
 }
 
+/// `result`, with a transient error taken as done: for closing calls whose effect the
+/// caller confirms by reading afterwards.
+fn tolerate_transient<T>(result: Result<T, ConnectError>) -> Result<(), ConnectError> {
+    match result {
+        Err(e) if !e.is_transient() => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// The role's permissions, one per vhost.
 fn permissions(grants: &[String]) -> Result<Vec<RabbitmqPermission>, ConnectError> {
     let mut seen = BTreeSet::new();
@@ -233,17 +242,22 @@ impl RabbitmqConnector {
                 .await?;
             // Closes every tracked connection of the user at once; a broker too old for
             // this endpoint answers 404, and the per-connection closing below remains.
+            // The broker closes a deleted user's connections itself too, and this call
+            // can then answer 500 for a connection already closing: a transient answer
+            // here (and below) is left to the re-reading, which decides.
             let what = format!("closing the connections of `{name}`");
-            self.api
-                .send(
-                    &what,
-                    Method::DELETE,
-                    &["connections", "username", name],
-                    &[],
-                    None,
-                    None,
-                )
-                .await?;
+            tolerate_transient(
+                self.api
+                    .send(
+                        &what,
+                        Method::DELETE,
+                        &["connections", "username", name],
+                        &[],
+                        None,
+                        None,
+                    )
+                    .await,
+            )?;
             let what = format!("reading user `{name}`");
             let user: Option<serde_json::Value> =
                 self.api.get(&what, &["users", name], &[]).await?;
@@ -253,16 +267,18 @@ impl RabbitmqConnector {
             }
             for conn in &open {
                 let what = format!("closing a connection of `{name}`");
-                self.api
-                    .send(
-                        &what,
-                        Method::DELETE,
-                        &["connections", conn],
-                        &[],
-                        None,
-                        None,
-                    )
-                    .await?;
+                tolerate_transient(
+                    self.api
+                        .send(
+                            &what,
+                            Method::DELETE,
+                            &["connections", conn],
+                            &[],
+                            None,
+                            None,
+                        )
+                        .await,
+                )?;
             }
             if waited >= CONFIRM_DEADLINE {
                 return Err(ConnectError::Transient(format!(

@@ -9,9 +9,11 @@
 )]
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use lapin::options::{BasicConsumeOptions, BasicGetOptions, QueueDeclareOptions};
+use futures::StreamExt;
+use lapin::options::{BasicConsumeOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties, Consumer};
 use secrecy::SecretString;
@@ -51,14 +53,26 @@ fn targets() -> Option<(String, String)> {
 struct AmqpProbe {
     /// `amqp://host:port`, without credentials or vhost.
     server: String,
+    /// Publishes to the session's queue from outside, to see whether its consumer still
+    /// receives.
+    admin: Admin,
+}
+
+impl AmqpProbe {
+    fn new(api: &str, amqp: &str) -> Self {
+        Self {
+            server: amqp.to_owned(),
+            admin: Admin::new(api),
+        }
+    }
 }
 
 /// An open AMQP session with a running consumer.
 struct Session {
-    _connection: Connection,
+    connection: Connection,
     channel: Channel,
     queue: String,
-    _consumer: Consumer,
+    consumer: Consumer,
 }
 
 #[async_trait]
@@ -92,44 +106,66 @@ impl Probe for AmqpProbe {
             .queue_declare(queue.as_str().into(), options, FieldTable::default())
             .await
             .map_err(|e| e.to_string())?;
+        let consume = BasicConsumeOptions {
+            no_ack: true,
+            ..Default::default()
+        };
         let consumer = channel
             .basic_consume(
                 queue.as_str().into(),
                 "".into(),
-                BasicConsumeOptions::default(),
+                consume,
                 FieldTable::default(),
             )
             .await
             .map_err(|e| e.to_string())?;
         Ok(Session {
-            _connection: connection,
+            connection,
             channel,
             queue,
-            _consumer: consumer,
+            consumer,
         })
     }
 
+    /// Alive when the connection is open and the running consumer still receives a
+    /// message published to its queue (the rights a consumer uses, checked from outside).
     async fn alive(&self, session: &mut Session) -> bool {
-        // A passive declare needs the connection and channel; a get needs read rights on
-        // the queue.
+        if !session.connection.status().connected() {
+            return false;
+        }
         let passive = QueueDeclareOptions {
             passive: true,
             ..Default::default()
         };
-        session
+        let declared = session
             .channel
             .queue_declare(
                 session.queue.as_str().into(),
                 passive,
                 FieldTable::default(),
             )
-            .await
-            .is_ok()
-            && session
-                .channel
-                .basic_get(session.queue.as_str().into(), BasicGetOptions::default())
-                .await
-                .is_ok()
+            .await;
+        if declared.is_err() {
+            return false;
+        }
+        let body = json!({
+            "properties": {},
+            "routing_key": session.queue,
+            "payload": "probe",
+            "payload_encoding": "string",
+        });
+        let (status, routed) = self
+            .admin
+            .post("exchanges/%2F/amq.default/publish", body)
+            .await;
+        assert_eq!(
+            (status, &routed["routed"]),
+            (200, &json!(true)),
+            "the probe's publish: {routed}"
+        );
+        // A consumer that still runs gets it at once; the deadline only bounds a dead one.
+        let next = tokio::time::timeout(Duration::from_secs(5), session.consumer.next()).await;
+        matches!(next, Ok(Some(Ok(_))))
     }
 }
 
@@ -178,6 +214,17 @@ impl Admin {
         r.status().as_u16()
     }
 
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .auth(self.http.post(self.url(path)))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     async fn delete(&self, path: &str) -> u16 {
         self.auth(self.http.delete(self.url(path)))
             .send()
@@ -194,7 +241,7 @@ async fn rabbitmq_connector_meets_the_contract() {
     let c = warden_connect_rabbitmq::connect(&settings(&api))
         .await
         .unwrap();
-    conformance::run(&c, &AmqpProbe { server: amqp }, &setup()).await;
+    conformance::run(&c, &AmqpProbe::new(&api, &amqp), &setup()).await;
 }
 
 #[tokio::test]
@@ -204,7 +251,7 @@ async fn clearing_permissions_alone_leaves_the_consumer_running_removal_ends_it(
         .await
         .unwrap();
     let admin = Admin::new(&api);
-    let probe = AmqpProbe { server: amqp };
+    let probe = AmqpProbe::new(&api, &amqp);
     let spec = setup().spec(conformance::now());
     let name = spec.account.as_str();
     let cred = c.provision(&spec).await.unwrap().unwrap();
@@ -216,8 +263,8 @@ async fn clearing_permissions_alone_leaves_the_consumer_running_removal_ends_it(
         more.push(probe.connect(&cred).await.unwrap());
     }
 
-    // The trap: a channel keeps the rights it has used, so taking the permissions away
-    // leaves a running consumer (and its reads) working.
+    // The trap: a consumer that runs keeps receiving once its permissions are taken away
+    // (permissions are checked when it starts, not per delivery).
     assert_eq!(admin.delete(&format!("permissions/%2F/{name}")).await, 204);
     assert!(
         probe.alive(&mut session).await,
@@ -307,7 +354,7 @@ async fn reprovisioning_restores_exactly_the_roles_permissions_password_and_tags
     let (_, user) = admin.get(&format!("users/{name}")).await;
     assert_eq!(user["tags"], json!([]), "tags survived");
 
-    let probe = AmqpProbe { server: amqp };
+    let probe = AmqpProbe::new(&api, &amqp);
     assert!(
         probe.connect(&first).await.is_err(),
         "the replaced password still logs in"
