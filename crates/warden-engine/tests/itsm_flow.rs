@@ -1,0 +1,397 @@
+//! The ITSM flow through the engine, against a Jira Service Management served locally from
+//! recorded, real-shaped answers: a signed webhook queues a re-read (a repeat is ignored),
+//! the re-read ticket is taken in, the decision is written back as a comment, approvals
+//! from the ticket count only through Warden's rules (an unknown approver is answered with
+//! a comment), a 429 on write-back is retried without touching the decision, and closing
+//! the ticket revokes its grant.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
+#[path = "../../warden-itsm/tests/support/mod.rs"]
+mod support;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use hmac::{Hmac, KeyInit, Mac};
+use support::{Route, Server, serve};
+use warden_engine::itsm::{Delivery, ItsmInstance, Itsms};
+use warden_engine::{Engine, EngineConfig, EngineError, ManualClock};
+use warden_itsm::{HeaderMap, ItsmConfig, Verifier};
+use warden_model::{Duration, GrantState, RequestState, Timestamp};
+use warden_policy::Bundle;
+use warden_store::testing;
+
+const SECRET: &str = "jira-webhook-secret";
+
+fn fixture(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../warden-itsm/tests/fixtures/jira")
+        .join(name);
+    std::fs::read_to_string(p).unwrap()
+}
+
+fn config(url: &str) -> ItsmConfig {
+    let text = format!(
+        r#"
+name = "jira"
+kind = "jira"
+url = "{url}"
+username = "warden@example.com"
+signature = "hmac-sha256"
+revoke_on_close = true
+[fields]
+requester = "reporter"
+subject = "Requested For"
+system = "customfield_10050"
+needs = "Access Level"
+purpose = "Purpose"
+duration = "Access Duration"
+"#
+    );
+    let mut c: ItsmConfig = toml::from_str(&text).unwrap();
+    c.load_secrets(&|k| match k {
+        "WARDEN_ITSM_JIRA_PASSWORD" => Some("jira-api-token".into()),
+        "WARDEN_ITSM_JIRA_SECRET" => Some(SECRET.into()),
+        _ => None,
+    })
+    .unwrap();
+    c
+}
+
+struct Env {
+    engine: Engine,
+    clock: Arc<ManualClock>,
+    jira: Server,
+    _dir: tempfile::TempDir,
+}
+
+/// The ticket as Jira answers it: `request.json`, with the subject and the access level
+/// changed to a request the example bundle grants after one approval.
+fn ticket(done: bool) -> String {
+    let raw = fixture(if done {
+        "request-done.json"
+    } else {
+        "request.json"
+    });
+    let mut v: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    for f in v["requestFieldValues"].as_array_mut().unwrap() {
+        match f["fieldId"].as_str().unwrap() {
+            "customfield_10051" => f["value"] = serde_json::json!([{ "value": "read" }]),
+            "customfield_10054" => {
+                f["value"] = serde_json::json!({ "emailAddress": "alice@example.com" })
+            }
+            _ => {}
+        }
+    }
+    v.to_string()
+}
+
+async fn engine_on(store: warden_store::Store, jira_url: &str, clock: Arc<ManualClock>) -> Engine {
+    let c = config(jira_url);
+    let mut by_name = HashMap::new();
+    by_name.insert(
+        "jira".to_owned(),
+        ItsmInstance {
+            adapter: Arc::from(warden_itsm::build(&c).unwrap()),
+            verifier: Arc::new(Verifier::new(&c).unwrap()),
+            config: Arc::new(c),
+        },
+    );
+    let bundle = warden_policy::testing::record_only(
+        &Bundle::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/bundle"))
+            .unwrap(),
+    );
+    Engine::new(
+        store,
+        bundle,
+        clock,
+        EngineConfig {
+            itsms: Itsms::new(by_name),
+            retry_base: std::time::Duration::from_secs(1),
+            retry_max: std::time::Duration::from_secs(2),
+            ..EngineConfig::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+async fn env(routes: Vec<Route>) -> Env {
+    let jira = serve(routes).await;
+    let (store, dir) = testing::sqlite().await;
+    let clock = Arc::new(ManualClock::new(
+        Timestamp::parse("2026-11-29T10:05:00Z").unwrap(),
+    ));
+    let engine = engine_on(store, &jira.url, clock.clone()).await;
+    Env {
+        engine,
+        clock,
+        jira,
+        _dir: dir,
+    }
+}
+
+async fn drain(engine: &Engine) {
+    while engine.run_due_jobs("w").await.unwrap() > 0 {}
+}
+
+fn comments(server: &Server) -> Vec<String> {
+    server
+        .received()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/comment"))
+        .map(|r| r.body)
+        .collect()
+}
+
+fn signed(body: &[u8], delivery: &str) -> HeaderMap {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(body);
+    let mut h = HeaderMap::new();
+    h.insert(
+        "x-hub-signature",
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+            .parse()
+            .unwrap(),
+    );
+    h.insert("x-atlassian-webhook-identifier", delivery.parse().unwrap());
+    h
+}
+
+impl Env {
+    async fn drain(&self) {
+        drain(&self.engine).await;
+    }
+
+    fn comments(&self) -> Vec<String> {
+        comments(&self.jira)
+    }
+}
+
+/// `approvals.json` (carol approved, an approver with no email declined, erin pending) with
+/// bob's approval added: payments-db is highly sensitive, so two from payments-leads.
+fn approvals() -> String {
+    let mut v: serde_json::Value = serde_json::from_str(&fixture("approvals.json")).unwrap();
+    v["values"][0]["approvers"].as_array_mut().unwrap().push(serde_json::json!({
+        "approver": { "accountId": "5b10a2844c20165700ede22h", "emailAddress": "bob@example.com" },
+        "approverDecision": "approved"
+    }));
+    v.to_string()
+}
+
+fn routes(approvals: &str, comment_status: u16) -> Vec<Route> {
+    vec![
+        Route::new(
+            "GET",
+            "/rest/servicedeskapi/request/ACC-12",
+            200,
+            ticket(false),
+        ),
+        Route::new(
+            "GET",
+            "/rest/servicedeskapi/request/ACC-12/approval",
+            200,
+            approvals.to_owned(),
+        ),
+        Route::new(
+            "POST",
+            "/rest/servicedeskapi/request/ACC-12/comment",
+            comment_status,
+            fixture("comment-response.json"),
+        )
+        .header("Retry-After", "1"),
+    ]
+}
+
+#[tokio::test]
+async fn jira_ticket_is_taken_in_answered_and_written_back() {
+    let env = env(routes(&approvals(), 201)).await;
+    let body = fixture("webhook.json");
+
+    // A forged delivery is refused and leaves nothing behind.
+    let mut forged = signed(body.as_bytes(), "d-0");
+    forged.insert("x-hub-signature", "sha256=00".parse().unwrap());
+    let e = env
+        .engine
+        .itsm_webhook("jira", &forged, body.as_bytes())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, EngineError::Unauthorized(_)), "{e:?}");
+
+    let first = env
+        .engine
+        .itsm_webhook("jira", &signed(body.as_bytes(), "d-1"), body.as_bytes())
+        .await
+        .unwrap();
+    assert!(
+        matches!(first, Delivery::Queued { ref ticket } if ticket == "ACC-12"),
+        "{first:?}"
+    );
+    let again = env
+        .engine
+        .itsm_webhook("jira", &signed(body.as_bytes(), "d-1"), body.as_bytes())
+        .await
+        .unwrap();
+    assert!(matches!(again, Delivery::Duplicate), "{again:?}");
+    env.drain().await;
+
+    // Taken in from the re-read ticket (not the payload, which asked for admin).
+    let stored = env
+        .engine
+        .store()
+        .request_by_ticket("jira", "ACC-12")
+        .await
+        .unwrap()
+        .unwrap();
+    let view = env.engine.request(&stored.id.to_string()).await.unwrap();
+    assert_eq!(
+        view.decision.role.as_ref().unwrap().as_str(),
+        "payments-db.read"
+    );
+    // carol and bob approved on the ticket and Warden's rules accept them; the request is
+    // approved and, with no connector, its grant is active at once.
+    assert_eq!(view.state, RequestState::Approved, "{:?}", view.approvals);
+    let mut approvers: Vec<&str> = view.approvals.iter().map(|a| a.approver.as_str()).collect();
+    approvers.sort_unstable();
+    assert_eq!(approvers, ["bob", "carol"]);
+    let grant = view.grant.unwrap();
+    assert_eq!(
+        env.engine.grant(&grant.id).await.unwrap().state,
+        GrantState::Active
+    );
+
+    let comments = env.comments().join("\n");
+    assert!(
+        comments.contains("needs approval"),
+        "decision written back: {comments}"
+    );
+    assert!(
+        comments.contains("ignored the approval"),
+        "an approver Warden does not know is answered: {comments}"
+    );
+    assert!(
+        comments.contains("payments-db.read"),
+        "activation written back: {comments}"
+    );
+    assert!(!comments.contains("jira-api-token") && !comments.contains(SECRET));
+}
+
+#[tokio::test]
+async fn write_back_429_is_retried_and_never_undoes_the_decision() {
+    let no_approvals = r#"{"size":0,"start":0,"limit":50,"isLastPage":true,"values":[]}"#;
+    let env = env(routes(no_approvals, 429)).await;
+    let body = fixture("webhook.json");
+    env.engine
+        .itsm_webhook("jira", &signed(body.as_bytes(), "d-2"), body.as_bytes())
+        .await
+        .unwrap();
+    env.drain().await;
+    let stored = env
+        .engine
+        .store()
+        .request_by_ticket("jira", "ACC-12")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.state,
+        RequestState::ApprovalRequired,
+        "the decision stands"
+    );
+    let tried = env.comments().len();
+    assert!(tried >= 1);
+    let events = env.engine.store().audit_after(0, 1_000).await.unwrap();
+    assert!(
+        events.iter().any(
+            |e| e.action == "target.retry" && e.data["error"].as_str().unwrap().contains("429")
+        )
+    );
+    // The write-back is tried again after its backoff.
+    env.clock.advance(Duration::from_seconds(2).unwrap());
+    env.drain().await;
+    assert!(
+        env.comments().len() > tried,
+        "the write-back was not retried"
+    );
+}
+
+#[tokio::test]
+async fn closing_the_ticket_revokes_its_grant() {
+    let env = env(routes(&approvals(), 201)).await;
+    let body = fixture("webhook.json");
+    env.engine
+        .itsm_webhook("jira", &signed(body.as_bytes(), "d-3"), body.as_bytes())
+        .await
+        .unwrap();
+    env.drain().await;
+    let stored = env
+        .engine
+        .store()
+        .request_by_ticket("jira", "ACC-12")
+        .await
+        .unwrap()
+        .unwrap();
+    let grant = env
+        .engine
+        .store()
+        .grant_by_request(stored.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(grant.state, GrantState::Active);
+
+    // The ticket is resolved in Jira; the next delivery re-reads it closed. (A second
+    // engine on the same database stands for Jira's answer having changed.)
+    let closed = serve(vec![
+        Route::new(
+            "GET",
+            "/rest/servicedeskapi/request/ACC-12",
+            200,
+            ticket(true),
+        ),
+        Route::new(
+            "POST",
+            "/rest/servicedeskapi/request/ACC-12/comment",
+            201,
+            fixture("comment-response.json"),
+        ),
+    ])
+    .await;
+    let url = format!(
+        "sqlite://{}",
+        env._dir.path().join(testing::SQLITE_FILE).display()
+    );
+    let later = engine_on(
+        warden_store::Store::connect(&url).await.unwrap(),
+        &closed.url,
+        env.clock.clone(),
+    )
+    .await;
+    let done = fixture("webhook.json");
+    later
+        .itsm_webhook("jira", &signed(done.as_bytes(), "d-4"), done.as_bytes())
+        .await
+        .unwrap();
+    drain(&later).await;
+    let grant = later.store().grant(grant.id).await.unwrap().unwrap();
+    assert_eq!(grant.state, GrantState::Revoked);
+    let written = comments(&closed).join("\n");
+    assert!(
+        written.contains("revoked"),
+        "revocation written back: {written}"
+    );
+    let events = later.store().audit_after(0, 1_000).await.unwrap();
+    let asked = events
+        .iter()
+        .find(|e| e.action == "grant.revoke_requested")
+        .unwrap();
+    assert_eq!(asked.actor, "itsm:jira");
+}
