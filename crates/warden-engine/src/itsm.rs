@@ -514,7 +514,7 @@ impl Engine {
         }
         tx.set_itsm_cursor(adapter, *cursor).await?;
         if let Some(every) = self.itsms().get(adapter).and_then(|i| i.config.poll_every) {
-            tx.schedule_job(job_kind::ITSM_POLL, adapter, now.plus(every), now)
+            tx.schedule_job_once(job_kind::ITSM_POLL, adapter, now.plus(every), now)
                 .await?;
         }
         Ok(())
@@ -522,19 +522,19 @@ impl Engine {
 
     /// Schedules a poll of every ITSM that polls and has none pending.
     pub async fn schedule_polling(&self) -> Result<(), EngineError> {
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
         for name in self.itsms().names() {
-            let polls = self
+            if self
                 .itsms()
                 .get(&name)
-                .is_some_and(|i| i.config.poll_every.is_some());
-            if polls && !self.store().job_pending(job_kind::ITSM_POLL, &name).await? {
-                let now = self.now();
-                let mut tx = self.store().begin().await?;
-                tx.schedule_job(job_kind::ITSM_POLL, &name, now, now)
+                .is_some_and(|i| i.config.poll_every.is_some())
+            {
+                tx.schedule_job_once(job_kind::ITSM_POLL, &name, now, now)
                     .await?;
-                tx.commit().await?;
             }
         }
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -737,7 +737,7 @@ impl Engine {
         if let Some(every) = self.config().reconcile_every {
             let next = now.plus(every);
             if let Effect::Reconciled(d) = effect {
-                tx.schedule_job(job_kind::RECONCILE, &d.connector, next, now)
+                tx.schedule_job_once(job_kind::RECONCILE, &d.connector, next, now)
                     .await?;
             }
         }
@@ -788,14 +788,13 @@ impl Engine {
         if self.config().reconcile_every.is_none() {
             return Ok(());
         }
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
         for name in self.targets().names() {
-            if !self.store().job_pending(job_kind::RECONCILE, name).await? {
-                let now = self.now();
-                let mut tx = self.store().begin().await?;
-                tx.schedule_job(job_kind::RECONCILE, name, now, now).await?;
-                tx.commit().await?;
-            }
+            tx.schedule_job_once(job_kind::RECONCILE, name, now, now)
+                .await?;
         }
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -35,7 +35,16 @@ impl Engine {
         let parallel = self.config().target_parallelism.max(1);
         let outcomes: Vec<(Job, Result<Effect, EngineError>)> = futures::stream::iter(jobs)
             .map(|job| async move {
-                let effect = self.act(&job).await;
+                // A target step may not outlive half the job's lease: past it, another
+                // worker could take the job while this call is still on its way.
+                let limit = self.config().lease / 2;
+                let effect = match tokio::time::timeout(limit, self.act(&job)).await {
+                    Ok(effect) => effect,
+                    Err(_) => Ok(Effect::Failed(ConnectError::Transient(format!(
+                        "no answer within {} ms",
+                        limit.as_millis()
+                    )))),
+                };
                 (job, effect)
             })
             .buffer_unordered(parallel)

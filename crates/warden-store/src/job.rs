@@ -136,6 +136,33 @@ impl Tx {
         Ok(id)
     }
 
+    /// Schedules a periodic job (`reconcile`, `itsm_poll`) unless one of the same kind and
+    /// target is already pending. Returns whether it was scheduled.
+    pub async fn schedule_job_once(
+        &mut self,
+        kind: &str,
+        target_id: &str,
+        due_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let n = on_conn!(&mut self.conn(), c => sqlx::query(
+            "INSERT INTO jobs (id, kind, target_id, due_at, state, attempts, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) \
+             ON CONFLICT (kind, target_id) WHERE state = 'pending' AND kind IN ('reconcile', 'itsm_poll') \
+             DO NOTHING",
+        )
+        .bind(JobId::new().to_string())
+        .bind(kind)
+        .bind(target_id)
+        .bind(ms(due_at))
+        .bind(ms(now))
+        .execute(&mut **c)
+        .await
+        .map(|d| d.rows_affected()))
+        .map_err(db_err)?;
+        Ok(n == 1)
+    }
+
     /// Marks job `id` done, if `worker` still holds its lease. Returns whether it did;
     /// `false` means the lease was taken over (or the job is gone), and this worker's
     /// transaction should be rolled back.

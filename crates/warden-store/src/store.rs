@@ -56,6 +56,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0003_accounts.sql"),
     ),
     (4, "itsm", include_str!("../migrations/0004_itsm.sql")),
+    (
+        5,
+        "singleton jobs",
+        include_str!("../migrations/0005_singleton_jobs.sql"),
+    ),
 ];
 
 /// Which database a [`Store`] talks to.

@@ -121,3 +121,22 @@ both! {
         assert!(db.store.claim_jobs("c", at(2), LEASE, 10).await.unwrap().is_empty());
     }
 }
+
+both! {
+    async fn periodic_jobs_are_pending_at_most_once(db) {
+        let mut tx = db.store.begin().await.unwrap();
+        assert!(tx.schedule_job_once("reconcile", "pg", at(10), at(0)).await.unwrap());
+        assert!(!tx.schedule_job_once("reconcile", "pg", at(20), at(0)).await.unwrap());
+        assert!(tx.schedule_job_once("reconcile", "redis", at(10), at(0)).await.unwrap());
+        assert!(tx.schedule_job_once("itsm_poll", "pg", at(10), at(0)).await.unwrap());
+        tx.commit().await.unwrap();
+        // Once done, the next one may be scheduled.
+        let jobs = db.store.claim_jobs("w", at(10), std::time::Duration::from_secs(30), 10).await.unwrap();
+        let mut tx = db.store.begin().await.unwrap();
+        for j in &jobs {
+            assert!(tx.complete_job(j.id, "w", at(11)).await.unwrap());
+        }
+        assert!(tx.schedule_job_once("reconcile", "pg", at(20), at(11)).await.unwrap());
+        tx.commit().await.unwrap();
+    }
+}
