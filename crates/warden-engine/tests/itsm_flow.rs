@@ -39,6 +39,10 @@ fn fixture(name: &str) -> String {
 }
 
 fn config(url: &str) -> ItsmConfig {
+    config_with(url, "")
+}
+
+fn config_with(url: &str, extra: &str) -> ItsmConfig {
     let text = format!(
         r#"
 name = "jira"
@@ -47,6 +51,7 @@ url = "{url}"
 username = "warden@example.com"
 signature = "hmac-sha256"
 revoke_on_close = true
+{extra}
 [fields]
 requester = "reporter"
 subject = "Requested For"
@@ -95,7 +100,10 @@ fn ticket(done: bool) -> String {
 }
 
 async fn engine_on(store: warden_store::Store, jira_url: &str, clock: Arc<ManualClock>) -> Engine {
-    let c = config(jira_url);
+    engine_with(store, config(jira_url), clock).await
+}
+
+async fn engine_with(store: warden_store::Store, c: ItsmConfig, clock: Arc<ManualClock>) -> Engine {
     let mut by_name = HashMap::new();
     by_name.insert(
         "jira".to_owned(),
@@ -394,4 +402,136 @@ async fn closing_the_ticket_revokes_its_grant() {
         .find(|e| e.action == "grant.revoke_requested")
         .unwrap();
     assert_eq!(asked.actor, "itsm:jira");
+}
+
+#[tokio::test]
+async fn the_poller_finds_a_ticket_whose_webhook_was_lost_and_never_duplicates_it() {
+    let mut r = routes(
+        r#"{"size":0,"start":0,"limit":50,"isLastPage":true,"values":[]}"#,
+        201,
+    );
+    r.insert(
+        0,
+        Route::new(
+            "GET",
+            "/rest/api/3/search/jql",
+            200,
+            fixture("search-page2.json"),
+        )
+        .query("nextPageToken"),
+    );
+    r.insert(
+        1,
+        Route::new("GET", "/rest/api/3/search/jql", 200, fixture("search.json")),
+    );
+    let jira = serve(r).await;
+    let (store, _dir) = testing::sqlite().await;
+    let clock = Arc::new(ManualClock::new(
+        Timestamp::parse("2026-11-29T10:05:00Z").unwrap(),
+    ));
+    let engine = engine_with(
+        store,
+        config_with(&jira.url, r#"poll_every = "1m""#),
+        clock.clone(),
+    )
+    .await;
+    engine.schedule_polling().await.unwrap();
+    engine.schedule_polling().await.unwrap();
+    drain(&engine).await;
+    // No webhook came; the poll found ACC-12 (changed at or after its cursor) and took it in.
+    let stored = engine
+        .store()
+        .request_by_ticket("jira", "ACC-12")
+        .await
+        .unwrap();
+    assert!(stored.is_some(), "the poller missed the ticket");
+    assert!(
+        engine
+            .store()
+            .request_by_ticket("jira", "ACC-10")
+            .await
+            .unwrap()
+            .is_none(),
+        "a ticket from before the cursor"
+    );
+    // The cursor is the latest change seen, on both pages (ACC-13 on page two, which Jira
+    // then answers 404: the re-read fails for good and says so).
+    assert_eq!(
+        engine.store().itsm_cursor("jira").await.unwrap(),
+        Some(Timestamp::parse("2026-11-29T12:00:00Z").unwrap())
+    );
+    let events = engine.store().audit_after(0, 1_000).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "alert.target_failed" && e.data["kind"] == "itsm_sync")
+    );
+
+    // The next poll sees the same ticket again (the cursor is inclusive): still one request.
+    clock.advance(Duration::from_seconds(60).unwrap());
+    drain(&engine).await;
+    let events = engine.store().audit_after(0, 1_000).await.unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.action == "request.decided")
+            .count(),
+        1
+    );
+    let polls = jira
+        .received()
+        .iter()
+        .filter(|r| r.path == "/rest/api/3/search/jql" && !r.query.contains("nextPageToken"))
+        .count();
+    assert_eq!(
+        polls, 2,
+        "one poll per period, however often polling was scheduled"
+    );
+}
+
+#[tokio::test]
+async fn a_ticket_that_does_not_map_is_answered_once_and_grants_nothing() {
+    let mut v: serde_json::Value = serde_json::from_str(&ticket(false)).unwrap();
+    v["requestFieldValues"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|f| f["fieldId"] != "customfield_10052");
+    let env = env(vec![
+        Route::new(
+            "GET",
+            "/rest/servicedeskapi/request/ACC-12",
+            200,
+            v.to_string(),
+        ),
+        Route::new(
+            "POST",
+            "/rest/servicedeskapi/request/ACC-12/comment",
+            201,
+            fixture("comment-response.json"),
+        ),
+    ])
+    .await;
+    let body = fixture("webhook.json");
+    for delivery in ["m-1", "m-2"] {
+        env.engine
+            .itsm_webhook("jira", &signed(body.as_bytes(), delivery), body.as_bytes())
+            .await
+            .unwrap();
+        env.drain().await;
+    }
+    assert!(
+        env.engine
+            .store()
+            .request_by_ticket("jira", "ACC-12")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let comments = env.comments();
+    assert_eq!(comments.len(), 1, "the same complaint twice: {comments:?}");
+    assert!(
+        comments[0].contains("Purpose") && comments[0].contains("missing"),
+        "{}",
+        comments[0]
+    );
 }

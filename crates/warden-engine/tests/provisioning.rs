@@ -406,3 +406,101 @@ async fn hostile_grants_entries_stop_the_bundle_before_any_target_sees_them() {
         );
     }
 }
+
+/// An account with the env's prefix that no grant holds, made straight on the target.
+async fn orphan(env: &Env) -> String {
+    let spec = warden_connect::Spec {
+        account: warden_connect::AccountName::derive(&env.prefix, uuid::Uuid::now_v7(), 1),
+        subject: warden_model::IdentityId::parse("alice").unwrap(),
+        grants: vec!["~session:*".into(), "+@read".into()],
+        valid_until: t0().plus(secs(3_600)),
+    };
+    env.observer.provision(&spec).await.unwrap();
+    spec.account.as_str().to_owned()
+}
+
+#[tokio::test]
+async fn reconciliation_reports_orphans_and_missing_accounts() {
+    let Some(url) = target_url("redis") else {
+        return;
+    };
+    let env = env(&url, &url, EngineConfig::default(), false).await;
+    let gid = env.grant_for_alice("R-1", "session-cache.read").await;
+    env.drain().await;
+    let stray = orphan(&env).await;
+    // Someone deletes the active grant's account behind Warden's back.
+    let accounts = env
+        .engine
+        .store()
+        .accounts(gid.parse().unwrap())
+        .await
+        .unwrap();
+    env.observer
+        .remove(&Held::Account(accounts[0].name.clone()))
+        .await
+        .unwrap();
+
+    env.engine.schedule_reconciliation().await.unwrap();
+    env.drain().await;
+    let events = env.engine.store().audit_after(0, 1_000).await.unwrap();
+    let orphans: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "drift.orphan")
+        .collect();
+    assert_eq!(orphans.len(), 1, "{orphans:?}");
+    assert_eq!(orphans[0].data["held"]["account"], stray.as_str());
+    let missing: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "drift.missing")
+        .collect();
+    assert_eq!(missing.len(), 1);
+    assert_eq!(missing[0].grant_id.unwrap().to_string(), gid);
+    assert!(
+        events.iter().all(|e| e.action != "drift.removed"),
+        "removed without remove_orphans"
+    );
+    assert!(env.ours().await.contains(&Held::Account(stray.clone())));
+    // The next round is scheduled, once.
+    assert!(
+        env.engine
+            .store()
+            .job_pending("reconcile", "cache-redis")
+            .await
+            .unwrap()
+    );
+    env.observer.remove(&Held::Account(stray)).await.unwrap();
+}
+
+#[tokio::test]
+async fn reconciliation_removes_orphans_when_told_to() {
+    let Some(url) = target_url("redis") else {
+        return;
+    };
+    let config = EngineConfig {
+        remove_orphans: true,
+        ..EngineConfig::default()
+    };
+    let env = env(&url, &url, config, false).await;
+    let gid = env.grant_for_alice("R-2", "session-cache.read").await;
+    env.drain().await;
+    let stray = orphan(&env).await;
+    env.engine.schedule_reconciliation().await.unwrap();
+    env.drain().await;
+    let events = env.engine.store().audit_after(0, 1_000).await.unwrap();
+    let removed: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "drift.removed")
+        .collect();
+    assert_eq!(removed.len(), 1);
+    assert_eq!(removed[0].data["held"]["account"], stray.as_str());
+    let left = env.ours().await;
+    assert!(
+        !left.contains(&Held::Account(stray)),
+        "the orphan is still there"
+    );
+    assert_eq!(left.len(), 1, "the grant's own account stays");
+    assert_eq!(
+        env.engine.grant(&gid).await.unwrap().state,
+        GrantState::Active
+    );
+}
