@@ -87,11 +87,19 @@ mod event {
     pub const REVOKED: &str = "revoked";
 }
 
-fn itsm_failure(e: &ItsmError) -> ConnectError {
-    if e.is_transient() {
-        ConnectError::Transient(format!("itsm: {e}"))
-    } else {
-        ConnectError::Permanent(format!("itsm: {e}"))
+/// An ITSM call's failure as a job outcome: transient ones are retried (no sooner than the
+/// ITSM's `Retry-After`), the rest end the job with an alert.
+fn itsm_failure(e: &ItsmError) -> Effect {
+    if !e.is_transient() {
+        return Effect::Failed(ConnectError::Permanent(format!("itsm: {e}")));
+    }
+    let error = ConnectError::Transient(format!("itsm: {e}"));
+    match e {
+        ItsmError::Transient {
+            retry_after: Some(after),
+            ..
+        } => Effect::Throttled(error, *after),
+        _ => Effect::Failed(error),
     }
 }
 
@@ -217,7 +225,7 @@ impl Engine {
         };
         let t = match inst.adapter.read_ticket(ticket).await {
             Ok(t) => t,
-            Err(e) => return Ok(Effect::Failed(itsm_failure(&e))),
+            Err(e) => return Ok(itsm_failure(&e)),
         };
         let actor = format!("itsm:{name}");
         let existing = self.store().request_by_ticket(name, ticket).await?;
@@ -259,7 +267,7 @@ impl Engine {
                         );
                         if !self.store().itsm_marked(name, &mark).await? {
                             if let Err(e) = inst.adapter.comment(ticket, &text).await {
-                                return Ok(Effect::Failed(itsm_failure(&e)));
+                                return Ok(itsm_failure(&e));
                             }
                             self.mark(name, &mark).await?;
                         }
@@ -292,7 +300,7 @@ impl Engine {
     ) -> Result<Effect, EngineError> {
         let approvals = match inst.adapter.approvals(ticket).await {
             Ok(a) => a,
-            Err(e) => return Ok(Effect::Failed(itsm_failure(&e))),
+            Err(e) => return Ok(itsm_failure(&e)),
         };
         let mut counted = false;
         for a in approvals {
@@ -320,7 +328,7 @@ impl Engine {
             if let Some(why) = refused {
                 let text = writeback::ignored_approval_comment(&a.approver, &why);
                 if let Err(e) = inst.adapter.comment(ticket, &text).await {
-                    return Ok(Effect::Failed(itsm_failure(&e)));
+                    return Ok(itsm_failure(&e));
                 }
             }
             self.mark(name, &mark).await?;
@@ -357,10 +365,10 @@ impl Engine {
                 .set_status_field(ticket, field, &approval.pending)
                 .await
             {
-                return Ok(Effect::Failed(itsm_failure(&e)));
+                return Ok(itsm_failure(&e));
             }
             if let Err(e) = inst.adapter.comment(ticket, &text).await {
-                return Ok(Effect::Failed(itsm_failure(&e)));
+                return Ok(itsm_failure(&e));
             }
         }
         Ok(Effect::Nothing)
@@ -445,12 +453,12 @@ impl Engine {
             }
         };
         if let Err(e) = inst.adapter.comment(ticket, &text).await {
-            return Ok(Effect::Failed(itsm_failure(&e)));
+            return Ok(itsm_failure(&e));
         }
         if let Some(field) = &inst.config.status_field
             && let Err(e) = inst.adapter.set_status_field(ticket, field, &status).await
         {
-            return Ok(Effect::Failed(itsm_failure(&e)));
+            return Ok(itsm_failure(&e));
         }
         Ok(Effect::Nothing)
     }
@@ -477,7 +485,7 @@ impl Engine {
         };
         let changed = match inst.adapter.updated_since(cursor).await {
             Ok(c) => c,
-            Err(e) => return Ok(Effect::Failed(itsm_failure(&e))),
+            Err(e) => return Ok(itsm_failure(&e)),
         };
         let next = changed.iter().map(|t| t.updated_at).max().unwrap_or(cursor);
         let tickets = changed.into_iter().map(|t| t.id).collect();

@@ -47,6 +47,8 @@ pub(crate) enum Effect {
     },
     /// The target refused or could not be reached.
     Failed(ConnectError),
+    /// An ITSM asked to be called again no sooner than this (HTTP 429 with `Retry-After`).
+    Throttled(ConnectError, std::time::Duration),
 }
 
 /// What reconciliation found on one connector's target.

@@ -110,8 +110,12 @@ impl Engine {
         worker: &str,
         effect: &Effect,
     ) -> Result<(), EngineError> {
-        if let Effect::Failed(e) = effect {
-            return self.target_failed(tx, job, worker, e).await;
+        match effect {
+            Effect::Failed(e) => return self.target_failed(tx, job, worker, e, None).await,
+            Effect::Throttled(e, after) => {
+                return self.target_failed(tx, job, worker, e, Some(*after)).await;
+            }
+            _ => {}
         }
         // Completion first, in the same transaction: a job whose lease passed to another
         // worker is skipped and none of its work is applied here.
@@ -191,12 +195,18 @@ impl Engine {
         job: &Job,
         worker: &str,
         e: &ConnectError,
+        not_before: Option<StdDuration>,
     ) -> Result<(), EngineError> {
         let now = self.now();
         let grant_id = job.target_id.split(':').next().and_then(|g| g.parse().ok());
         let transient = e.is_transient();
         let finished = if transient {
-            tx.retry_job(job.id, worker, self.retry_at(job), &e.to_string(), now)
+            let mut at = self.retry_at(job);
+            if let Some(after) = not_before {
+                let secs = after.as_secs().max(1);
+                at = at.max(now.plus(Duration::from_seconds(secs).unwrap_or(Duration::MIN)));
+            }
+            tx.retry_job(job.id, worker, at, &e.to_string(), now)
                 .await?
         } else {
             tx.kill_job(job.id, worker, &e.to_string(), now).await?

@@ -196,6 +196,10 @@ fn approvals() -> String {
 }
 
 fn routes(approvals: &str, comment_status: u16) -> Vec<Route> {
+    routes_after(approvals, comment_status, "1")
+}
+
+fn routes_after(approvals: &str, comment_status: u16, retry_after: &str) -> Vec<Route> {
     vec![
         Route::new(
             "GET",
@@ -295,7 +299,7 @@ async fn jira_ticket_is_taken_in_answered_and_written_back() {
 #[tokio::test]
 async fn write_back_429_is_retried_and_never_undoes_the_decision() {
     let no_approvals = r#"{"size":0,"start":0,"limit":50,"isLastPage":true,"values":[]}"#;
-    let env = env(routes(no_approvals, 429)).await;
+    let env = env(routes_after(no_approvals, 429, "30")).await;
     let body = fixture("webhook.json");
     env.engine
         .itsm_webhook("jira", &signed(body.as_bytes(), "d-2"), body.as_bytes())
