@@ -219,7 +219,7 @@ fn routes_after(approvals: &str, comment_status: u16, retry_after: &str) -> Vec<
             comment_status,
             fixture("comment-response.json"),
         )
-        .header("Retry-After", "1"),
+        .header("Retry-After", retry_after),
     ]
 }
 
@@ -326,8 +326,11 @@ async fn write_back_429_is_retried_and_never_undoes_the_decision() {
             |e| e.action == "target.retry" && e.data["error"].as_str().unwrap().contains("429")
         )
     );
-    // The write-back is tried again after its backoff.
+    // Not before Jira's Retry-After (30 s), though the backoff alone would allow 2 s.
     env.clock.advance(Duration::from_seconds(2).unwrap());
+    env.drain().await;
+    assert_eq!(env.comments().len(), tried, "retried before Retry-After");
+    env.clock.advance(Duration::from_seconds(28).unwrap());
     env.drain().await;
     assert!(
         env.comments().len() > tried,

@@ -69,18 +69,88 @@ pub fn sealing_key(config: &Config) -> Result<[u8; warden_engine::seal::KEY_LEN]
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create `{}`", dir.display()))?;
     }
+    // Written whole to a private file, then linked into place: a link fails if the name
+    // exists, so two servers starting together agree on one key, and neither ever reads a
+    // half-written file.
+    // A name of its own per attempt (never derived from the key).
+    let nonce = warden_engine::seal::random_key().context("cannot make a sealing key")?;
+    let suffix: String = nonce.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let tmp = path.with_extension(format!("tmp{}-{suffix}", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt as _;
         options.mode(0o600);
     }
     let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create the key file `{}`", path.display()))?;
+        .open(&tmp)
+        .with_context(|| format!("cannot create the key file `{}`", tmp.display()))?;
     std::io::Write::write_all(&mut file, format!("{}\n", STANDARD.encode(key)).as_bytes())
-        .with_context(|| format!("cannot write the key file `{}`", path.display()))?;
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write the key file `{}`", tmp.display()))?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return sealing_key(config),
+        Err(e) => {
+            return Err(anyhow::Error::new(e)
+                .context(format!("cannot create the key file `{}`", path.display()))
+                .into());
+        }
+    }
     tracing::info!(path = %path.display(), "made a new sealing key");
     Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(path: &std::path::Path) -> Config {
+        let mut c = Config::default();
+        c.secrets.key_file = path.to_owned();
+        c
+    }
+
+    #[test]
+    fn the_key_is_made_once_private_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(&dir.path().join("keys/secret.key"));
+        let made = sealing_key(&c).ok().unwrap();
+        assert_eq!(sealing_key(&c).ok().unwrap(), made);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&c.secrets.key_file)
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(
+                mode & 0o077,
+                0,
+                "the key file is readable by others: {mode:o}"
+            );
+        }
+        // Servers starting together agree on one key.
+        let d2 = tempfile::tempdir().unwrap();
+        let c2 = config(&d2.path().join("secret.key"));
+        let keys: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| sealing_key(&c2).ok().unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(keys.windows(2).all(|w| w[0] == w[1]));
+    }
+
+    #[test]
+    fn a_damaged_key_file_is_an_input_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret.key");
+        std::fs::write(&path, "not a key").unwrap();
+        let e = sealing_key(&config(&path)).err().unwrap();
+        assert!(e.error.to_string().contains("32 bytes"), "{}", e.error);
+    }
 }

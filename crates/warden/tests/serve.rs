@@ -30,7 +30,8 @@ fn warden(dir: &Path) -> Command {
         "WARDEN_DATABASE_URL",
         format!("sqlite://{}", dir.join("warden.db").display()),
     )
-    .env("WARDEN_LISTEN", "127.0.0.1:0");
+    .env("WARDEN_LISTEN", "127.0.0.1:0")
+    .env("WARDEN_SECRET_KEY_FILE", dir.join("secret.key"));
     cmd
 }
 
