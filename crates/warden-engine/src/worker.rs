@@ -35,9 +35,10 @@ impl Engine {
         let parallel = self.config().target_parallelism.max(1);
         let outcomes: Vec<(Job, Result<Effect, EngineError>)> = futures::stream::iter(jobs)
             .map(|job| async move {
-                // A target step may not outlive half the job's lease: past it, another
-                // worker could take the job while this call is still on its way.
-                let limit = self.config().lease / 2;
+                // A target step may not outlive two thirds of the job's lease: past the
+                // lease, another worker could take the job while this call is still on its
+                // way, and the rest is left for applying the outcome.
+                let limit = self.config().lease * 2 / 3;
                 let effect = match tokio::time::timeout(limit, self.act(&job)).await {
                     Ok(effect) => effect,
                     Err(_) => Ok(Effect::Failed(ConnectError::Transient(format!(
