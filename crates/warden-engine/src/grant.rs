@@ -99,9 +99,39 @@ impl Engine {
             },
         )
         .await?;
+        tx.set_grant_end_reason(g.id, &end_reason(actor, reason))
+            .await?;
         tx.schedule_job(job_kind::REVOKE, &g.id.to_string(), now, now)
             .await?;
         tx.commit().await?;
         self.grant(id).await
+    }
+}
+
+/// Why a grant revoked by `actor` ended, as a ticket comment says it: an ITSM's own reason
+/// as it is (`the ticket was closed`), anyone else's with their name.
+fn end_reason(actor: &str, reason: &str) -> String {
+    match (actor.strip_prefix("itsm:"), reason.trim()) {
+        (Some(_), r) if !r.is_empty() => r.to_owned(),
+        (_, "") => format!("revoked by {actor}"),
+        (_, r) => format!("revoked by {actor}: {r}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::end_reason;
+
+    #[test]
+    fn end_reasons_name_who_revoked() {
+        assert_eq!(
+            end_reason("itsm:rt", "the ticket was closed"),
+            "the ticket was closed"
+        );
+        assert_eq!(end_reason("erin", ""), "revoked by erin");
+        assert_eq!(
+            end_reason("erin", " incident 7 "),
+            "revoked by erin: incident 7"
+        );
     }
 }

@@ -103,6 +103,23 @@ fn itsm_failure(e: &ItsmError) -> Effect {
     }
 }
 
+/// The ticket's status word for where a request and its grant stand.
+fn status_now(view: &crate::view::RequestView) -> &'static str {
+    match (&view.grant, view.state) {
+        (Some(g), _) => match g.state {
+            GrantState::Provisioning => "approved",
+            GrantState::Active => "active",
+            GrantState::Revoking => "revoking",
+            GrantState::Revoked => "revoked",
+            GrantState::Failed => "failed",
+        },
+        (None, RequestState::ApprovalRequired) => "pending",
+        (None, RequestState::Denied) => "denied",
+        (None, RequestState::Expired) => "expired",
+        (None, other) => other.as_str(),
+    }
+}
+
 fn split(target: &str) -> Result<(&str, &str), EngineError> {
     target
         .split_once(':')
@@ -302,7 +319,10 @@ impl Engine {
             Ok(a) => a,
             Err(e) => return Ok(itsm_failure(&e)),
         };
-        let mut counted = false;
+        // Counted approvals are marked only after the ticket is set back to pending below:
+        // if that fails, the retry counts them again (an answer repeated changes nothing)
+        // and sets the field again, so the next approver's change is never lost.
+        let mut counted = Vec::new();
         for a in approvals {
             let mark = format!("approval:{ticket}:{}", a.id);
             if self.store().itsm_marked(name, &mark).await? {
@@ -317,10 +337,19 @@ impl Engine {
                     };
                     match self.answer(&who, &rid.to_string(), answer).await {
                         Ok(_) => {
-                            counted = true;
+                            counted.push(mark.clone());
                             None
                         }
-                        Err(EngineError::Forbidden(why) | EngineError::Conflict(why)) => Some(why),
+                        Err(EngineError::Forbidden(why)) => Some(why),
+                        Err(EngineError::Conflict(why)) => {
+                            // Final only if the request stopped waiting; a race with another
+                            // answer is retried.
+                            let now = self.request(&rid.to_string()).await?;
+                            if now.state == RequestState::ApprovalRequired {
+                                return Ok(Effect::Failed(ConnectError::Transient(why)));
+                            }
+                            Some(why)
+                        }
                         Err(e) => return Err(e),
                     }
                 }
@@ -330,14 +359,14 @@ impl Engine {
                 if let Err(e) = inst.adapter.comment(ticket, &text).await {
                     return Ok(itsm_failure(&e));
                 }
+                self.mark(name, &mark).await?;
             }
-            self.mark(name, &mark).await?;
         }
         // Still waiting: set the approval field back to pending, so the next approver's
         // change is a new event, and say who else must approve.
         let view = self.request(&rid.to_string()).await?;
         if view.state == RequestState::ApprovalRequired
-            && counted
+            && !counted.is_empty()
             && let Some(approval) = &inst.config.approval
             && let Some(field) = &approval.field
         {
@@ -371,6 +400,9 @@ impl Engine {
                 return Ok(itsm_failure(&e));
             }
         }
+        for mark in counted {
+            self.mark(name, &mark).await?;
+        }
         Ok(Effect::Nothing)
     }
 
@@ -394,11 +426,8 @@ impl Engine {
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default();
-        let (text, status) = match event {
-            event::DECISION => (
-                writeback::decision_comment(&view.decision, Some(rid)),
-                writeback::outcome_word(view.decision.outcome).to_owned(),
-            ),
+        let text = match event {
+            event::DECISION => writeback::decision_comment(&view.decision, Some(rid)),
             event::ANSWERED => {
                 let word = match view.state {
                     RequestState::Approved => "approved",
@@ -410,12 +439,9 @@ impl Engine {
                     .iter()
                     .map(|a| format!("{} ({})", a.approver, a.decision.as_str()))
                     .collect();
-                (
-                    format!(
-                        "Warden recorded the approvals: {}. The request is now {word}.\n",
-                        who.join(", ")
-                    ),
-                    word.to_owned(),
+                format!(
+                    "Warden recorded the approvals: {}. The request is now {word}.\n",
+                    who.join(", ")
                 )
             }
             event::ACTIVATED => {
@@ -425,10 +451,7 @@ impl Engine {
                 let (Some(at), Some(until)) = (g.activated_at, g.expires_at) else {
                     return Ok(Effect::Nothing);
                 };
-                (
-                    writeback::activation_comment(&role, &system, at, until),
-                    "active".to_owned(),
-                )
+                writeback::activation_comment(&role, &system, at, until)
             }
             event::REVOKED => {
                 let Some(g) = &view.grant else {
@@ -437,14 +460,15 @@ impl Engine {
                 let Some(at) = g.revoked_at else {
                     return Ok(Effect::Nothing);
                 };
-                let why = match g.expires_at {
-                    Some(e) if e <= at => "it expired",
-                    _ => "it was revoked",
-                };
-                (
-                    writeback::revocation_comment(&role, &system, why, at),
-                    "revoked".to_owned(),
-                )
+                let gid = g.id.parse().map_err(|_| {
+                    EngineError::Internal("a stored grant id does not parse".into())
+                })?;
+                let why = self
+                    .store()
+                    .grant_end_reason(gid)
+                    .await?
+                    .unwrap_or_else(|| "it was revoked".to_owned());
+                writeback::revocation_comment(&role, &system, &why, at)
             }
             other => {
                 return Err(EngineError::Internal(format!(
@@ -455,8 +479,13 @@ impl Engine {
         if let Err(e) = inst.adapter.comment(ticket, &text).await {
             return Ok(itsm_failure(&e));
         }
+        // The status is where things stand now, not what this event said: a write-back
+        // retried after a later one never puts back an older status.
         if let Some(field) = &inst.config.status_field
-            && let Err(e) = inst.adapter.set_status_field(ticket, field, &status).await
+            && let Err(e) = inst
+                .adapter
+                .set_status_field(ticket, field, status_now(&view))
+                .await
         {
             return Ok(itsm_failure(&e));
         }

@@ -636,6 +636,7 @@ impl Engine {
             )
             .await?;
         if let Some(Moved { grant, now, .. }) = moved {
+            tx.set_grant_end_reason(grant.id, "it expired").await?;
             tx.schedule_job(job_kind::REVOKE, &grant.id.to_string(), now, now)
                 .await?;
         }

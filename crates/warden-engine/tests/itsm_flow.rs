@@ -400,7 +400,7 @@ async fn closing_the_ticket_revokes_its_grant() {
     assert_eq!(grant.state, GrantState::Revoked);
     let written = comments(&closed).join("\n");
     assert!(
-        written.contains("revoked"),
+        written.contains("revoked") && written.contains("(the ticket was closed)"),
         "revocation written back: {written}"
     );
     let events = later.store().audit_after(0, 1_000).await.unwrap();

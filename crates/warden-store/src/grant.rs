@@ -129,6 +129,23 @@ impl Tx {
         Ok(done == 1)
     }
 
+    /// Records why grant `id` is ending, unless a reason is already recorded.
+    pub async fn set_grant_end_reason(
+        &mut self,
+        id: GrantId,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        on_conn!(&mut self.conn(), c => sqlx::query(
+            "UPDATE grants SET end_reason = $1 WHERE id = $2 AND end_reason IS NULL",
+        )
+        .bind(reason)
+        .bind(id.to_string())
+        .execute(&mut **c)
+        .await
+        .map(|_| ()))
+        .map_err(db_err)
+    }
+
     /// Grant `id`, as this transaction sees it.
     pub async fn grant(&mut self, id: GrantId) -> Result<Option<GrantRecord>, StoreError> {
         one(&mut self.conn(), Key::Id(id)).await
@@ -155,6 +172,18 @@ impl Store {
         request_id: RequestId,
     ) -> Result<Option<GrantRecord>, StoreError> {
         one(&mut self.acquire().await?.conn(), Key::Request(request_id)).await
+    }
+
+    /// Why grant `id` ended or is ending, if recorded.
+    pub async fn grant_end_reason(&self, id: GrantId) -> Result<Option<String>, StoreError> {
+        on_conn!(&mut self.acquire().await?.conn(), c => {
+            let row = sqlx::query("SELECT end_reason FROM grants WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&mut **c)
+                .await
+                .map_err(db_err)?;
+            row.map(|r| r.opt_text("end_reason")).transpose().map(Option::flatten)
+        })
     }
 
     /// Grants matching `filter`, newest first.

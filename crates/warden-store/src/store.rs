@@ -61,6 +61,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "singleton jobs",
         include_str!("../migrations/0005_singleton_jobs.sql"),
     ),
+    (
+        6,
+        "grant end reason",
+        include_str!("../migrations/0006_grant_end_reason.sql"),
+    ),
 ];
 
 /// Which database a [`Store`] talks to.
