@@ -820,9 +820,10 @@ fn rt_request_is_decided_approved_provisioned_and_revoked_through_the_ticket() {
 
     // 5. Bob resolves the ticket: Warden revokes, PostgreSQL confirms, the ticket says so.
     rt.update(&bob, &ticket, &json!({ "Status": "resolved" }));
-    // The reason in parentheses is not checked: the write-back says `it was revoked` for
-    // every revocation before expiry, not `ticket closed` as docs/itsm.md describes.
-    let revoked = rt.wait_comment(&ticket, "Warden revoked payments-db.read on payments-db (");
+    let revoked = rt.wait_comment(
+        &ticket,
+        "Warden revoked payments-db.read on payments-db (the ticket was closed)",
+    );
     assert!(
         revoked.contains("The target confirmed the removal at "),
         "{revoked}"
