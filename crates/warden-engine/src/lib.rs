@@ -251,6 +251,29 @@ impl Engine {
     }
 }
 
+/// An audit event that records no state change: `actor` did `action`, about the request
+/// and grant given, with `data`.
+pub(crate) fn note(
+    at: warden_model::Timestamp,
+    actor: String,
+    action: &str,
+    request_id: Option<warden_store::RequestId>,
+    grant_id: Option<warden_store::GrantId>,
+    data: serde_json::Value,
+) -> NewAuditEvent {
+    NewAuditEvent {
+        at,
+        actor,
+        action: action.to_owned(),
+        request_id,
+        grant_id,
+        before_state: None,
+        after_state: None,
+        bundle_hash: None,
+        data,
+    }
+}
+
 /// Appends an audit event inside `tx`.
 pub(crate) async fn audit(tx: &mut Tx, event: NewAuditEvent) -> Result<(), EngineError> {
     tx.append_audit(&event).await?;

@@ -16,7 +16,7 @@ use warden_store::{
 };
 
 use crate::target::Target;
-use crate::{Engine, EngineError, audit, job_kind};
+use crate::{Engine, EngineError, audit, job_kind, note};
 
 /// What a job's target step found, applied in the transaction that finishes the job.
 pub(crate) enum Effect {
@@ -559,21 +559,18 @@ impl Engine {
         .await?;
         audit(
             tx,
-            NewAuditEvent {
-                at: now,
-                actor: format!("worker:{worker}"),
-                action: "grant.rotated".into(),
-                request_id: Some(g.request_id),
-                grant_id: Some(gid),
-                before_state: None,
-                after_state: None,
-                bundle_hash: None,
-                data: serde_json::json!({
+            note(
+                now,
+                format!("worker:{worker}"),
+                "grant.rotated",
+                Some(g.request_id),
+                Some(gid),
+                serde_json::json!({
                     "from_generation": from,
                     "to_generation": to,
                     "old_ends_at": now.plus(overlap),
                 }),
-            },
+            ),
         )
         .await?;
         if let Some(expires) = g.expires_at {
@@ -598,17 +595,14 @@ impl Engine {
             tx.set_account_removed(gid, *generation, now).await?;
             audit(
                 tx,
-                NewAuditEvent {
-                    at: now,
-                    actor: format!("worker:{worker}"),
-                    action: "account.removed".into(),
-                    request_id: None,
-                    grant_id: Some(gid),
-                    before_state: None,
-                    after_state: None,
-                    bundle_hash: None,
-                    data: serde_json::json!({ "generation": generation }),
-                },
+                note(
+                    now,
+                    format!("worker:{worker}"),
+                    "account.removed",
+                    None,
+                    Some(gid),
+                    serde_json::json!({ "generation": generation }),
+                ),
             )
             .await?;
         }
@@ -709,18 +703,9 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let now = self.now();
         if let Effect::Reconciled(d) = effect {
-            let event =
-                |action: &str, grant: Option<GrantId>, data: serde_json::Value| NewAuditEvent {
-                    at: now,
-                    actor: format!("worker:{worker}"),
-                    action: action.into(),
-                    request_id: None,
-                    grant_id: grant,
-                    before_state: None,
-                    after_state: None,
-                    bundle_hash: None,
-                    data,
-                };
+            let event = |action: &str, grant: Option<GrantId>, data: serde_json::Value| {
+                note(now, format!("worker:{worker}"), action, None, grant, data)
+            };
             for h in &d.orphans {
                 let data = serde_json::json!({ "connector": d.connector, "held": h });
                 audit(tx, event("drift.orphan", None, data)).await?;

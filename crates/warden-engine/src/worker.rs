@@ -12,10 +12,10 @@ use std::time::Duration as StdDuration;
 use futures::StreamExt as _;
 use warden_connect::ConnectError;
 use warden_model::{Duration, GrantState};
-use warden_store::{Job, NewAuditEvent, Tx};
+use warden_store::{Job, Tx};
 
 use crate::step::Effect;
-use crate::{Engine, EngineError, audit, job_kind};
+use crate::{Engine, EngineError, audit, job_kind, note};
 
 /// The shortest pause between empty worker rounds.
 pub const MIN_PAUSE: StdDuration = StdDuration::from_millis(20);
@@ -222,22 +222,19 @@ impl Engine {
         };
         audit(
             tx,
-            NewAuditEvent {
-                at: now,
-                actor: format!("worker:{worker}"),
-                action: action.into(),
-                request_id: None,
+            note(
+                now,
+                format!("worker:{worker}"),
+                action,
+                None,
                 grant_id,
-                before_state: None,
-                after_state: None,
-                bundle_hash: None,
-                data: serde_json::json!({
+                serde_json::json!({
                     "job": job.id.to_string(),
                     "kind": job.kind,
                     "attempt": job.attempts,
                     "error": e.to_string(),
                 }),
-            },
+            ),
         )
         .await?;
         if transient {
@@ -283,22 +280,19 @@ impl Engine {
                 tx.kill_job(job.id, worker, &e.to_string(), now).await?;
                 audit(
                     &mut tx,
-                    NewAuditEvent {
-                        at: now,
-                        actor: format!("worker:{worker}"),
-                        action: "alert.job_failed".into(),
-                        request_id: None,
-                        grant_id: None,
-                        before_state: None,
-                        after_state: None,
-                        bundle_hash: None,
-                        data: serde_json::json!({
+                    note(
+                        now,
+                        format!("worker:{worker}"),
+                        "alert.job_failed",
+                        None,
+                        None,
+                        serde_json::json!({
                             "job": job.id.to_string(),
                             "kind": job.kind,
                             "target": job.target_id,
                             "error": e.to_string(),
                         }),
-                    },
+                    ),
                 )
                 .await?;
                 tracing::error!(job = %job.id, kind = %job.kind, error = %e, "job failed for good");
