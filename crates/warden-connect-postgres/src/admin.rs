@@ -1,12 +1,10 @@
 //! The admin session: one connection to the server, opened on first use and reopened when
-//! it dropped, plus short-lived ones to other databases for `REASSIGN OWNED`. Statements
-//! are built by the server's `format()` so every name and literal is quoted by PostgreSQL
-//! itself, never spliced by us.
+//! it dropped, plus short-lived ones to other databases for `REASSIGN OWNED`.
 
 use std::time::Duration;
 
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
-use tokio_postgres::{Client, Config, GenericClient, NoTls};
+use tokio_postgres::{Client, Config, NoTls};
 use warden_connect::ConnectError;
 
 use crate::error::{Echo, map};
@@ -78,28 +76,4 @@ impl Admin {
             .map_err(|e| map(&what, Echo::Show, &e))?;
         Ok(client)
     }
-}
-
-/// Runs the utility statement `template` (a `format()` string written in this crate) with
-/// `args` quoted by the server: `%I` as an identifier, `%L` as a literal. `what` names the
-/// step for messages; `echo` says whether the server's message may be shown.
-pub(crate) async fn run(
-    client: &impl GenericClient,
-    template: &'static str,
-    args: &[&str],
-    what: &str,
-    echo: Echo,
-) -> Result<(), ConnectError> {
-    let row = client
-        .query_one(
-            "SELECT format($1, VARIADIC $2::text[])",
-            &[&template, &args],
-        )
-        .await
-        .map_err(|e| map(what, echo, &e))?;
-    let sql: String = row.try_get(0).map_err(|e| map(what, echo, &e))?;
-    client
-        .batch_execute(&sql)
-        .await
-        .map_err(|e| map(what, echo, &e))
 }

@@ -30,6 +30,25 @@ fn transient_state(code: &SqlState) -> bool {
         || matches!(code, "57014" | "55P03" | "42710" | "2BP01")
 }
 
+/// Maps a driver error met while running statements that hold `secret` (a password
+/// verifier): the server's message is shown, naming the group or role it refused, unless
+/// it quotes any part of the secret, when only the SQLSTATE is.
+pub(crate) fn map_holding(what: &str, secret: &str, e: &tokio_postgres::Error) -> ConnectError {
+    let quoted = e
+        .as_db_error()
+        .is_some_and(|db| quotes(db.message(), secret));
+    map(what, if quoted { Echo::Hide } else { Echo::Show }, e)
+}
+
+/// Whether `message` holds `secret` or one of its salt and key parts.
+fn quotes(message: &str, secret: &str) -> bool {
+    message.contains("SCRAM-SHA-256")
+        || secret
+            .split(['$', ':'])
+            .filter(|part| part.len() >= 8)
+            .any(|part| message.contains(part))
+}
+
 /// Maps a driver error met while doing `what` (which names only non-secret things).
 pub(crate) fn map(what: &str, echo: Echo, e: &tokio_postgres::Error) -> ConnectError {
     match e.as_db_error() {
@@ -54,6 +73,21 @@ pub(crate) fn map(what: &str, echo: Echo, e: &tokio_postgres::Error) -> ConnectE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_quoting_the_verifier_or_a_part_of_it_is_hidden() {
+        let secret = "SCRAM-SHA-256$4096:FcXhi12nVvuyOfeKAh9lBA==$AewSv/HgqpUEeq1K0yM4pw/DGRqYly4TEXP8vjvRmPQ=:QXwPHIVVw27Gd5W5upk5W1016P0PDY8lpHBeUkrGE4c=";
+        assert!(quotes(&format!("invalid value \"{secret}\""), secret));
+        assert!(quotes(
+            "near \"AewSv/HgqpUEeq1K0yM4pw/DGRqYly4TEXP8vjvRmPQ=\"",
+            secret
+        ));
+        assert!(quotes("salt FcXhi12nVvuyOfeKAh9lBA==", secret));
+        assert!(!quotes(
+            "permission denied to grant role \"ledger_reader\"",
+            secret
+        ));
+    }
 
     #[test]
     fn retryable_states_are_transient_and_refusals_permanent() {

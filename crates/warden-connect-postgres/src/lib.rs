@@ -2,15 +2,17 @@
 //!
 //! Provisioning creates (or resets) a `LOGIN INHERIT` role named after the grant, with a
 //! fresh password sent only as a SCRAM verifier, `VALID UNTIL` the grant's end as a
-//! backstop, and membership of exactly the role's `grants` group roles. Removal locks the
-//! role, revokes its groups, terminates its sessions (found by oid), hands what it owns to
-//! the admin in every database, drops it and confirms. The admin account needs
+//! backstop, and membership of exactly the role's `grants` group roles, in two round trips
+//! and one commit. Removal locks the role, revokes its groups, terminates its sessions
+//! (found by oid), hands what it owns to the admin in every database, drops it and
+//! confirms, in three round trips and one synchronous commit when it owns nothing. The admin account needs
 //! `CREATEROLE` and `pg_signal_backend`, not superuser; `docs/connectors/postgres.md`
 //! says what an operator must know.
 
 mod admin;
 mod error;
 mod role;
+mod scram;
 
 use std::str::FromStr;
 
@@ -151,8 +153,8 @@ impl Connector for PostgresConnector {
             connection_limit: self.connection_limit,
             valid_until: &valid_until,
         };
-        let mut client = self.admin.client().await?;
-        role::provision(&mut client, account, &password, &spec.grants, &shape).await?;
+        let client = self.admin.client().await?;
+        role::provision(&client, account, &password, &spec.grants, &shape).await?;
         Ok(Some(Credential {
             username: account.to_owned(),
             password,
@@ -167,8 +169,8 @@ impl Connector for PostgresConnector {
             )));
         };
         let account = self.ours(name)?;
-        let mut client = self.admin.client().await?;
-        role::remove(&self.admin, &mut client, account).await
+        let client = self.admin.client().await?;
+        role::remove(&self.admin, &client, account).await
     }
 
     async fn observe(&self) -> Result<Vec<Held>, ConnectError> {

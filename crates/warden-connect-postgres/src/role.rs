@@ -1,26 +1,29 @@
 //! What the connector does to login roles: provision one for a grant, remove one with every
 //! session and object it left, and list Warden's. Each function takes the admin session and
 //! names only roles that parsed as Warden's accounts or as `grants` entries.
+//!
+//! Round trips and commits are what an operation costs on a nearby server, so each one
+//! reads the state it needs in one query, has the server build every utility statement
+//! there (`format()` quotes each name and literal, nothing is spliced here), and sends the
+//! statements as one batch: a batch of several statements is one transaction.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
-use tokio_postgres::{Client, GenericClient};
+use secrecy::SecretString;
+use tokio_postgres::Client;
+use tokio_postgres::types::Type;
 use warden_connect::ConnectError;
 
-use crate::admin::{Admin, run};
-use crate::error::{Echo, map};
+use crate::admin::Admin;
+use crate::error::{Echo, map, map_holding};
+use crate::scram;
 
 /// How long `remove` waits for the sessions it terminated to be gone before it reports
 /// that a retry is needed.
 const SESSION_WAIT: Duration = Duration::from_secs(10);
-/// How long `pg_terminate_backend` waits for each backend, in milliseconds.
-const TERMINATE_WAIT_MS: i64 = 5_000;
-
-/// Attributes of an existing account that only a superuser may take away, so provisioning
-/// refuses to hand out a password for it (Warden never sets them).
-const SUPERUSER_ONLY: &str = "rolsuper OR rolreplication OR rolbypassrls";
+/// The longest pause between two looks at the sessions being ended.
+const SESSION_POLL_MAX: Duration = Duration::from_millis(50);
 
 /// What provisioning asks of the role besides its name, password and groups.
 pub(crate) struct Shape<'a> {
@@ -30,328 +33,290 @@ pub(crate) struct Shape<'a> {
     pub valid_until: &'a str,
 }
 
+/// Provisioning's one look at the server. Parameters: the account, the `grants` entries,
+/// the connection limit, the password verifier, `VALID UNTIL`. Returns the entries that
+/// name no role; those whose attributes a session could use after `SET ROLE` to them;
+/// whether the account exists with an attribute only a superuser may take away (Warden
+/// never gives one); and the statements that make the account exactly what the grant
+/// says: `CREATE ROLE`, or `ALTER ROLE` and the membership changes.
+///
+/// `ALTER ROLE` leaves out `NOSUPERUSER`, `NOREPLICATION` and `NOBYPASSRLS`: PostgreSQL 15
+/// refuses them from a non-superuser even when they change nothing, and the returned flag
+/// stands in for them.
+const PLAN_PROVISION: &str = "\
+WITH want AS (SELECT DISTINCT g FROM unnest($2::text[]) AS g), \
+     acct AS (SELECT oid, rolsuper OR rolreplication OR rolbypassrls AS escalated \
+              FROM pg_roles WHERE rolname = $1), \
+     held AS (SELECT g.rolname::text AS name FROM acct a \
+              JOIN pg_auth_members m ON m.member = a.oid JOIN pg_roles g ON g.oid = m.roleid), \
+     holders AS (SELECT r.rolname::text AS name FROM acct a \
+              JOIN pg_auth_members m ON m.roleid = a.oid JOIN pg_roles r ON r.oid = m.member) \
+SELECT \
+  (SELECT array_agg(w.g) FROM want w \
+   WHERE NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = w.g)), \
+  (SELECT array_agg(w.g) FROM want w JOIN pg_roles r ON r.rolname = w.g \
+   WHERE r.rolsuper OR r.rolcreaterole OR r.rolcreatedb OR r.rolreplication OR r.rolbypassrls), \
+  coalesce((SELECT escalated FROM acct), false), \
+  concat_ws('; ', \
+    CASE WHEN EXISTS (SELECT 1 FROM acct) \
+      THEN format('ALTER ROLE %I WITH LOGIN INHERIT NOCREATEDB NOCREATEROLE \
+                   CONNECTION LIMIT %s PASSWORD %L VALID UNTIL %L', $1, $3, $4, $5) \
+      ELSE format('CREATE ROLE %I WITH LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE \
+                   NOREPLICATION NOBYPASSRLS CONNECTION LIMIT %s PASSWORD %L VALID UNTIL %L', \
+                  $1, $3, $4, $5) \
+    END, \
+    (SELECT string_agg(format('REVOKE %I FROM %I', name, $1), '; ') FROM held \
+     WHERE name <> ALL ($2::text[])), \
+    (SELECT string_agg(format('GRANT %I TO %I', w.g, $1), '; ') FROM want w \
+     WHERE w.g NOT IN (SELECT name FROM held)), \
+    (SELECT string_agg(format('REVOKE %I FROM %I', $1, name), '; ') FROM holders))";
+
 /// Creates `account` or brings it back to `groups` and a new password, in one transaction.
 pub(crate) async fn provision(
-    client: &mut Client,
+    client: &Client,
     account: &str,
     password: &SecretString,
     groups: &[String],
     shape: &Shape<'_>,
 ) -> Result<(), ConnectError> {
-    let what = |step: &str| format!("{step} for role `{account}`");
-    let tx = client
-        .transaction()
-        .await
-        .map_err(|e| map(&what("starting provisioning"), Echo::Show, &e))?;
-    check_groups(&tx, account, groups).await?;
-
+    let what = format!("provisioning role `{account}`");
     // The verifier is computed here, so the password itself never crosses the wire and
     // never lands in the server's statement log or in an error message.
-    let verifier = postgres_protocol::password::scram_sha_256(password.expose_secret().as_bytes());
-    let limit = shape.connection_limit.to_string();
-    let existing = tx
-        .query_opt(
-            &format!("SELECT oid, ({SUPERUSER_ONLY}) FROM pg_roles WHERE rolname = $1"),
-            &[&account],
+    let verifier = scram::verifier(password)?;
+    let limit = i32::try_from(shape.connection_limit).map_err(|_| {
+        ConnectError::Config(format!(
+            "connection limit `{}` is too large",
+            shape.connection_limit
+        ))
+    })?;
+    // The query holds the verifier as a parameter: only its SQLSTATE is ever shown.
+    let hide = |e: tokio_postgres::Error| map(&what, Echo::Hide, &e);
+    let row = client
+        .query_typed_one(
+            PLAN_PROVISION,
+            &[
+                (&account, Type::TEXT),
+                (&groups, Type::TEXT_ARRAY),
+                (&limit, Type::INT4),
+                (&verifier, Type::TEXT),
+                (&shape.valid_until, Type::TEXT),
+            ],
         )
         .await
-        .map_err(|e| map(&what("looking up"), Echo::Show, &e))?;
-    let oid: u32 = match existing {
-        None => {
-            run(
-                &tx,
-                "CREATE ROLE %I WITH LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE \
-                 NOREPLICATION NOBYPASSRLS CONNECTION LIMIT %s PASSWORD %L VALID UNTIL %L",
-                &[account, &limit, &verifier, shape.valid_until],
-                &what("creating"),
-                Echo::Hide,
-            )
-            .await?;
-            let row = tx
-                .query_one("SELECT oid FROM pg_roles WHERE rolname = $1", &[&account])
-                .await
-                .map_err(|e| map(&what("looking up"), Echo::Show, &e))?;
-            row.try_get(0)
-                .map_err(|e| map(&what("looking up"), Echo::Show, &e))?
-        }
-        Some(row) => {
-            let escalated: bool = row
-                .try_get(1)
-                .map_err(|e| map(&what("looking up"), Echo::Show, &e))?;
-            if escalated {
-                // Someone gave Warden's account an attribute only a superuser may take
-                // back; handing out a password for it would hand out that attribute.
-                return Err(ConnectError::Permanent(format!(
-                    "role `{account}` has an administrative attribute Warden never gives; remove the role by hand"
-                )));
-            }
-            // PostgreSQL 15 refuses `NOSUPERUSER`, `NOREPLICATION` and `NOBYPASSRLS` in
-            // `ALTER ROLE` from a non-superuser even when they change nothing; the check
-            // above stands in for them.
-            run(
-                &tx,
-                "ALTER ROLE %I WITH LOGIN INHERIT NOCREATEDB NOCREATEROLE \
-                 CONNECTION LIMIT %s PASSWORD %L VALID UNTIL %L",
-                &[account, &limit, &verifier, shape.valid_until],
-                &what("resetting"),
-                Echo::Hide,
-            )
-            .await?;
-            row.try_get(0)
-                .map_err(|e| map(&what("looking up"), Echo::Show, &e))?
-        }
-    };
-
-    let want: BTreeSet<&str> = groups.iter().map(String::as_str).collect();
-    let have = member_of(&tx, oid, account).await?;
-    for group in have.iter().filter(|g| !want.contains(g.as_str())) {
-        run(
-            &tx,
-            "REVOKE %I FROM %I",
-            &[group, account],
-            &what("revoking an extra group"),
-            Echo::Show,
-        )
-        .await?;
-    }
-    for group in want.iter().filter(|g| !have.contains(**g)) {
-        run(
-            &tx,
-            "GRANT %I TO %I",
-            &[group, account],
-            &what(&format!("granting `{group}`")),
-            Echo::Show,
-        )
-        .await?;
-    }
-    // Nobody else may be a member of the account: a member could `SET ROLE` to it.
-    for member in members_of(&tx, oid, account).await? {
-        run(
-            &tx,
-            "REVOKE %I FROM %I",
-            &[account, &member],
-            &what("revoking a member"),
-            Echo::Show,
-        )
-        .await?;
-    }
-    tx.commit()
-        .await
-        .map_err(|e| map(&what("committing"), Echo::Show, &e))
-}
-
-/// Every group must exist and give nothing a session could escalate with.
-async fn check_groups(
-    client: &impl GenericClient,
-    account: &str,
-    groups: &[String],
-) -> Result<(), ConnectError> {
-    let what = format!("checking the groups of role `{account}`");
-    let rows = client
-        .query(
-            // A session of the grant's role may `SET ROLE` to any of its groups and then act
-            // with the group's attributes, beyond the grant: groups holding them are refused.
-            "SELECT g, r.oid IS NOT NULL, coalesce(r.rolsuper OR r.rolcreaterole \
-             OR r.rolcreatedb OR r.rolreplication OR r.rolbypassrls, false) \
-             FROM unnest($1::text[]) AS g LEFT JOIN pg_roles r ON r.rolname = g",
-            &[&groups],
-        )
-        .await
-        .map_err(|e| map(&what, Echo::Show, &e))?;
-    for row in rows {
-        let group: String = row.try_get(0).map_err(|e| map(&what, Echo::Show, &e))?;
-        let exists: bool = row.try_get(1).map_err(|e| map(&what, Echo::Show, &e))?;
-        let escalating: bool = row.try_get(2).map_err(|e| map(&what, Echo::Show, &e))?;
-        if !exists {
+        .map_err(hide)?;
+    let missing: Option<Vec<String>> = row.try_get(0).map_err(hide)?;
+    let escalating: Option<Vec<String>> = row.try_get(1).map_err(hide)?;
+    let escalated: bool = row.try_get(2).map_err(hide)?;
+    let statements: String = row.try_get(3).map_err(hide)?;
+    for group in groups {
+        if missing.as_ref().is_some_and(|m| m.contains(group)) {
             return Err(ConnectError::Permanent(format!(
                 "group role `{group}` does not exist on the server"
             )));
         }
-        if escalating {
+        // A session of the grant's role may `SET ROLE` to any of its groups and then act
+        // with the group's attributes, beyond the grant.
+        if escalating.as_ref().is_some_and(|m| m.contains(group)) {
             return Err(ConnectError::Permanent(format!(
                 "group role `{group}` is superuser or may create roles or databases, replicate or bypass row security; a grant's session could `SET ROLE` to it"
             )));
         }
     }
-    Ok(())
-}
-
-/// The roles `oid` is a direct member of.
-async fn member_of(
-    client: &impl GenericClient,
-    oid: u32,
-    account: &str,
-) -> Result<BTreeSet<String>, ConnectError> {
-    names(
-        client,
-        "SELECT r.rolname::text FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid \
-         WHERE m.member = $1",
-        oid,
-        &format!("listing the groups of role `{account}`"),
-    )
-    .await
-}
-
-/// The roles that are direct members of `oid`.
-async fn members_of(
-    client: &impl GenericClient,
-    oid: u32,
-    account: &str,
-) -> Result<BTreeSet<String>, ConnectError> {
-    names(
-        client,
-        "SELECT r.rolname::text FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member \
-         WHERE m.roleid = $1",
-        oid,
-        &format!("listing the members of role `{account}`"),
-    )
-    .await
-}
-
-async fn names(
-    client: &impl GenericClient,
-    query: &str,
-    oid: u32,
-    what: &str,
-) -> Result<BTreeSet<String>, ConnectError> {
-    let rows = client
-        .query(query, &[&oid])
+    if escalated {
+        // Handing out a password for such a role would hand out that attribute.
+        return Err(ConnectError::Permanent(format!(
+            "role `{account}` has an administrative attribute Warden never gives; remove the role by hand"
+        )));
+    }
+    // One batch, so one transaction and one commit: on any error nothing is changed.
+    client
+        .batch_execute(&statements)
         .await
-        .map_err(|e| map(what, Echo::Show, &e))?;
-    rows.iter()
-        .map(|r| r.try_get(0).map_err(|e| map(what, Echo::Show, &e)))
-        .collect()
+        .map_err(|e| map_holding(&what, &verifier, &e))
 }
+
+/// `SELECT … FROM pg_shdepend` naming the databases where role `$1` owns objects or holds
+/// privileges. Entries on shared objects (a database's own privileges) are cleared from
+/// the admin's database.
+macro_rules! owned_in_sql {
+    () => {
+        "SELECT DISTINCT coalesce(d.datname, current_database())::text AS datname \
+         FROM pg_shdepend s LEFT JOIN pg_database d ON d.oid = s.dbid \
+         WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = $1"
+    };
+}
+
+/// The sessions of role `$1` (named `$2`), each signalled to terminate; the query returns
+/// how many there were. `usesysid` is the session user: it stays the role's oid after
+/// `SET ROLE` and after the role is dropped, when `usename` is null.
+macro_rules! end_sessions_sql {
+    () => {
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE (usesysid = $1 OR usename = $2) AND pid <> pg_backend_pid()"
+    };
+}
+
+/// Removal's one look at the server. Parameter: the account. Returns no row when there is
+/// no such role, else its oid, the admin's database and the statements of each step.
+/// The lock is committed without waiting for the disk (`synchronous_commit = off`): it
+/// takes effect for other sessions at once all the same, and the `DROP ROLE` that ends a
+/// removal commits synchronously, which makes every earlier commit durable too.
+const PLAN_REMOVAL: &str = "\
+SELECT r.oid, current_database()::text, \
+  concat_ws('; ', 'SET LOCAL synchronous_commit = off', \
+    format('ALTER ROLE %I WITH NOLOGIN', r.rolname), \
+    (SELECT string_agg(format('REVOKE %I FROM %I', g.rolname, r.rolname), '; ') \
+     FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid)), \
+  format('SET LOCAL synchronous_commit = off; GRANT %I TO CURRENT_USER', r.rolname), \
+  format('REASSIGN OWNED BY %I TO CURRENT_USER; DROP OWNED BY %I', r.rolname, r.rolname), \
+  format('DROP ROLE IF EXISTS %I', r.rolname) \
+FROM pg_roles r WHERE r.rolname = $1";
+
+/// Ends the sessions of role `$1` (named `$2`) and lists where it owns objects: the count
+/// on every row, a database name or null.
+const END_AND_LIST: &str = concat!(
+    "WITH ended AS (",
+    end_sessions_sql!(),
+    ") SELECT ended.count, owned.datname FROM ended LEFT JOIN (",
+    owned_in_sql!(),
+    ") owned ON true"
+);
+
+/// Whether role `$1` (named `$2`) is still there by name or oid, and how many of its
+/// sessions were still there (each signalled to terminate).
+const CONFIRM: &str = concat!(
+    "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $2 OR oid = $1), (",
+    end_sessions_sql!(),
+    ")"
+);
 
 /// Removes `account`: no login, no groups, no sessions, no objects, no role; and confirms.
 ///
 /// Order matters. `DROP ROLE` leaves the role's open sessions running, and a session that
 /// ran `SET ROLE <group>` keeps the group's rights after the membership is revoked, so
 /// sessions are terminated, found by the role's oid (read before the drop: a dropped role
-/// matches no name), after `NOLOGIN` has stopped new ones.
+/// matches no name), after `NOLOGIN` has stopped new ones. Steps that need no answer from
+/// the one before are pipelined: sent together, run by the server in order.
 pub(crate) async fn remove(
     admin: &Admin,
-    client: &mut Client,
+    client: &Client,
     account: &str,
 ) -> Result<(), ConnectError> {
     let what = |step: &str| format!("{step} role `{account}`");
     let row = client
-        .query_opt("SELECT oid FROM pg_roles WHERE rolname = $1", &[&account])
+        .query_typed_opt(PLAN_REMOVAL, &[(&account, Type::TEXT)])
         .await
         .map_err(|e| map(&what("looking up"), Echo::Show, &e))?;
     let Some(row) = row else {
         return Ok(());
     };
+    let field = |i: usize| -> Result<String, ConnectError> {
+        row.try_get(i)
+            .map_err(|e| map(&what("looking up"), Echo::Show, &e))
+    };
     let oid: u32 = row
         .try_get(0)
         .map_err(|e| map(&what("looking up"), Echo::Show, &e))?;
+    let here = field(1)?;
+    let lock = field(2)?;
+    let take_over = field(3)?;
+    let clear = field(4)?;
+    let drop_role = field(5)?;
+    let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 2] =
+        [(&oid, Type::OID), (&account, Type::TEXT)];
 
-    // 1. No new logins, no group rights for new statements.
-    let tx = client
-        .transaction()
-        .await
-        .map_err(|e| map(&what("starting to remove"), Echo::Show, &e))?;
-    run(
-        &tx,
-        "ALTER ROLE %I WITH NOLOGIN",
-        &[account],
-        &what("locking"),
-        Echo::Show,
-    )
-    .await?;
-    for group in member_of(&tx, oid, account).await? {
-        run(
-            &tx,
-            "REVOKE %I FROM %I",
-            &[&group, account],
-            &what("revoking a group of"),
-            Echo::Show,
-        )
-        .await?;
+    // 1. No new logins, no group rights for new statements; committed before
+    // 2. the sessions opened before are terminated, including those that switched to a
+    // group with `SET ROLE`.
+    let (locked, ended) = tokio::join!(
+        client.batch_execute(&lock),
+        client.query_typed(END_AND_LIST, &params)
+    );
+    locked.map_err(|e| map(&what("locking"), Echo::Show, &e))?;
+    let ending = what("ending the sessions of");
+    let rows = ended.map_err(|e| map(&ending, Echo::Show, &e))?;
+    let mut signalled = 0i64;
+    let mut databases = BTreeSet::new();
+    for r in &rows {
+        signalled = r.try_get(0).map_err(|e| map(&ending, Echo::Show, &e))?;
+        let db: Option<String> = r.try_get(1).map_err(|e| map(&ending, Echo::Show, &e))?;
+        databases.extend(db);
     }
-    tx.commit()
-        .await
-        .map_err(|e| map(&what("locking"), Echo::Show, &e))?;
-
-    // 2. Sessions opened before, including those that switched to a group with `SET ROLE`.
-    end_sessions(client, oid, account).await?;
+    if signalled > 0 {
+        end_sessions(client, &params, account).await?;
+        // What the ended sessions created before they went is listed only now.
+        databases = owned_in(client, oid, account).await?;
+    }
 
     // 3. Objects it owns and privileges granted to it, in every database that has any.
-    let databases = owned_in(client, oid, account).await?;
+    let mut last = drop_role;
     if !databases.is_empty() {
         // PostgreSQL 15 lets only members of a role reassign or drop what it owns; the
         // admin becomes a member of a role that, its groups revoked, holds only its own
         // objects. The membership goes with the role.
-        run(
-            client,
-            "GRANT %I TO CURRENT_USER",
-            &[account],
-            &what("taking over"),
-            Echo::Show,
-        )
-        .await?;
-        let here: String = client
-            .query_one("SELECT current_database()::text", &[])
+        client
+            .batch_execute(&take_over)
             .await
-            .and_then(|r| r.try_get(0))
             .map_err(|e| map(&what("taking over"), Echo::Show, &e))?;
-        for db in &databases {
-            if *db == here {
-                clear_owned(client, account).await?;
-            } else {
-                let other = admin.open(Some(db)).await?;
-                clear_owned(&other, account).await?;
-            }
+        for db in databases.iter().filter(|db| **db != here) {
+            let other = admin.open(Some(db)).await?;
+            other
+                .batch_execute(&format!("SET LOCAL synchronous_commit = off; {clear}"))
+                .await
+                .map_err(|e| map(&what("reassigning what is owned by"), Echo::Show, &e))?;
+        }
+        if databases.contains(&here) {
+            last = format!("{clear}; {last}");
         }
     }
 
-    // 4. The role.
-    run(
-        client,
-        "DROP ROLE IF EXISTS %I",
-        &[account],
-        &what("dropping"),
-        Echo::Show,
-    )
-    .await?;
-
-    // 5. Confirm: no role by name or oid, no session by oid (a session that slipped in
-    // between the steps is ended now).
-    let left: bool = client
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1 OR oid = $2)",
-            &[&account, &oid],
-        )
-        .await
-        .and_then(|r| r.try_get(0))
-        .map_err(|e| map(&what("confirming the removal of"), Echo::Show, &e))?;
+    // 4. The role, committed and flushed; then 5. confirm: no role by name or oid, no
+    // session by oid (a session that slipped in between the steps is ended now).
+    let (dropped, confirmed) = tokio::join!(
+        client.batch_execute(&last),
+        client.query_typed_one(CONFIRM, &params)
+    );
+    dropped.map_err(|e| map(&what("dropping"), Echo::Show, &e))?;
+    let confirming = what("confirming the removal of");
+    let row = confirmed.map_err(|e| map(&confirming, Echo::Show, &e))?;
+    let left: bool = row
+        .try_get(0)
+        .map_err(|e| map(&confirming, Echo::Show, &e))?;
+    let sessions: i64 = row
+        .try_get(1)
+        .map_err(|e| map(&confirming, Echo::Show, &e))?;
     if left {
         return Err(ConnectError::Transient(format!(
             "role `{account}` is still on the server after `DROP ROLE`"
         )));
     }
-    end_sessions(client, oid, account).await
+    if sessions > 0 {
+        end_sessions(client, &params, account).await?;
+    }
+    Ok(())
 }
 
-/// Terminates every backend of role `oid` and waits until the server shows none.
-async fn end_sessions(client: &Client, oid: u32, account: &str) -> Result<(), ConnectError> {
+/// Terminates every backend of the role (`params`: its oid and name) and waits until the
+/// server shows none, looking again after 1, 2, 4 … up to 50 ms.
+async fn end_sessions(
+    client: &Client,
+    params: &[(&(dyn tokio_postgres::types::ToSql + Sync), Type)],
+    account: &str,
+) -> Result<(), ConnectError> {
     let what = format!("ending the sessions of role `{account}`");
     let wait = async {
+        let mut pause = Duration::from_millis(1);
         loop {
-            // `usesysid` is the session user: it stays the role's oid after `SET ROLE`
-            // and after the role is dropped, when `usename` is null.
-            let rows = client
-                .query(
-                    "SELECT pid, pg_terminate_backend(pid, $2) FROM pg_stat_activity \
-                     WHERE (usesysid = $1 OR usename = $3) AND pid <> pg_backend_pid()",
-                    &[&oid, &TERMINATE_WAIT_MS, &account],
-                )
+            let left: i64 = client
+                .query_typed_one(end_sessions_sql!(), params)
                 .await
+                .and_then(|r| r.try_get(0))
                 .map_err(|e| map(&what, Echo::Show, &e))?;
-            if rows.is_empty() {
+            if left == 0 {
                 return Ok(());
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(SESSION_POLL_MAX);
         }
     };
     tokio::time::timeout(SESSION_WAIT, wait)
@@ -363,37 +328,20 @@ async fn end_sessions(client: &Client, oid: u32, account: &str) -> Result<(), Co
         })
 }
 
-/// Databases where role `oid` owns objects or holds privileges (`pg_shdepend`). Entries on
-/// shared objects (a database's own privileges) are cleared from the admin's database.
+/// Databases where role `oid` owns objects or holds privileges (`pg_shdepend`).
 async fn owned_in(
     client: &Client,
     oid: u32,
     account: &str,
 ) -> Result<BTreeSet<String>, ConnectError> {
-    names(
-        client,
-        "SELECT DISTINCT coalesce(d.datname, current_database())::text FROM pg_shdepend s \
-         LEFT JOIN pg_database d ON d.oid = s.dbid \
-         WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = $1",
-        oid,
-        &format!("finding what role `{account}` owns"),
-    )
-    .await
-}
-
-/// Hands the role's objects in the session's database to the admin, then drops its
-/// remaining privileges there.
-async fn clear_owned(client: &impl GenericClient, account: &str) -> Result<(), ConnectError> {
-    let what = format!("reassigning what role `{account}` owns");
-    run(
-        client,
-        "REASSIGN OWNED BY %I TO CURRENT_USER",
-        &[account],
-        &what,
-        Echo::Show,
-    )
-    .await?;
-    run(client, "DROP OWNED BY %I", &[account], &what, Echo::Show).await
+    let what = format!("finding what role `{account}` owns");
+    let rows = client
+        .query_typed(owned_in_sql!(), &[(&oid, Type::OID)])
+        .await
+        .map_err(|e| map(&what, Echo::Show, &e))?;
+    rows.iter()
+        .map(|r| r.try_get(0).map_err(|e| map(&what, Echo::Show, &e)))
+        .collect()
 }
 
 /// Warden's accounts: roles named with `prefix` that parse as derived account names.

@@ -111,6 +111,46 @@ async fn role_owning_a_table_in_another_database_is_dropped_after_reassign() {
 }
 
 #[tokio::test]
+async fn role_owning_objects_in_the_admins_own_database_is_dropped_after_reassign() {
+    with_fixture(|f| async move {
+        // The admin logs in to the fixture's database, so what the role owns there is
+        // cleared on the admin session itself, in the transaction that drops the role.
+        let c = f.connector_on(&f.db).await;
+        let spec = f.setup(&[&f.maker]).spec(conformance::now());
+        let account = spec.account.as_str().to_owned();
+        c.provision(&spec).await.unwrap().unwrap();
+        // Made without a session of the role: removal finds no session to end and relies
+        // on its first look at `pg_shdepend`.
+        f.root_in_db()
+            .await
+            .batch_execute(&format!(
+                "CREATE TABLE s.given (x int); ALTER TABLE s.given OWNER TO {account}"
+            ))
+            .await
+            .unwrap();
+        c.revoke(&spec).await.unwrap();
+
+        assert!(!f.role_exists(&account).await, "role left behind");
+        let owner: String = f
+            .root_in_db()
+            .await
+            .query_one(
+                "SELECT tableowner::text FROM pg_tables WHERE schemaname = 's' AND tablename = 'given'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(owner, f.admin, "the table was not handed to the admin");
+        assert!(
+            !f.groups_of(&f.admin).await.contains(&account),
+            "the admin kept a membership"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn provisioning_again_restores_exactly_the_grants() {
     with_fixture(|f| async move {
         let c = f.connector().await;

@@ -120,9 +120,14 @@ impl Fixture {
 
     /// The connector, logged in as the least-privileged admin role.
     pub async fn connector(&self) -> PostgresConnector {
+        self.connector_on("postgres").await
+    }
+
+    /// The connector, logged in as the least-privileged admin role to database `db`.
+    pub async fn connector_on(&self, db: &str) -> PostgresConnector {
         let settings = Settings {
             name: "test-pg".into(),
-            url: SecretString::from(url_for(&self.url, &self.admin, "postgres")),
+            url: SecretString::from(url_for(&self.url, &self.admin, db)),
             prefix: self.prefix.clone(),
             options: BTreeMap::new(),
         };
