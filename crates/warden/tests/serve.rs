@@ -187,15 +187,28 @@ fn sigterm_lets_a_request_in_flight_finish() {
     let body =
         std::fs::read_to_string(root().join("examples/requests/incident-read.json")).unwrap();
 
-    // A request whose headers are sent but whose body is not, yet.
+    // A request whose headers are sent but whose body is not, yet. `Expect: 100-continue`
+    // makes the server say when its handler starts reading the body, so the signal below
+    // is sure to arrive while the request is in flight, not before it was read.
     let mut s = TcpStream::connect(&addr).unwrap();
     write!(
         s,
-        "POST /v1/requests HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {alice}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST /v1/requests HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {alice}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
         body.len()
     )
     .unwrap();
     s.flush().unwrap();
+    let mut interim = Vec::new();
+    let mut byte = [0u8; 1];
+    while !interim.ends_with(b"\r\n\r\n") {
+        assert_eq!(s.read(&mut byte).unwrap(), 1, "closed before 100 Continue");
+        interim.push(byte[0]);
+    }
+    assert!(
+        interim.starts_with(b"HTTP/1.1 100"),
+        "{}",
+        String::from_utf8_lossy(&interim)
+    );
 
     server.sigterm();
     // Wait (a bounded number of tries) until the server stops accepting new connections.
