@@ -8,10 +8,21 @@ use tokio_postgres::{Client, Config, NoTls};
 use warden_connect::ConnectError;
 
 use crate::error::{Echo, map};
+use crate::role::Statements;
 
 /// How long the admin session waits for a lock or a statement before giving up (and the
-/// job retries), so a stuck catalog lock never hangs the worker.
-const SESSION_SETUP: &str = "SET lock_timeout = '10s'; SET statement_timeout = '60s'";
+/// job retries), so a stuck catalog lock never hangs the worker. Its queries are prepared
+/// once and planned once (a generic plan): planning them costs more than running them.
+const SESSION_SETUP: &str = "SET lock_timeout = '10s'; SET statement_timeout = '60s'; \
+                             SET plan_cache_mode = force_generic_plan";
+
+/// The admin session: the connection and the connector's queries prepared on it.
+pub(crate) struct Session {
+    /// The connection.
+    pub(crate) client: Client,
+    /// The connector's queries, prepared on `client`.
+    pub(crate) statements: Statements,
+}
 
 /// The admin connection of one connector instance.
 pub(crate) struct Admin {
@@ -19,7 +30,7 @@ pub(crate) struct Admin {
     config: Config,
     /// The connector instance's name, for messages.
     name: String,
-    client: Mutex<Option<Client>>,
+    session: Mutex<Option<Session>>,
 }
 
 impl Admin {
@@ -34,16 +45,24 @@ impl Admin {
         Self {
             config,
             name,
-            client: Mutex::new(None),
+            session: Mutex::new(None),
         }
     }
 
-    /// The admin client, connected. Holding it serialises this instance's operations,
+    /// The admin session, connected. Holding it serialises this instance's operations,
     /// which keeps the connector to one admin connection.
-    pub(crate) async fn client(&self) -> Result<MappedMutexGuard<'_, Client>, ConnectError> {
-        let mut guard = self.client.lock().await;
-        if guard.as_ref().is_none_or(Client::is_closed) {
-            *guard = Some(self.open(None).await?);
+    pub(crate) async fn session(&self) -> Result<MappedMutexGuard<'_, Session>, ConnectError> {
+        let mut guard = self.session.lock().await;
+        if guard.as_ref().is_none_or(|s| s.client.is_closed()) {
+            let client = self.open(None).await?;
+            let statements = Statements::prepare(&client).await.map_err(|e| {
+                map(
+                    &format!("connector `{}` preparing its queries", self.name),
+                    Echo::Show,
+                    &e,
+                )
+            })?;
+            *guard = Some(Session { client, statements });
         }
         MutexGuard::try_map(guard, Option::as_mut).map_err(|_| {
             ConnectError::Transient(format!("connector `{}` lost its admin session", self.name))

@@ -17,7 +17,7 @@ mod scram;
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::config::SslMode;
 use warden_connect::{
     AccountName, ConnectError, Connector, Credential, Held, Kind, Prefix, Settings, Spec,
@@ -36,6 +36,12 @@ pub const REFUSED_GROUPS: &[&str] = &[
     "pg_read_server_files",
     "pg_write_server_files",
 ];
+
+/// The SCRAM-SHA-256 verifier the connector sends in place of `password`: PostgreSQL's
+/// own form, salt length and iteration count, with a fresh random salt.
+pub fn scram_verifier(password: &SecretString) -> Result<String, ConnectError> {
+    scram::verifier(password)
+}
 
 /// A connector instance for one PostgreSQL server.
 pub struct PostgresConnector {
@@ -153,8 +159,8 @@ impl Connector for PostgresConnector {
             connection_limit: self.connection_limit,
             valid_until: &valid_until,
         };
-        let client = self.admin.client().await?;
-        role::provision(&client, account, &password, &spec.grants, &shape).await?;
+        let session = self.admin.session().await?;
+        role::provision(&session, account, &password, &spec.grants, &shape).await?;
         Ok(Some(Credential {
             username: account.to_owned(),
             password,
@@ -169,13 +175,13 @@ impl Connector for PostgresConnector {
             )));
         };
         let account = self.ours(name)?;
-        let client = self.admin.client().await?;
-        role::remove(&self.admin, &client, account).await
+        let session = self.admin.session().await?;
+        role::remove(&self.admin, &session, account).await
     }
 
     async fn observe(&self) -> Result<Vec<Held>, ConnectError> {
-        let client = self.admin.client().await?;
-        let names = role::observe(&client, &self.prefix).await?;
+        let session = self.admin.session().await?;
+        let names = role::observe(&session.client, &self.prefix).await?;
         Ok(names.into_iter().map(Held::Account).collect())
     }
 }

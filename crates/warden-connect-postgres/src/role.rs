@@ -11,11 +11,11 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use tokio_postgres::Client;
-use tokio_postgres::types::Type;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Statement};
 use warden_connect::ConnectError;
 
-use crate::admin::Admin;
+use crate::admin::{Admin, Session};
 use crate::error::{Echo, map, map_holding};
 use crate::scram;
 
@@ -73,7 +73,7 @@ SELECT \
 
 /// Creates `account` or brings it back to `groups` and a new password, in one transaction.
 pub(crate) async fn provision(
-    client: &Client,
+    session: &Session,
     account: &str,
     password: &SecretString,
     groups: &[String],
@@ -91,16 +91,11 @@ pub(crate) async fn provision(
     })?;
     // The query holds the verifier as a parameter: only its SQLSTATE is ever shown.
     let hide = |e: tokio_postgres::Error| map(&what, Echo::Hide, &e);
+    let client = &session.client;
     let row = client
-        .query_typed_one(
-            PLAN_PROVISION,
-            &[
-                (&account, Type::TEXT),
-                (&groups, Type::TEXT_ARRAY),
-                (&limit, Type::INT4),
-                (&verifier, Type::TEXT),
-                (&shape.valid_until, Type::TEXT),
-            ],
+        .query_one(
+            &session.statements.plan_provision,
+            &[&account, &groups, &limit, &verifier, &shape.valid_until],
         )
         .await
         .map_err(hide)?;
@@ -199,12 +194,13 @@ const CONFIRM: &str = concat!(
 /// the one before are pipelined: sent together, run by the server in order.
 pub(crate) async fn remove(
     admin: &Admin,
-    client: &Client,
+    session: &Session,
     account: &str,
 ) -> Result<(), ConnectError> {
     let what = |step: &str| format!("{step} role `{account}`");
+    let (client, st) = (&session.client, &session.statements);
     let row = client
-        .query_typed_opt(PLAN_REMOVAL, &[(&account, Type::TEXT)])
+        .query_opt(&st.plan_removal, &[&account])
         .await
         .map_err(|e| map(&what("looking up"), Echo::Show, &e))?;
     let Some(row) = row else {
@@ -222,15 +218,14 @@ pub(crate) async fn remove(
     let take_over = field(3)?;
     let clear = field(4)?;
     let drop_role = field(5)?;
-    let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 2] =
-        [(&oid, Type::OID), (&account, Type::TEXT)];
+    let params: [&(dyn ToSql + Sync); 2] = [&oid, &account];
 
     // 1. No new logins, no group rights for new statements; committed before
     // 2. the sessions opened before are terminated, including those that switched to a
     // group with `SET ROLE`.
     let (locked, ended) = tokio::join!(
         client.batch_execute(&lock),
-        client.query_typed(END_AND_LIST, &params)
+        client.query(&st.end_and_list, &params)
     );
     locked.map_err(|e| map(&what("locking"), Echo::Show, &e))?;
     let ending = what("ending the sessions of");
@@ -243,9 +238,9 @@ pub(crate) async fn remove(
         databases.extend(db);
     }
     if signalled > 0 {
-        end_sessions(client, &params, account).await?;
+        end_sessions(session, &params, account).await?;
         // What the ended sessions created before they went is listed only now.
-        databases = owned_in(client, oid, account).await?;
+        databases = owned_in(session, oid, account).await?;
     }
 
     // 3. Objects it owns and privileges granted to it, in every database that has any.
@@ -274,7 +269,7 @@ pub(crate) async fn remove(
     // session by oid (a session that slipped in between the steps is ended now).
     let (dropped, confirmed) = tokio::join!(
         client.batch_execute(&last),
-        client.query_typed_one(CONFIRM, &params)
+        client.query_one(&st.confirm, &params)
     );
     dropped.map_err(|e| map(&what("dropping"), Echo::Show, &e))?;
     let confirming = what("confirming the removal of");
@@ -291,7 +286,7 @@ pub(crate) async fn remove(
         )));
     }
     if sessions > 0 {
-        end_sessions(client, &params, account).await?;
+        end_sessions(session, &params, account).await?;
     }
     Ok(())
 }
@@ -299,16 +294,17 @@ pub(crate) async fn remove(
 /// Terminates every backend of the role (`params`: its oid and name) and waits until the
 /// server shows none, looking again after 1, 2, 4 … up to 50 ms.
 async fn end_sessions(
-    client: &Client,
-    params: &[(&(dyn tokio_postgres::types::ToSql + Sync), Type)],
+    session: &Session,
+    params: &[&(dyn ToSql + Sync)],
     account: &str,
 ) -> Result<(), ConnectError> {
     let what = format!("ending the sessions of role `{account}`");
     let wait = async {
         let mut pause = Duration::from_millis(1);
         loop {
-            let left: i64 = client
-                .query_typed_one(end_sessions_sql!(), params)
+            let left: i64 = session
+                .client
+                .query_one(&session.statements.end_sessions, params)
                 .await
                 .and_then(|r| r.try_get(0))
                 .map_err(|e| map(&what, Echo::Show, &e))?;
@@ -330,18 +326,63 @@ async fn end_sessions(
 
 /// Databases where role `oid` owns objects or holds privileges (`pg_shdepend`).
 async fn owned_in(
-    client: &Client,
+    session: &Session,
     oid: u32,
     account: &str,
 ) -> Result<BTreeSet<String>, ConnectError> {
     let what = format!("finding what role `{account}` owns");
-    let rows = client
-        .query_typed(owned_in_sql!(), &[(&oid, Type::OID)])
+    let rows = session
+        .client
+        .query(&session.statements.owned_in, &[&oid])
         .await
         .map_err(|e| map(&what, Echo::Show, &e))?;
     rows.iter()
         .map(|r| r.try_get(0).map_err(|e| map(&what, Echo::Show, &e)))
         .collect()
+}
+
+/// The connector's queries, prepared once per admin session: parsing and planning the
+/// catalog views they read costs more than running them.
+pub(crate) struct Statements {
+    plan_provision: Statement,
+    plan_removal: Statement,
+    end_and_list: Statement,
+    confirm: Statement,
+    end_sessions: Statement,
+    owned_in: Statement,
+}
+
+impl Statements {
+    /// Prepares every query on `client`, in one round trip.
+    pub(crate) async fn prepare(client: &Client) -> Result<Self, tokio_postgres::Error> {
+        let text = [Type::TEXT];
+        let oid_and_name = [Type::OID, Type::TEXT];
+        let (plan_provision, plan_removal, end_and_list, confirm, end_sessions, owned_in) = tokio::try_join!(
+            client.prepare_typed(
+                PLAN_PROVISION,
+                &[
+                    Type::TEXT,
+                    Type::TEXT_ARRAY,
+                    Type::INT4,
+                    Type::TEXT,
+                    Type::TEXT
+                ],
+            ),
+            client.prepare_typed(PLAN_REMOVAL, &text),
+            client.prepare_typed(END_AND_LIST, &oid_and_name),
+            client.prepare_typed(CONFIRM, &oid_and_name),
+            client.prepare_typed(end_sessions_sql!(), &oid_and_name),
+            client.prepare_typed(owned_in_sql!(), &[Type::OID]),
+        )?;
+        Ok(Self {
+            plan_provision,
+            plan_removal,
+            end_and_list,
+            confirm,
+            end_sessions,
+            owned_in,
+        })
+    }
 }
 
 /// Warden's accounts: roles named with `prefix` that parse as derived account names.
