@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release -p warden-engine --example revocation_bench -- \
-//!     --target redis|postgres [--store URL] [--mode throughput|lag|both] \
+//!     --target redis|postgres [--store URL] [--mode throughput|lag|both|instances] \
 //!     [--grants 10000] [--parallelism 1,8,32,64] [--batch 100,500] \
 //!     [--lag-grants 1000] [--spread 0,60] [--lead 20]
 //! ```
@@ -26,6 +26,10 @@
 //! `expires_at` `--lead` seconds ahead (all at one instant for spread 0, otherwise spread
 //! evenly over that many whole seconds); a worker on `SystemClock` (`run_worker`, 1 s
 //! poll, default batch and parallelism) revokes them; the lag is `revoked_at − expires_at`.
+//!
+//! Instances (`--mode instances`), for each `parallelism` k: `--lag-grants` accounts are
+//! provisioned, then removed, straight through k connector instances at once (no engine),
+//! to see whether a connector with more than one admin session would go faster.
 //!
 //! Each phase also splits the worker's time: the connector is wrapped so every target call
 //! is timed, and each round's wall time is divided into the act phase (claim, store reads,
@@ -790,6 +794,63 @@ async fn lag(args: &Args, p: &Place, dir: &tempfile::TempDir, spread: u64) {
     store.close().await;
 }
 
+// ---------------------------------------------------------------------------------------
+// Connector instances side by side: whether more admin sessions would add throughput
+
+/// Provisions then removes `count` accounts straight through the connector, split over
+/// `instances` connector instances (each with its own admin session) working at once.
+async fn instances(p: &Place, count: u64, instances: usize) {
+    let prefix = fresh_prefix();
+    let mut connectors = Vec::new();
+    for _ in 0..instances {
+        connectors.push(raw_connector(p, &prefix).await);
+    }
+    let until = SystemClock.now().plus(secs(3_600));
+    let specs: Vec<Spec> = (0..count)
+        .map(|_| Spec {
+            account: warden_connect::AccountName::derive(&prefix, GrantId::new().as_uuid(), 1),
+            subject: IdentityId::parse("alice").unwrap(),
+            grants: vec![match p.kind {
+                "redis" => "+@read".to_owned(),
+                _ => "pg_read_all_data".to_owned(),
+            }],
+            valid_until: until,
+        })
+        .collect();
+    let specs = Arc::new(specs);
+    for phase in ["provision", "remove"] {
+        let t = Instant::now();
+        let mut set = tokio::task::JoinSet::new();
+        for (i, c) in connectors.iter().enumerate() {
+            let (c, specs) = (Arc::clone(c), Arc::clone(&specs));
+            set.spawn(async move {
+                for spec in specs.iter().skip(i).step_by(instances) {
+                    if phase == "provision" {
+                        c.provision(spec).await.unwrap();
+                    } else {
+                        c.remove(&Held::Account(spec.account.as_str().to_owned()))
+                            .await
+                            .unwrap();
+                    }
+                }
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            r.unwrap();
+        }
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "instances: {} {phase} {count} accounts with {instances} instance(s) at once: \
+             {s:.2} s ({:.0}/s), load {}",
+            p.kind,
+            count as f64 / s,
+            load_average()
+        );
+    }
+    let left = leftovers(&connectors[0], &prefix).await;
+    assert_eq!(left, 0, "accounts were left on the target");
+}
+
 #[tokio::main]
 async fn main() {
     let args = parse_args();
@@ -830,6 +891,11 @@ async fn main() {
     if matches!(args.mode.as_str(), "lag" | "both") {
         for &spread in &args.spread {
             lag(&args, &p, &dir, spread).await;
+        }
+    }
+    if args.mode == "instances" {
+        for &k in &args.parallelism {
+            instances(&p, args.lag_grants, k).await;
         }
     }
     dir.close().unwrap();
