@@ -31,7 +31,8 @@ else
     echo "starting MariaDB" >&2
     if ! service mariadb start >/dev/null 2>&1; then
       if command -v mysqld_safe >/dev/null 2>&1; then
-        (mysqld_safe --bind-address=127.0.0.1 --port=3306 >/dev/null 2>&1 &) || true
+        # In a session of its own, so the server outlives the shell that started it.
+        (setsid mysqld_safe --bind-address=127.0.0.1 --port=3306 </dev/null >/dev/null 2>&1 &) || true
       fi
     fi
   fi
@@ -50,12 +51,22 @@ else
 fi
 
 # Databases and admin users left by interrupted test runs (each test makes its own, named
-# `wt_…`) are dropped here, with the accounts the connector made for them.
+# `wt_<run>`, and its accounts `wt_<run>_…`) are dropped here. A database that a run going on
+# now may be using is left alone: only one whose tables are all over an hour old goes, then
+# the accounts whose run's database is gone.
 if [ -n "${WARDEN_TEST_MARIADB_URL:-}" ] && [ "$WARDEN_TEST_MARIADB_URL" = "$warden_mariadb_url" ] \
   && command -v mariadb >/dev/null 2>&1; then
   warden_mariadb_sql() { mariadb -h 127.0.0.1 -P 3306 --protocol=tcp -u root -N -B -e "$1" 2>/dev/null || true; }
-  warden_mariadb_sql "SELECT CONCAT('DROP DATABASE IF EXISTS \`', SCHEMA_NAME, '\`;') FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'wt\\_%'
-    UNION ALL SELECT CONCAT('DROP USER IF EXISTS ''', User, '''@''', Host, ''';') FROM mysql.global_priv WHERE User LIKE 'wt\\_%'" \
+  warden_mariadb_sql "SELECT CONCAT('DROP DATABASE IF EXISTS \`', s.SCHEMA_NAME, '\`;')
+      FROM information_schema.SCHEMATA s WHERE s.SCHEMA_NAME LIKE 'wt\\_%'
+       AND EXISTS (SELECT 1 FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = s.SCHEMA_NAME)
+       AND NOT EXISTS (SELECT 1 FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = s.SCHEMA_NAME
+                       AND t.CREATE_TIME > NOW() - INTERVAL 1 HOUR)" \
+    | while read -r stmt; do warden_mariadb_sql "$stmt" >/dev/null; done
+  warden_mariadb_sql "SELECT CONCAT('DROP USER IF EXISTS ''', User, '''@''', Host, ''';') FROM mysql.global_priv
+      WHERE User LIKE 'wt\\_%' AND (CASE WHEN User LIKE 'wt\\_adm\\_%'
+        THEN CONCAT('wt_', SUBSTRING_INDEX(User, '_', -1)) ELSE SUBSTRING_INDEX(User, '_', 2) END) NOT IN
+        (SELECT SCHEMA_NAME FROM information_schema.SCHEMATA)" \
     | while read -r stmt; do warden_mariadb_sql "$stmt" >/dev/null; done
   unset -f warden_mariadb_sql
 fi
