@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use warden_connect::ConnectError;
 
-use crate::{error, segment};
+use crate::error;
 
 /// How long connecting to the API may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -67,7 +67,7 @@ impl Api {
         let mut url = format!("{}/api", self.base);
         for s in segments {
             url.push('/');
-            url.push_str(&segment::encode(s));
+            url.push_str(&warden_connect::url::percent_encode(s));
         }
         let mut req = self
             .http

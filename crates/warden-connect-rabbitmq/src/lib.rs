@@ -9,7 +9,6 @@
 
 mod api;
 mod error;
-mod segment;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -19,6 +18,7 @@ use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use warden_connect::kind::{self, RabbitmqPermission};
+use warden_connect::url::percent_decode;
 use warden_connect::{
     AccountName, ConnectError, Connector, Credential, Held, Kind, Prefix, Settings, Spec,
     generate_password,
@@ -94,10 +94,10 @@ pub async fn connect(settings: &Settings) -> Result<RabbitmqConnector, ConnectEr
             ));
         }
     };
-    let user = segment::decode(url.username()).filter(|u| !u.is_empty());
+    let user = percent_decode(url.username()).filter(|u| !u.is_empty());
     let password = url
         .password()
-        .and_then(segment::decode)
+        .and_then(percent_decode)
         .filter(|p| !p.is_empty());
     let (Some(user), Some(password)) = (user, password) else {
         return Err(config("the url must hold the admin user and password"));

@@ -13,6 +13,7 @@ pub mod account;
 pub mod credential;
 pub mod error;
 pub mod kind;
+pub mod url;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

@@ -107,7 +107,11 @@ async fn link(client: TcpStream, server: TcpStream, mut held: watch::Receiver<bo
             if n == 0 || held.wait_for(|h| !*h).await.is_err() {
                 break;
             }
-            if cw.write_all(buf.get(..n).unwrap_or_default()).await.is_err() {
+            if cw
+                .write_all(buf.get(..n).unwrap_or_default())
+                .await
+                .is_err()
+            {
                 break;
             }
         }
