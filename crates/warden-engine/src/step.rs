@@ -62,6 +62,23 @@ pub(crate) struct Drift {
     removed: Vec<Held>,
 }
 
+/// A provisioning job's plan: its outcome already known, or a target call to make.
+pub(crate) enum Plan {
+    /// Nothing to ask of a target; this is the outcome.
+    Done(Effect),
+    /// Ask the target, after writing `intent`.
+    Call(Planned),
+}
+
+/// A target call planned for a provisioning job.
+pub(crate) struct Planned {
+    grant: GrantId,
+    target: Target,
+    spec: Spec,
+    /// The row written before the call.
+    pub(crate) intent: NewAccount,
+}
+
 /// Where a grant is provisioned.
 enum Placement {
     /// Its system names no connector: the grant is recorded, nothing is provisioned.
@@ -189,26 +206,34 @@ impl Engine {
     }
 
     /// Writes the intent row for `spec` before the target is asked.
-    async fn intend(
+    /// The intent row for `spec`, to be written before the target is asked.
+    fn intent(
         &self,
         name: &str,
         target: &Target,
-        g: &GrantRecord,
+        grant: GrantId,
         generation: u32,
         spec: &Spec,
-    ) -> Result<(), EngineError> {
+    ) -> Result<NewAccount, EngineError> {
+        Ok(NewAccount {
+            grant_id: grant,
+            generation,
+            connector: name.to_owned(),
+            name: spec.account.as_str().to_owned(),
+            holds: holds_json(&target.connector.holds(spec))?,
+        })
+    }
+
+    /// Writes intent rows in one transaction.
+    pub(crate) async fn write_intents(&self, intents: &[NewAccount]) -> Result<(), EngineError> {
+        if intents.is_empty() {
+            return Ok(());
+        }
+        let now = self.now();
         let mut tx = self.store().begin().await?;
-        tx.insert_account(
-            &NewAccount {
-                grant_id: g.id,
-                generation,
-                connector: name.to_owned(),
-                name: spec.account.as_str().to_owned(),
-                holds: holds_json(&target.connector.holds(spec))?,
-            },
-            self.now(),
-        )
-        .await?;
+        for i in intents {
+            tx.insert_account(i, now).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -223,18 +248,32 @@ impl Engine {
             .transpose()
     }
 
+    /// Provisioning one job on its own: plan, intent row, target call.
     async fn act_provision(&self, job: &Job) -> Result<Effect, EngineError> {
+        match self.plan_provision(job).await? {
+            Plan::Done(effect) => Ok(effect),
+            Plan::Call(p) => {
+                self.write_intents(std::slice::from_ref(&p.intent)).await?;
+                self.call_provision(p).await
+            }
+        }
+    }
+
+    /// What provisioning job `job` will ask of its target, read from the store; nothing is
+    /// written and no target is asked. The worker writes a whole batch's intent rows in one
+    /// transaction before any of their target calls.
+    pub(crate) async fn plan_provision(&self, job: &Job) -> Result<Plan, EngineError> {
         let Some(g) = self.store().grant(grant_id(job)?).await? else {
-            return Ok(Effect::Nothing);
+            return Ok(Plan::Done(Effect::Nothing));
         };
         if g.state != GrantState::Provisioning {
-            return Ok(Effect::Nothing);
+            return Ok(Plan::Done(Effect::Nothing));
         }
         let (name, target, grants) = match self.placement(&g).await? {
-            Placement::RecordOnly => return Ok(Effect::Nothing),
+            Placement::RecordOnly => return Ok(Plan::Done(Effect::Nothing)),
             Placement::Missing(name) => {
-                return Ok(Effect::Failed(ConnectError::Permanent(format!(
-                    "connector `{name}` is not configured"
+                return Ok(Plan::Done(Effect::Failed(ConnectError::Permanent(
+                    format!("connector `{name}` is not configured"),
                 ))));
             }
             Placement::On {
@@ -245,11 +284,21 @@ impl Engine {
             } => (name, target, grants),
         };
         let spec = self.spec(&target, &g, 1, &grants, self.ends_at(&g, self.now()));
-        self.intend(&name, &target, &g, 1, &spec).await?;
-        match target.connector.provision(&spec).await {
+        let intent = self.intent(&name, &target, g.id, 1, &spec)?;
+        Ok(Plan::Call(Planned {
+            grant: g.id,
+            target,
+            spec,
+            intent,
+        }))
+    }
+
+    /// Asks the target to make a planned account, its intent row already written.
+    pub(crate) async fn call_provision(&self, p: Planned) -> Result<Effect, EngineError> {
+        match p.target.connector.provision(&p.spec).await {
             Ok(c) => Ok(Effect::Provisioned {
-                generation: 1,
-                sealed: self.seal(g.id, 1, c)?,
+                generation: p.intent.generation,
+                sealed: self.seal(p.grant, p.intent.generation, c)?,
             }),
             Err(e) => Ok(Effect::Failed(e)),
         }
@@ -327,7 +376,8 @@ impl Engine {
             + 1;
         let from = self.spec(&target, &g, current, &grants, expires);
         let to = self.spec(&target, &g, next, &grants, expires);
-        self.intend(&name, &target, &g, next, &to).await?;
+        let intent = self.intent(&name, &target, g.id, next, &to)?;
+        self.write_intents(std::slice::from_ref(&intent)).await?;
         match target.connector.rotate(&from, &to).await {
             Ok(c) => Ok(Effect::Rotated {
                 from: current,

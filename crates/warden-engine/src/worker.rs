@@ -12,9 +12,9 @@ use std::time::Duration as StdDuration;
 use futures::StreamExt as _;
 use warden_connect::ConnectError;
 use warden_model::{Duration, GrantState};
-use warden_store::{Job, Tx};
+use warden_store::{Job, NewAccount, Tx};
 
-use crate::step::Effect;
+use crate::step::{Effect, Plan};
 use crate::{Engine, EngineError, audit, job_kind, note};
 
 /// The shortest pause between empty worker rounds.
@@ -33,28 +33,50 @@ impl Engine {
             return Ok(0);
         }
         let parallel = self.config().target_parallelism.max(1);
-        let outcomes: Vec<(Job, Result<Effect, EngineError>)> = futures::stream::iter(jobs)
-            .map(|job| async move {
-                // A target step may not outlive two thirds of the job's lease: past the
-                // lease, another worker could take the job while this call is still on its
-                // way, and the rest is left for applying the outcome.
-                let limit = self.config().lease * 2 / 3;
-                let effect = match tokio::time::timeout(limit, self.act(&job)).await {
-                    Ok(effect) => effect,
-                    Err(_) => Ok(Effect::Failed(ConnectError::Transient(format!(
-                        "no answer within {} ms",
-                        limit.as_millis()
-                    )))),
-                };
-                (job, effect)
-            })
-            .buffer_unordered(parallel)
+        // Provisioning jobs are planned first and all their intent rows written in one
+        // transaction, instead of one commit per job before its target call.
+        // (Futures built in a loop rather than by a closure over `&Job`: such a closure
+        // is not general enough over lifetimes for a worker that is spawned.)
+        let planning: Vec<_> = jobs.iter().map(|job| self.plan_of(job)).collect();
+        let plans: Vec<Option<Result<Plan, EngineError>>> = futures::stream::iter(planning)
+            .buffered(parallel)
             .collect()
             .await;
-        // The whole batch in one transaction first: one commit and one hold of the audit
-        // chain's head for up to `batch` jobs, instead of one each. If any of them fails,
-        // nothing of the batch lands and each job is applied alone, so one bad job cannot
-        // hold back the others and each failure is retried or reported on its own.
+        let intents: Vec<NewAccount> = plans
+            .iter()
+            .filter_map(|p| match p {
+                Some(Ok(Plan::Call(c))) => Some(c.intent.clone()),
+                _ => None,
+            })
+            .collect();
+        self.write_intents(&intents).await?;
+        let outcomes: Vec<(Job, Result<Effect, EngineError>)> =
+            futures::stream::iter(jobs.into_iter().zip(plans))
+                .map(|(job, plan)| async move {
+                    let step = async {
+                        match plan {
+                            Some(Ok(Plan::Call(p))) => self.call_provision(p).await,
+                            Some(Ok(Plan::Done(effect))) => Ok(effect),
+                            Some(Err(e)) => Err(e),
+                            None => self.act(&job).await,
+                        }
+                    };
+                    // A target step may not outlive two thirds of the job's lease: past the
+                    // lease, another worker could take the job while this call is still on
+                    // its way, and the rest is left for applying the outcome.
+                    let limit = self.config().lease * 2 / 3;
+                    let effect = match tokio::time::timeout(limit, step).await {
+                        Ok(effect) => effect,
+                        Err(_) => Ok(Effect::Failed(ConnectError::Transient(format!(
+                            "no answer within {} ms",
+                            limit.as_millis()
+                        )))),
+                    };
+                    (job, effect)
+                })
+                .buffer_unordered(parallel)
+                .collect()
+                .await;
         let applied: Vec<(&Job, &Effect)> = outcomes
             .iter()
             .filter_map(|(job, effect)| effect.as_ref().ok().map(|e| (job, e)))
@@ -75,6 +97,15 @@ impl Engine {
             }
         }
         Ok(n)
+    }
+
+    /// The plan of a provisioning job; `None` for other kinds.
+    async fn plan_of(&self, job: &Job) -> Option<Result<Plan, EngineError>> {
+        if job.kind == job_kind::PROVISION {
+            Some(self.plan_provision(job).await)
+        } else {
+            None
+        }
     }
 
     async fn apply_batch(
