@@ -13,11 +13,13 @@
     reason = "test code: a failed unwrap is a failed test, and a test may say what it saw"
 )]
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read as _, Write as _};
+use std::io::{BufRead, BufReader, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -26,19 +28,9 @@ use warden_connect::conformance::target_url;
 use warden_connect::proxy::Proxy;
 use warden_store::Store;
 
+use support::{Server, root};
+
 const SESSION_READ: &str = "session-cache.read";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A prefix no other run shares, so runs never see (or sweep) each other's ACL users.
-fn fresh_prefix() -> String {
-    let mut b = [0u8; 5];
-    getrandom::fill(&mut b).unwrap();
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("wf{hex}_")
-}
 
 /// `host:port` of a `redis://[user:password@]host:port[/db]` URL.
 fn authority(url: &str) -> String {
@@ -52,23 +44,14 @@ fn account_of(prefix: &str, grant: &str) -> String {
     format!("{prefix}{}_1", grant.replace('-', ""))
 }
 
+/// A prefix no other run shares, so runs never see (or sweep) each other's ACL users.
+fn fresh_prefix() -> String {
+    support::fresh_prefix("wf")
+}
+
 /// Polls `f` until it gives a value, failing after `limit`.
-#[expect(
-    clippy::disallowed_methods,
-    reason = "a deadline on polling a condition"
-)]
-fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = std::time::Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn wait_for<T>(what: &str, limit: Duration, f: impl FnMut() -> Option<T>) -> T {
+    support::wait_for(what, limit, Duration::from_millis(100), f)
 }
 
 // --- the target, spoken to directly ------------------------------------------------
@@ -303,125 +286,26 @@ prefix = {prefix:?}
 
 /// `warden` with `--config`-only configuration: no `WARDEN_*` or `RUST_LOG` from outside.
 fn warden(config: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
-    cmd.current_dir(config.parent().unwrap())
-        .env_remove("RUST_LOG");
-    for (var, _) in std::env::vars() {
-        if var.starts_with("WARDEN_") {
-            cmd.env_remove(var);
-        }
-    }
+    let mut cmd = support::warden(config.parent().unwrap());
     cmd.env("WARDEN_CONFIG", config);
     cmd
 }
 
 fn token(config: &Path, identity: &str, scopes: &[&str]) -> String {
-    let mut cmd = warden(config);
-    cmd.args(["token", "create", "--identity", identity]);
-    for s in scopes {
-        cmd.args(["--scope", s]);
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .next()
-        .unwrap()
-        .to_owned()
+    support::token(warden(config), identity, scopes)
 }
 
 fn audit_verifies(config: &Path) {
-    let out = warden(config).args(["audit", "verify"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "audit verify: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::audit_verifies(warden(config));
 }
 
-/// A running `warden serve`, killed when dropped so a failed test leaves no process.
-struct Server {
-    child: Child,
-    addr: String,
-    stdout: BufReader<ChildStdout>,
-    log: PathBuf,
+/// Starts `warden serve` on `config`, its stderr going to `log`.
+fn serve(config: &Path, log: &Path) -> Server {
+    Server::start(warden(config), log)
 }
 
+/// What the tests ask of a running server beyond single calls.
 impl Server {
-    /// Starts `warden serve` with `env`, its stderr going to `log`.
-    fn start(config: &Path, log: &Path, env: &[(&str, &str)]) -> Server {
-        let mut child = warden(config)
-            .arg("serve")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let Some(addr) = line.trim().strip_prefix("listening on ") else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "unexpected first line {line:?}; stderr:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        };
-        Server {
-            addr: addr.to_owned(),
-            child,
-            stdout,
-            log: log.to_owned(),
-        }
-    }
-
-    /// SIGKILL: no shutdown path runs.
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    /// SIGTERM, then waits; returns what it printed on stdout after its first line.
-    fn stop(&mut self) -> String {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let status = self.child.wait().unwrap();
-        assert!(
-            status.success(),
-            "{status:?}; stderr:\n{}",
-            std::fs::read_to_string(&self.log).unwrap_or_default()
-        );
-        let mut rest = String::new();
-        self.stdout.read_to_string(&mut rest).unwrap();
-        rest
-    }
-
-    fn call(&self, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
-        http(&self.addr, method, path, token, body)
-    }
-
-    fn json(&self, method: &str, path: &str, token: &str, body: &str) -> Value {
-        let (status, text) = self.call(method, path, token, body);
-        assert!(
-            (200..300).contains(&status),
-            "{method} {path}: {status} {text}"
-        );
-        serde_json::from_str(&text).unwrap()
-    }
-
     fn grant_state(&self, token: &str, grant: &str) -> String {
         self.json("GET", &format!("/v1/grants/{grant}"), token, "")["state"]
             .as_str()
@@ -459,32 +343,6 @@ impl Server {
         assert_eq!(v["state"], "approved", "{text}");
         v["grant"]["id"].as_str().unwrap().to_owned()
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One HTTP/1.1 exchange; returns the status and the body.
-fn http(addr: &str, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let status = raw[9..12].parse().unwrap();
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
 }
 
 /// An `accounts` row: name, generation, and when it was provisioned, delivered, removed.
@@ -548,7 +406,7 @@ fn crash_mid_provisioning(url: &str, meanwhile: impl FnOnce(&Server, &str, &str)
     let alice = token(&config, "alice", &["intake"]);
     let erin = token(&config, "erin", &["admin", "audit"]);
 
-    let mut first = Server::start(&config, &dir.path().join("first.log"), &[]);
+    let mut first = serve(&config, &dir.path().join("first.log"));
     // The start-up reconciliation also talks to Redis through the proxy; it must be done
     // before replies are held, or the worker would sit on its held answer instead of
     // provisioning. It has run once the drift gauge names the connector.
@@ -627,7 +485,7 @@ impl Crashed {
     }
 
     fn restart(&self) -> Server {
-        Server::start(&self.config, &self.dir.path().join("second.log"), &[])
+        serve(&self.config, &self.dir.path().join("second.log"))
     }
 
     /// Waits until the grant reaches `state`, failing if it reaches any state outside
@@ -760,8 +618,8 @@ fn two_servers_on_one_postgres_never_provision_or_revoke_a_grant_twice() {
         .collect();
     let erin = token(&config, "erin", &["admin", "audit"]);
     let mut servers = [
-        Server::start(&config, &dir.path().join("a.log"), &[]),
-        Server::start(&config, &dir.path().join("b.log"), &[]),
+        serve(&config, &dir.path().join("a.log")),
+        serve(&config, &dir.path().join("b.log")),
     ];
 
     // Requests alternate between the servers, and between two requesters.
@@ -914,7 +772,9 @@ fn secret_never_reaches_logs_or_database() {
     // Everything at trace: Warden's crates, and the HTTP server, database driver and
     // runtime beneath them, any of which could echo a value it handles.
     let filter = "trace";
-    let mut server = Server::start(&config, &log, &[("RUST_LOG", filter)]);
+    let mut cmd = warden(&config);
+    cmd.env("RUST_LOG", filter);
+    let mut server = Server::start(cmd, &log);
 
     let grant = server.request_read(&alice, "alice", "F3-1", "1h");
     wait_for(

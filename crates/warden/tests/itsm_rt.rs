@@ -14,23 +14,22 @@
     reason = "test code: a failed unwrap is a failed test, and a test may say what it saw"
 )]
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
 use warden_connect::conformance::target_url;
 
+use support::{Server, http, root};
+
 /// How long any one step may take: RT's scrip, the worker, write-back and the target.
 const STEP: Duration = Duration::from_secs(60);
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name)
@@ -41,29 +40,12 @@ fn env_or(name: &str, default: &str) -> String {
 
 /// A prefix no other run shares, so runs never see (or sweep) each other's roles.
 fn fresh_prefix() -> String {
-    let mut b = [0u8; 5];
-    getrandom::fill(&mut b).unwrap();
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("wr{hex}_")
+    support::fresh_prefix("wr")
 }
 
 /// Polls `f` until it gives a value, failing after `limit`.
-#[expect(
-    clippy::disallowed_methods,
-    reason = "a deadline on polling a condition"
-)]
-fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = std::time::Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+fn wait_for<T>(what: &str, limit: Duration, f: impl FnMut() -> Option<T>) -> T {
+    support::wait_for(what, limit, Duration::from_millis(250), f)
 }
 
 // --- HTTP, spoken directly ---------------------------------------------------------------
@@ -75,60 +57,6 @@ fn split_url(url: &str) -> (String, String) {
         Some((a, p)) => (a.to_owned(), format!("/{p}")),
         None => (rest.to_owned(), "/".to_owned()),
     }
-}
-
-fn dechunk(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut rest = body;
-    loop {
-        let Some(end) = rest.windows(2).position(|w| w == b"\r\n") else {
-            return out;
-        };
-        let size = std::str::from_utf8(&rest[..end]).unwrap();
-        let size = usize::from_str_radix(size.split(';').next().unwrap().trim(), 16).unwrap();
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&rest[end + 2..end + 2 + size]);
-        rest = &rest[end + 2 + size + 2..];
-    }
-}
-
-/// One HTTP/1.1 exchange on a fresh connection; returns the status and the body.
-fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, String)],
-    body: &str,
-) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("{method} {path}: no HTTP head in the answer"));
-    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-    let status: u16 = head[9..12].parse().unwrap();
-    let body = &raw[split + 4..];
-    let body = if head.contains("transfer-encoding: chunked") {
-        dechunk(body)
-    } else {
-        body.to_vec()
-    };
-    (status, String::from_utf8(body).unwrap())
 }
 
 // --- Request Tracker, through REST2 ------------------------------------------------------
@@ -406,14 +334,7 @@ struct Setup {
 impl Setup {
     /// `warden` with only this run's configuration: no `WARDEN_*` or `RUST_LOG` from outside.
     fn warden(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
-        cmd.current_dir(self.config.parent().unwrap())
-            .env_remove("RUST_LOG");
-        for (var, _) in std::env::vars() {
-            if var.starts_with("WARDEN_") {
-                cmd.env_remove(var);
-            }
-        }
+        let mut cmd = support::warden(self.config.parent().unwrap());
         cmd.env("WARDEN_CONFIG", &self.config);
         for (k, v) in &self.env {
             cmd.env(k, v);
@@ -422,115 +343,7 @@ impl Setup {
     }
 
     fn token(&self, identity: &str, scopes: &[&str]) -> String {
-        let mut cmd = self.warden();
-        cmd.args(["token", "create", "--identity", identity]);
-        for s in scopes {
-            cmd.args(["--scope", s]);
-        }
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap()
-            .to_owned()
-    }
-}
-
-/// A running `warden serve`, killed when dropped so a failed test leaves no process; a
-/// failed test also prints the end of its log.
-struct Server {
-    child: Child,
-    addr: String,
-    stdout: BufReader<ChildStdout>,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(setup: &Setup, log: &Path) -> Server {
-        let mut child = setup
-            .warden()
-            .arg("serve")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let Some(addr) = line.trim().strip_prefix("listening on ") else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "unexpected first line {line:?}; stderr:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        };
-        Server {
-            addr: addr.to_owned(),
-            child,
-            stdout,
-            log: log.to_owned(),
-        }
-    }
-
-    /// SIGTERM, then waits for a clean exit.
-    fn stop(&mut self) {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let status = self.child.wait().unwrap();
-        assert!(
-            status.success(),
-            "{status:?}; stderr:\n{}",
-            std::fs::read_to_string(&self.log).unwrap_or_default()
-        );
-        let mut rest = String::new();
-        let _ = self.stdout.read_to_string(&mut rest);
-    }
-
-    fn call(&self, method: &str, path: &str, token: &str) -> (u16, String) {
-        http(
-            &self.addr,
-            method,
-            path,
-            &[("Authorization", format!("Bearer {token}"))],
-            "",
-        )
-    }
-
-    fn json(&self, method: &str, path: &str, token: &str) -> Value {
-        let (status, text) = self.call(method, path, token);
-        assert!(
-            (200..300).contains(&status),
-            "{method} {path}: {status} {text}"
-        );
-        serde_json::from_str(&text).unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(60).collect();
-            eprintln!("--- warden serve, last lines ---");
-            for l in tail.iter().rev() {
-                eprintln!("{l}");
-            }
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        support::token(self.warden(), identity, scopes)
     }
 }
 
@@ -684,7 +497,7 @@ fn rt_request_is_decided_approved_provisioned_and_revoked_through_the_ticket() {
     };
     let admin = setup.token("erin", &["admin", "audit"]);
     let alice_token = setup.token("alice", &["intake"]);
-    let mut server = Server::start(&setup, &dir.path().join("serve.log"));
+    let mut server = Server::start(setup.warden(), &dir.path().join("serve.log"));
     let db = format!("sqlite://{}", dir.path().join("warden.db").display());
     let sqlite = tokio.block_on(sqlx::SqlitePool::connect(&db)).unwrap();
     let run = prefix.trim_end_matches('_');
@@ -719,7 +532,7 @@ fn rt_request_is_decided_approved_provisioned_and_revoked_through_the_ticket() {
     );
     rt.wait_field(&ticket, "Warden Status", "pending");
     let rid = request_id(&decision);
-    let request = server.json("GET", &format!("/v1/requests/{rid}"), &admin);
+    let request = server.json("GET", &format!("/v1/requests/{rid}"), &admin, "");
     assert_eq!(request["state"], "approval_required", "{request}");
     assert_eq!(request["source"], "rt", "{request}");
     assert_eq!(request["ticket"], ticket.as_str(), "{request}");
@@ -740,7 +553,7 @@ fn rt_request_is_decided_approved_provisioned_and_revoked_through_the_ticket() {
         ignored.contains("bob") && ignored.contains("cannot approve"),
         "{ignored}"
     );
-    let own_request = server.json("GET", &format!("/v1/requests/{own_rid}"), &admin);
+    let own_request = server.json("GET", &format!("/v1/requests/{own_rid}"), &admin, "");
     assert_eq!(own_request["state"], "approval_required", "{own_request}");
     assert!(
         own_request["approvals"].as_array().unwrap().is_empty(),
@@ -762,7 +575,7 @@ fn rt_request_is_decided_approved_provisioned_and_revoked_through_the_ticket() {
     );
     rt.wait_field(&ticket, "Approval", "pending");
     assert_eq!(rt.field(&ticket, "Warden Status"), "pending");
-    let request = server.json("GET", &format!("/v1/requests/{rid}"), &admin);
+    let request = server.json("GET", &format!("/v1/requests/{rid}"), &admin, "");
     assert_eq!(request["state"], "approval_required", "{request}");
 
     // Carol approves: the grant is provisioned and the ticket says so.
@@ -776,7 +589,7 @@ fn rt_request_is_decided_approved_provisioned_and_revoked_through_the_ticket() {
         "Warden activated payments-db.read on payments-db at ",
     );
     rt.wait_field(&ticket, "Warden Status", "active");
-    let request = server.json("GET", &format!("/v1/requests/{rid}"), &admin);
+    let request = server.json("GET", &format!("/v1/requests/{rid}"), &admin, "");
     assert_eq!(request["state"], "approved", "{request}");
     let approvers: Vec<&str> = request["approvals"]
         .as_array()
@@ -786,10 +599,15 @@ fn rt_request_is_decided_approved_provisioned_and_revoked_through_the_ticket() {
         .collect();
     assert_eq!(approvers, ["bob", "carol"], "{request}");
     let grant = request["grant"]["id"].as_str().unwrap().to_owned();
-    let g = server.json("GET", &format!("/v1/grants/{grant}"), &admin);
+    let g = server.json("GET", &format!("/v1/grants/{grant}"), &admin, "");
     assert_eq!(g["state"], "active", "{g}");
     assert_eq!(g["subject"], "alice", "{g}");
-    let active = server.json("GET", "/v1/grants?state=active&system=payments-db", &admin);
+    let active = server.json(
+        "GET",
+        "/v1/grants?state=active&system=payments-db",
+        &admin,
+        "",
+    );
     assert!(
         active
             .as_array()
@@ -805,6 +623,7 @@ fn rt_request_is_decided_approved_provisioned_and_revoked_through_the_ticket() {
         "GET",
         &format!("/v1/grants/{grant}/credential"),
         &alice_token,
+        "",
     );
     let login = cred["username"].as_str().unwrap().to_owned();
     let password = cred["password"].as_str().unwrap().to_owned();
@@ -829,7 +648,7 @@ fn rt_request_is_decided_approved_provisioned_and_revoked_through_the_ticket() {
         "{revoked}"
     );
     rt.wait_field(&ticket, "Warden Status", "revoked");
-    let g = server.json("GET", &format!("/v1/grants/{grant}"), &admin);
+    let g = server.json("GET", &format!("/v1/grants/{grant}"), &admin, "");
     assert_eq!(g["state"], "revoked", "{g}");
     assert!(tokio.block_on(roles(&pg, &prefix)).is_empty());
 
@@ -929,7 +748,7 @@ fn rt_request_is_decided_approved_provisioned_and_revoked_through_the_ticket() {
         );
     }
 
-    let audit = server.json("GET", "/v1/audit/verify", &admin);
+    let audit = server.json("GET", "/v1/audit/verify", &admin, "");
     assert_eq!(audit["ok"], true, "{audit}");
     tokio.block_on(sqlite.close());
     server.stop();
@@ -944,12 +763,6 @@ fn rt_request_is_decided_approved_provisioned_and_revoked_through_the_ticket() {
     {
         eprintln!("server: {l}");
     }
-    let out = setup.warden().args(["audit", "verify"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "audit verify: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::audit_verifies(setup.warden());
     tokio.block_on(pg.close());
 }

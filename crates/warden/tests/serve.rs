@@ -9,23 +9,18 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+mod support;
+
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use support::{Server, api, root};
 
+/// `warden` with a fresh SQLite database and sealing key in `dir`, listening on port 0.
 fn warden(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
-    cmd.current_dir(root()).env_remove("RUST_LOG");
-    for (var, _) in std::env::vars() {
-        if var.starts_with("WARDEN_") {
-            cmd.env_remove(var);
-        }
-    }
+    let mut cmd = support::warden(&root());
     cmd.env(
         "WARDEN_DATABASE_URL",
         format!("sqlite://{}", dir.join("warden.db").display()),
@@ -35,85 +30,12 @@ fn warden(dir: &Path) -> Command {
     cmd
 }
 
-/// One HTTP/1.1 exchange; returns the status and the body.
-fn http(addr: &str, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let status = raw[9..12].parse().unwrap();
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(dir: &Path) -> Server {
-        let mut child = warden(dir)
-            .arg("serve")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Server { child, addr }
-    }
-
-    fn sigterm(&self) {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
-
-    fn terminate(mut self) -> std::process::ExitStatus {
-        self.sigterm();
-        self.child.wait().unwrap()
-    }
-}
-
 fn token(dir: &Path, identity: &str, scopes: &[&str]) -> String {
-    let mut cmd = warden(dir);
-    cmd.args(["token", "create", "--identity", identity]);
-    for s in scopes {
-        cmd.args(["--scope", s]);
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .next()
-        .unwrap()
-        .to_owned()
+    support::token(warden(dir), identity, scopes)
+}
+
+fn start(dir: &Path) -> Server {
+    Server::start(warden(dir), &dir.join("serve.log"))
 }
 
 #[test]
@@ -122,22 +44,22 @@ fn serve_takes_requests_over_http_and_stops_cleanly_on_sigterm() {
     let alice = token(dir.path(), "alice", &["intake"]);
     let bob = token(dir.path(), "bob", &["approve"]);
     let carol = token(dir.path(), "carol", &["approve", "audit"]);
-    let server = Server::start(dir.path());
+    let mut server = start(dir.path());
     let addr = server.addr.clone();
 
-    let (status, body) = http(&addr, "GET", "/healthz", "", "");
+    let (status, body) = api(&addr, "GET", "/healthz", "", "");
     assert_eq!(status, 200, "{body}");
 
     let request =
         std::fs::read_to_string(root().join("examples/requests/incident-read.json")).unwrap();
-    let (status, body) = http(&addr, "POST", "/v1/requests", &alice, &request);
+    let (status, body) = api(&addr, "POST", "/v1/requests", &alice, &request);
     assert_eq!(status, 201, "{body}");
     let created: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(created["state"], "approval_required");
     let id = created["id"].as_str().unwrap().to_owned();
 
     // A retried webhook gets the same request back, not a second one.
-    let (status, again) = http(&addr, "POST", "/v1/requests", &alice, &request);
+    let (status, again) = api(&addr, "POST", "/v1/requests", &alice, &request);
     assert_eq!(status, 200, "{again}");
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&again).unwrap()["id"],
@@ -148,7 +70,7 @@ fn serve_takes_requests_over_http_and_stops_cleanly_on_sigterm() {
     let approve = format!("/v1/requests/{id}/approve");
     let mut body = String::new();
     for (who, expected) in [(&alice, 403), (&bob, 200), (&carol, 200)] {
-        let (status, answer) = http(&addr, "POST", &approve, who, "");
+        let (status, answer) = api(&addr, "POST", &approve, who, "");
         assert_eq!(status, expected, "{answer}");
         body = answer;
     }
@@ -156,33 +78,24 @@ fn serve_takes_requests_over_http_and_stops_cleanly_on_sigterm() {
     assert_eq!(approved["state"], "approved");
     assert!(approved["grant"]["id"].is_string());
 
-    let (status, body) = http(&addr, "GET", "/v1/audit/verify", &carol, "");
+    let (status, body) = api(&addr, "GET", "/v1/audit/verify", &carol, "");
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&body).unwrap()["ok"],
         true
     );
 
-    let status = server.terminate();
-    assert!(status.success(), "{status:?}");
+    server.stop();
 
     // The chain verifies from the command line too, after the server is gone.
-    let out = warden(dir.path())
-        .args(["audit", "verify"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::audit_verifies(warden(dir.path()));
 }
 
 #[test]
 fn sigterm_lets_a_request_in_flight_finish() {
     let dir = tempfile::tempdir().unwrap();
     let alice = token(dir.path(), "alice", &["intake"]);
-    let server = Server::start(dir.path());
+    let mut server = start(dir.path());
     let addr = server.addr.clone();
     let body =
         std::fs::read_to_string(root().join("examples/requests/incident-read.json")).unwrap();
@@ -224,6 +137,5 @@ fn sigterm_lets_a_request_in_flight_finish() {
     let mut raw = String::new();
     s.read_to_string(&mut raw).unwrap();
     assert!(raw.starts_with("HTTP/1.1 201"), "{raw}");
-    let mut child = server.child;
-    assert!(child.wait().unwrap().success());
+    server.finish();
 }

@@ -9,17 +9,17 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use sqlx::{AssertSqlSafe, PgPool, Row as _, SqlitePool};
 use tempfile::TempDir;
 use warden_store::testing::{self, SQLITE_FILE};
 use warden_store::{Store, token_hash};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use support::root;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -27,15 +27,11 @@ fn text(b: &[u8]) -> String {
 
 /// Runs `warden` in `dir` with no `WARDEN_*` or `RUST_LOG` variables but `env`.
 fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
-    cmd.args(args).current_dir(dir).env_remove("RUST_LOG");
-    for (var, _) in std::env::vars() {
-        if var.starts_with("WARDEN_") {
-            cmd.env_remove(var);
-        }
-    }
-    cmd.envs(env.iter().copied());
-    cmd.output().unwrap()
+    support::warden(dir)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
 }
 
 /// Direct SQL access, to look behind the store's back.
