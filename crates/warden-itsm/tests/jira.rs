@@ -13,14 +13,14 @@ mod support;
 use std::time::Duration as StdDuration;
 
 use reqwest::header::{HeaderMap, HeaderValue};
-use support::{Route, fixture, serve};
+use support::{Route, directory, fixture, serve};
 use warden_itsm::{
     ApprovalDecision, Intake, ItsmConfig, ItsmError, SignatureError, Verifier, adapter, map,
 };
-use warden_model::{IdentityId, Timestamp};
+use warden_model::Timestamp;
 
 fn config(url: &str) -> ItsmConfig {
-    let text = format!(
+    let table = format!(
         r#"
 name = "jira"
 kind = "jira"
@@ -38,22 +38,11 @@ purpose = "Purpose"
 duration = "Access Duration"
 "#
     );
-    let mut c: ItsmConfig = toml::from_str(&text).unwrap();
-    c.load_secrets(&|k| match k {
+    support::config(&table, &|k| match k {
         "WARDEN_ITSM_JIRA_PASSWORD" => Some("jira-api-token".into()),
         "WARDEN_ITSM_JIRA_SECRET" => Some("It's a Secret to Everybody".into()),
         _ => None,
     })
-    .unwrap();
-    c
-}
-
-fn directory(v: &str) -> Option<IdentityId> {
-    match v {
-        "alice@example.com" => IdentityId::parse("alice").ok(),
-        "bob@example.com" => IdentityId::parse("bob").ok(),
-        _ => None,
-    }
 }
 
 #[tokio::test]

@@ -11,59 +11,25 @@
 mod support;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use support::{Route, fixture, serve};
+use support::{Route, directory, fixture, serve};
 use warden_itsm::{
     ApprovalDecision, Intake, ItsmConfig, ItsmError, SignatureError, Verifier, adapter, map,
 };
-use warden_model::{IdentityId, Timestamp};
+use warden_model::Timestamp;
 
 /// The test RT's webhook secret (scripts/services.d/rt.sh).
 const SECRET: &str = "whsec_d2FyZGVuLXJ0LXdlYmhvb2stdGVzdC1zZWNyZXQtMzI=";
 
 fn config(url: &str) -> ItsmConfig {
-    let text = format!(
-        r#"
-name = "rt"
-kind = "rt"
-url = "{url}"
-username = "warden"
-signature = "standard-webhooks"
-revoke_on_close = true
-poll_filter = "Queue = 'Access Requests'"
-status_field = "CF.Warden Status"
-
-[fields]
-requester = "Requestor"
-subject = "CF.Requested For"
-system = "CF.Target System"
-needs = "CF.Access Level"
-task = "CF.Task"
-purpose = "CF.Purpose"
-duration = "CF.Access Duration"
-
-[approval]
-field = "CF.Approval"
-"#
-    );
-    let mut c: ItsmConfig = toml::from_str(&text).unwrap();
-    c.load_secrets(&|k| match k {
+    support::config(&support::rt_table(url, "warden"), &|k| match k {
         "WARDEN_ITSM_RT_PASSWORD" => Some("warden-rt-test-password".into()),
         "WARDEN_ITSM_RT_SECRET" => Some(SECRET.into()),
         _ => None,
     })
-    .unwrap();
-    c
 }
 
 const ALICE: &str =
     r#"{"Name":"alice","EmailAddress":"alice@example.com","RealName":"Alice","Privileged":0}"#;
-
-fn directory(v: &str) -> Option<IdentityId> {
-    match v {
-        "alice@example.com" => IdentityId::parse("alice").ok(),
-        _ => None,
-    }
-}
 
 #[tokio::test]
 async fn a_real_ticket_is_read_with_custom_fields_and_mapped() {

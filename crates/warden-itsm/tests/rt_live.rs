@@ -50,39 +50,12 @@ fn now() -> Timestamp {
 }
 
 fn config(url: &str) -> ItsmConfig {
-    let text = format!(
-        r#"
-name = "rt"
-kind = "rt"
-url = "{url}"
-username = "{user}"
-signature = "standard-webhooks"
-revoke_on_close = true
-poll_filter = "Queue = 'Access Requests'"
-status_field = "CF.Warden Status"
-
-[fields]
-requester = "Requestor"
-subject = "CF.Requested For"
-system = "CF.Target System"
-needs = "CF.Access Level"
-task = "CF.Task"
-purpose = "CF.Purpose"
-duration = "CF.Access Duration"
-
-[approval]
-field = "CF.Approval"
-"#,
-        user = env("WARDEN_TEST_RT_USER", "warden"),
-    );
-    let mut c: ItsmConfig = toml::from_str(&text).unwrap();
-    c.load_secrets(&|k| match k {
+    let user = env("WARDEN_TEST_RT_USER", "warden");
+    support::config(&support::rt_table(url, &user), &|k| match k {
         "WARDEN_ITSM_RT_PASSWORD" => std::env::var("WARDEN_TEST_RT_PASSWORD").ok(),
         "WARDEN_ITSM_RT_SECRET" => std::env::var("WARDEN_TEST_RT_WEBHOOK_SECRET").ok(),
         _ => None,
     })
-    .unwrap();
-    c
 }
 
 /// A REST2 call as one of the test users, failing on a non-2xx status.

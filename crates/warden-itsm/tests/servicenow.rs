@@ -12,15 +12,15 @@ mod support;
 
 use std::time::Duration as StdDuration;
 
-use support::{Route, fixture, serve};
+use support::{Route, directory, fixture, serve};
 use warden_itsm::{ApprovalDecision, Intake, ItsmConfig, ItsmError, adapter, map};
-use warden_model::{IdentityId, Timestamp};
+use warden_model::Timestamp;
 
 const SYS_ID: &str = "1f4c2e6a1b2d3c4d5e6f708192a3b4c5";
 const TABLE: &str = "/api/now/table/sc_req_item";
 
 fn config(url: &str) -> ItsmConfig {
-    let text = format!(
+    let table = format!(
         r#"
 name = "servicenow"
 kind = "servicenow"
@@ -39,22 +39,11 @@ purpose = "variables.purpose"
 duration = "variables.access_duration"
 "#
     );
-    let mut c: ItsmConfig = toml::from_str(&text).unwrap();
-    c.load_secrets(&|k| match k {
+    support::config(&table, &|k| match k {
         "WARDEN_ITSM_SERVICENOW_PASSWORD" => Some("sn-api-password".into()),
         "WARDEN_ITSM_SERVICENOW_SECRET" => Some("sn-webhook-secret".into()),
         _ => None,
     })
-    .unwrap();
-    c
-}
-
-fn directory(v: &str) -> Option<IdentityId> {
-    match v {
-        "alice@example.com" => IdentityId::parse("alice").ok(),
-        "bob@example.com" => IdentityId::parse("bob").ok(),
-        _ => None,
-    }
 }
 
 fn ritm_route() -> Route {

@@ -1,5 +1,6 @@
-//! A tiny local HTTP server for the adapter tests: canned answers by method and path, and a log
-//! of every request received so tests can check what an adapter sent.
+//! What the adapter tests share: a tiny local HTTP server (canned answers by method and path,
+//! and a log of every request received so tests can check what an adapter sent), the
+//! `[[itsm]]` settings they read, and the directory they map people with.
 #![allow(
     dead_code,
     clippy::unwrap_used,
@@ -13,6 +14,54 @@ use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+use warden_itsm::ItsmConfig;
+use warden_model::IdentityId;
+
+/// An `[[itsm]]` table as the server config holds it, parsed, with its secrets
+/// (`WARDEN_ITSM_<NAME>_PASSWORD`, `…_SECRET`) taken from `secret`.
+pub fn config(table: &str, secret: &dyn Fn(&str) -> Option<String>) -> ItsmConfig {
+    let mut c: ItsmConfig = toml::from_str(table).unwrap();
+    c.load_secrets(secret).unwrap();
+    c
+}
+
+/// The `[[itsm]]` table of the test RT (`scripts/services.d/rt.sh` sets it up) at `url`,
+/// signed in as `username`: its queue, custom fields and approval field.
+pub fn rt_table(url: &str, username: &str) -> String {
+    format!(
+        r#"
+name = "rt"
+kind = "rt"
+url = "{url}"
+username = "{username}"
+signature = "standard-webhooks"
+revoke_on_close = true
+poll_filter = "Queue = 'Access Requests'"
+status_field = "CF.Warden Status"
+
+[fields]
+requester = "Requestor"
+subject = "CF.Requested For"
+system = "CF.Target System"
+needs = "CF.Access Level"
+task = "CF.Task"
+purpose = "CF.Purpose"
+duration = "CF.Access Duration"
+
+[approval]
+field = "CF.Approval"
+"#
+    )
+}
+
+/// The people the recorded tickets name, by email: alice and bob.
+pub fn directory(v: &str) -> Option<IdentityId> {
+    match v {
+        "alice@example.com" => IdentityId::parse("alice").ok(),
+        "bob@example.com" => IdentityId::parse("bob").ok(),
+        _ => None,
+    }
+}
 
 /// One canned answer.
 #[derive(Clone)]
