@@ -5,7 +5,9 @@
 //! backstop, and membership of exactly the role's `grants` group roles, in two round trips
 //! and one commit. Removal locks the role, revokes its groups, terminates its sessions
 //! (found by oid), hands what it owns to the admin in every database, drops it and
-//! confirms, in three round trips and one synchronous commit when it owns nothing. The admin account needs
+//! confirms, in three round trips and one synchronous commit when it owns nothing. Calls
+//! run concurrently on a small pool of admin sessions (option `sessions`), each operation
+//! on one session from start to end. The admin account needs
 //! `CREATEROLE` and `pg_signal_backend`, not superuser; `docs/connectors/postgres.md`
 //! says what an operator must know.
 
@@ -29,6 +31,13 @@ use crate::admin::Admin;
 /// The most sessions one grant's role may hold when the config sets no `connection_limit`.
 pub const DEFAULT_CONNECTION_LIMIT: u32 = 10;
 
+/// How many admin sessions one instance holds at most when the config sets no `sessions`.
+pub const DEFAULT_SESSIONS: usize = 4;
+
+/// The most admin sessions the `sessions` option may ask for: each is a backend on the
+/// server, and a 2-core server gains nothing past a few.
+pub const MAX_SESSIONS: usize = 16;
+
 /// Group roles no grant may name: each lets its members act as the server's operating
 /// system account, which is a superuser in all but name.
 pub const REFUSED_GROUPS: &[&str] = &[
@@ -48,6 +57,7 @@ pub struct PostgresConnector {
     name: String,
     prefix: Prefix,
     connection_limit: u32,
+    sessions: usize,
     admin: Admin,
 }
 
@@ -57,6 +67,7 @@ impl std::fmt::Debug for PostgresConnector {
             .field("name", &self.name)
             .field("prefix", &self.prefix)
             .field("connection_limit", &self.connection_limit)
+            .field("sessions", &self.sessions)
             .finish_non_exhaustive()
     }
 }
@@ -65,7 +76,9 @@ impl std::fmt::Debug for PostgresConnector {
 /// connects on first use, so a server that is down at start-up only delays jobs.
 ///
 /// Options: `connection_limit`, the most sessions one grant's role may hold (default
-/// [`DEFAULT_CONNECTION_LIMIT`]).
+/// [`DEFAULT_CONNECTION_LIMIT`]); `sessions`, the most admin sessions the instance holds,
+/// each opened when concurrent calls first need it (1 to [`MAX_SESSIONS`], default
+/// [`DEFAULT_SESSIONS`]).
 pub async fn connect(settings: &Settings) -> Result<PostgresConnector, ConnectError> {
     let name = settings.name.clone();
     // The driver's parse error may quote the URL, password included: it is not shown.
@@ -80,6 +93,7 @@ pub async fn connect(settings: &Settings) -> Result<PostgresConnector, ConnectEr
         )));
     }
     let mut connection_limit = DEFAULT_CONNECTION_LIMIT;
+    let mut sessions = DEFAULT_SESSIONS;
     for (key, value) in &settings.options {
         match key.as_str() {
             "connection_limit" => {
@@ -93,18 +107,30 @@ pub async fn connect(settings: &Settings) -> Result<PostgresConnector, ConnectEr
                         ))
                     })?;
             }
+            "sessions" => {
+                sessions = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_SESSIONS).contains(n))
+                    .ok_or_else(|| {
+                        ConnectError::Config(format!(
+                            "connector `{name}`: `sessions` `{value}` must be a number from 1 to {MAX_SESSIONS}"
+                        ))
+                    })?;
+            }
             other => {
                 return Err(ConnectError::Config(format!(
-                    "connector `{name}`: unknown option `{other}`; postgres takes `connection_limit`"
+                    "connector `{name}`: unknown option `{other}`; postgres takes `connection_limit` and `sessions`"
                 )));
             }
         }
     }
     Ok(PostgresConnector {
-        admin: Admin::new(config, name.clone()),
+        admin: Admin::new(config, name.clone(), sessions),
         name,
         prefix: settings.prefix.clone(),
         connection_limit,
+        sessions,
     })
 }
 
@@ -159,7 +185,7 @@ impl Connector for PostgresConnector {
             connection_limit: self.connection_limit,
             valid_until: &valid_until,
         };
-        let session = self.admin.session().await?;
+        let session = self.admin.session_for(account).await?;
         role::provision(&session, account, &password, &spec.grants, &shape).await?;
         Ok(Some(Credential {
             username: account.to_owned(),
@@ -175,7 +201,7 @@ impl Connector for PostgresConnector {
             )));
         };
         let account = self.ours(name)?;
-        let session = self.admin.session().await?;
+        let session = self.admin.session_for(account).await?;
         role::remove(&self.admin, &session, account).await
     }
 
@@ -218,6 +244,9 @@ mod tests {
             &[("connection_limit", "0")][..],
             &[("connection_limit", "many")],
             &[("connection_limt", "5")],
+            &[("sessions", "0")],
+            &[("sessions", "17")],
+            &[("sessions", "four")],
         ] {
             assert!(
                 connect(&settings("postgres://u@h/db", opts)).await.is_err(),
@@ -226,11 +255,14 @@ mod tests {
         }
         let c = connect(&settings(
             "postgres://u:s3cretpw@h/db",
-            &[("connection_limit", "3")],
+            &[("connection_limit", "3"), ("sessions", "16")],
         ))
         .await
         .unwrap();
         assert_eq!(c.connection_limit, 3);
+        assert_eq!(c.sessions, 16);
+        let c = connect(&settings("postgres://u@h/db", &[])).await.unwrap();
+        assert_eq!(c.sessions, DEFAULT_SESSIONS);
         assert!(!format!("{c:?}").contains("s3cretpw"));
     }
 

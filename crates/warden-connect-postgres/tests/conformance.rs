@@ -12,9 +12,11 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use secrecy::SecretString;
 use support::{PgProbe, with_fixture};
+use tokio::task::JoinSet;
 use warden_connect::conformance::{self, Probe};
 use warden_connect::{Connector, Held, Prefix, Settings};
 
@@ -301,4 +303,168 @@ async fn an_unreachable_server_is_a_transient_error() {
     let e = c.observe().await.unwrap_err();
     assert!(e.is_transient(), "{e}");
     assert!(!e.to_string().contains("s3cretpw"), "{e}");
+}
+
+/// The admin sessions the connector holds open (its per-database ones included).
+async fn admin_backends(f: &support::Fixture) -> i64 {
+    f.root
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = $1",
+            &[&f.admin],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+// Worker threads, as `warden serve` runs: calls look for a session at the same instant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_provisions_and_removals_all_succeed_and_leave_nothing() {
+    with_fixture(|f| async move {
+        let c = Arc::new(f.connector().await);
+        let probe = f.probe();
+        let setup = f.setup(&[&f.reader, &f.maker]);
+        let specs: Vec<_> = (0..24).map(|_| setup.spec(conformance::now())).collect();
+
+        let mut calls = JoinSet::new();
+        for spec in specs.clone() {
+            let c = Arc::clone(&c);
+            calls.spawn(async move { c.provision(&spec).await });
+        }
+        let mut creds = Vec::new();
+        while let Some(done) = calls.join_next().await {
+            creds.push(done.unwrap().unwrap().unwrap());
+        }
+        assert_eq!(creds.len(), specs.len());
+        let open = admin_backends(&f).await;
+        assert!(
+            (2..=i64::try_from(warden_connect_postgres::DEFAULT_SESSIONS).unwrap()).contains(&open),
+            "{open} admin sessions for 24 concurrent calls"
+        );
+        for spec in &specs {
+            let mut groups = vec![f.reader.clone(), f.maker.clone()];
+            groups.sort();
+            assert_eq!(f.groups_of(spec.account.as_str()).await, groups);
+        }
+
+        // Some accounts hold a session while they are removed, some own a table in the
+        // fixture's database: every removal path runs at once on the pool.
+        let mut sessions = Vec::new();
+        for (i, cred) in creds.iter().enumerate() {
+            if i % 3 == 0 {
+                let s = probe.connect(cred).await.unwrap();
+                if i % 2 == 0 {
+                    s.batch_execute(&format!("CREATE TABLE s.made_{i} (x int)"))
+                        .await
+                        .unwrap();
+                }
+                sessions.push(s);
+            }
+        }
+        let mut calls = JoinSet::new();
+        for spec in specs.clone() {
+            let c = Arc::clone(&c);
+            calls.spawn(async move { c.revoke(&spec).await });
+        }
+        while let Some(done) = calls.join_next().await {
+            done.unwrap().unwrap();
+        }
+
+        for spec in &specs {
+            assert!(
+                !f.role_exists(spec.account.as_str()).await,
+                "role left behind"
+            );
+        }
+        assert!(c.observe().await.unwrap().is_empty());
+        for mut s in sessions {
+            assert!(!probe.alive(&mut s).await, "a session survived removal");
+        }
+        let owners: Vec<String> = f
+            .root_in_db()
+            .await
+            .query(
+                "SELECT tableowner::text FROM pg_tables WHERE tablename LIKE 'made\\_%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(owners.len(), 4, "{owners:?}");
+        assert!(owners.iter().all(|o| *o == f.admin), "{owners:?}");
+        assert!(
+            f.groups_of(&f.admin)
+                .await
+                .iter()
+                .all(|g| !f.prefix.owns(g)),
+            "the admin kept a membership of a removed account"
+        );
+        assert!(admin_backends(&f).await <= 4);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_dropped_admin_session_is_replaced_on_next_use() {
+    with_fixture(|f| async move {
+        let c = f.connector().await;
+        let setup = f.setup(&[&f.reader]);
+        let spec = setup.spec(conformance::now());
+        c.provision(&spec).await.unwrap().unwrap();
+        assert_eq!(admin_backends(&f).await, 1, "one call needs one session");
+
+        // The server ends the admin session (a restart, an idle timeout, an operator).
+        f.root
+            .execute(
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE usename = $1",
+                &[&f.admin],
+            )
+            .await
+            .unwrap();
+        assert_eq!(admin_backends(&f).await, 0);
+        // The client may learn of the closed connection only from this call, which is
+        // then a transient error (the job retries); the call after it gets a new session.
+        if let Err(e) = c.observe().await {
+            assert!(e.is_transient(), "{e}");
+        }
+        c.revoke(&spec).await.unwrap();
+        assert!(!f.role_exists(spec.account.as_str()).await);
+        assert_eq!(admin_backends(&f).await, 1);
+    })
+    .await;
+}
+
+// Worker threads, as `warden serve` runs: calls look for a session at the same instant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_calls_for_one_account_all_succeed() {
+    with_fixture(|f| async move {
+        let c = Arc::new(f.connector().await);
+        let spec = f.setup(&[&f.reader]).spec(conformance::now());
+        for _ in 0..3 {
+            let mut calls = JoinSet::new();
+            for _ in 0..6 {
+                let (c, spec) = (Arc::clone(&c), spec.clone());
+                calls.spawn(async move { c.provision(&spec).await.map(|_| ()) });
+            }
+            while let Some(done) = calls.join_next().await {
+                done.unwrap().unwrap();
+            }
+            assert_eq!(
+                f.groups_of(spec.account.as_str()).await,
+                vec![f.reader.clone()]
+            );
+            let mut calls = JoinSet::new();
+            for _ in 0..6 {
+                let (c, spec) = (Arc::clone(&c), spec.clone());
+                calls.spawn(async move { c.revoke(&spec).await });
+            }
+            while let Some(done) = calls.join_next().await {
+                done.unwrap().unwrap();
+            }
+            assert!(!f.role_exists(spec.account.as_str()).await);
+        }
+    })
+    .await;
 }
