@@ -247,10 +247,17 @@ impl Engine {
         let actor = format!("itsm:{name}");
         let existing = self.store().request_by_ticket(name, ticket).await?;
         if t.closed {
-            if inst.config.revoke_on_close
-                && let Some(r) = &existing
+            if let Some(r) = &existing
                 && let Some(g) = self.store().grant_by_request(r.id).await?
                 && matches!(g.state, GrantState::Provisioning | GrantState::Active)
+                && inst.config.revoke_on_close.applies(
+                    Some(g.role.as_str()),
+                    serde_json::from_value::<crate::StoredInput>(r.request.clone())?
+                        .request
+                        .task
+                        .as_ref()
+                        .map(warden_model::TaskId::as_str),
+                )
             {
                 self.revoke(&actor, &g.id.to_string(), "the ticket was closed")
                     .await?;

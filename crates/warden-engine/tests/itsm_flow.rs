@@ -39,7 +39,7 @@ fn fixture(name: &str) -> String {
 }
 
 fn config(url: &str) -> ItsmConfig {
-    config_with(url, "")
+    config_with(url, "revoke_on_close = true")
 }
 
 fn config_with(url: &str, extra: &str) -> ItsmConfig {
@@ -50,7 +50,6 @@ kind = "jira"
 url = "{url}"
 username = "warden@example.com"
 signature = "hmac-sha256"
-revoke_on_close = true
 {extra}
 [fields]
 requester = "reporter"
@@ -540,5 +539,72 @@ async fn a_ticket_that_does_not_map_is_answered_once_and_grants_nothing() {
         comments[0].contains("Purpose") && comments[0].contains("missing"),
         "{}",
         comments[0]
+    );
+}
+
+#[tokio::test]
+async fn closing_revokes_only_the_roles_and_tasks_configured() {
+    let jira = serve(routes(&approvals(), 201)).await;
+    let (store, dir) = testing::sqlite().await;
+    let clock = Arc::new(ManualClock::new(
+        Timestamp::parse("2026-11-29T10:05:00Z").unwrap(),
+    ));
+    let only_writes = r#"revoke_on_close = ["payments-db.write", "deploy-hotfix"]"#;
+    let engine = engine_with(store, config_with(&jira.url, only_writes), clock.clone()).await;
+    let body = fixture("webhook.json");
+    engine
+        .itsm_webhook("jira", &signed(body.as_bytes(), "o-1"), body.as_bytes())
+        .await
+        .unwrap();
+    drain(&engine).await;
+    let stored = engine
+        .store()
+        .request_by_ticket("jira", "ACC-12")
+        .await
+        .unwrap()
+        .unwrap();
+    let grant = engine
+        .store()
+        .grant_by_request(stored.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(grant.state, GrantState::Active);
+
+    let closed = serve(vec![
+        Route::new(
+            "GET",
+            "/rest/servicedeskapi/request/ACC-12",
+            200,
+            ticket(true),
+        ),
+        Route::new(
+            "POST",
+            "/rest/servicedeskapi/request/ACC-12/comment",
+            201,
+            fixture("comment-response.json"),
+        ),
+    ])
+    .await;
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join(testing::SQLITE_FILE).display()
+    );
+    let later = engine_with(
+        warden_store::Store::connect(&url).await.unwrap(),
+        config_with(&closed.url, only_writes),
+        clock,
+    )
+    .await;
+    later
+        .itsm_webhook("jira", &signed(body.as_bytes(), "o-2"), body.as_bytes())
+        .await
+        .unwrap();
+    drain(&later).await;
+    let grant = later.store().grant(grant.id).await.unwrap().unwrap();
+    assert_eq!(
+        grant.state,
+        GrantState::Active,
+        "a payments-db.read grant is not revoked on close"
     );
 }

@@ -108,6 +108,49 @@ fn default_pending() -> String {
     "pending".into()
 }
 
+/// Which grants closing their ticket revokes (`revoke_on_close`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(from = "RevokeOnCloseFile")]
+pub enum RevokeOnClose {
+    /// None (`false`, the default).
+    #[default]
+    Never,
+    /// Every grant from this ITSM (`true`).
+    Always,
+    /// Grants of these roles, or for these tasks (`["payments-db.write", "deploy-hotfix"]`).
+    For(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RevokeOnCloseFile {
+    Flag(bool),
+    Ids(Vec<String>),
+}
+
+impl From<RevokeOnCloseFile> for RevokeOnClose {
+    fn from(f: RevokeOnCloseFile) -> Self {
+        match f {
+            RevokeOnCloseFile::Flag(false) => RevokeOnClose::Never,
+            RevokeOnCloseFile::Flag(true) => RevokeOnClose::Always,
+            RevokeOnCloseFile::Ids(ids) => RevokeOnClose::For(ids),
+        }
+    }
+}
+
+impl RevokeOnClose {
+    /// Whether closing the ticket revokes a grant of `role`, requested for `task`.
+    pub fn applies(&self, role: Option<&str>, task: Option<&str>) -> bool {
+        match self {
+            RevokeOnClose::Never => false,
+            RevokeOnClose::Always => true,
+            RevokeOnClose::For(ids) => ids
+                .iter()
+                .any(|id| Some(id.as_str()) == role || Some(id.as_str()) == task),
+        }
+    }
+}
+
 /// One `[[itsm]]` block.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -143,9 +186,10 @@ pub struct ItsmConfig {
     /// `X-Hub-Signature` for Jira; `X-Warden-Secret` for a shared secret).
     #[serde(default)]
     pub signature_header: Option<String>,
-    /// Closing or resolving the ticket revokes the grant it created.
+    /// Whether closing or resolving the ticket revokes the grant it created: `true` for
+    /// every grant, or a list of the role and task ids it applies to.
     #[serde(default)]
-    pub revoke_on_close: bool,
+    pub revoke_on_close: RevokeOnClose,
     /// How often the poller looks for tickets the webhooks missed; no polling when absent.
     #[serde(default)]
     pub poll_every: Option<Duration>,
@@ -314,6 +358,24 @@ fn read_secret_file(name: &str, path: &Path) -> Result<String, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn revoke_on_close_is_a_flag_or_a_list_of_roles_and_tasks() {
+        #[derive(serde::Deserialize)]
+        struct W {
+            r: RevokeOnClose,
+        }
+        let r = |t: &str| toml::from_str::<W>(&format!("r = {t}")).map(|w| w.r);
+        assert_eq!(r("false").unwrap(), RevokeOnClose::Never);
+        assert_eq!(r("true").unwrap(), RevokeOnClose::Always);
+        let only = r(r#"["payments-db.write", "deploy-hotfix"]"#).unwrap();
+        assert!(only.applies(Some("payments-db.write"), None));
+        assert!(only.applies(Some("payments-db.read"), Some("deploy-hotfix")));
+        assert!(!only.applies(Some("payments-db.read"), Some("other")));
+        assert!(!RevokeOnClose::Never.applies(Some("x"), Some("y")));
+        assert!(RevokeOnClose::Always.applies(None, None));
+        assert!(r("3").is_err());
+    }
 
     const RT: &str = r#"
 name = "rt"
