@@ -133,6 +133,45 @@ async fn credential_is_delivered_once_and_bulk_revocation_confirms_each_grant() 
         assert_eq!(g["state"], "revoked");
         assert!(g["revoked_at"].is_string());
     }
+    // By ticket, then by system.
+    for t in ["C-3", "C-4"] {
+        let a = h
+            .post_json(
+                "/v1/requests",
+                &alice,
+                &json!({"source":"api","ticket":t,"requester":"alice","role":"session-cache.read","purpose":"debug"}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    }
+    let by_ticket = h
+        .post_json(
+            "/v1/revocations",
+            &admin,
+            &json!({"ticket":"C-3","source":"api","reason":"done","wait":"20s"}),
+        )
+        .await;
+    assert_eq!(by_ticket.body["confirmed"], 1, "{}", by_ticket.text);
+    assert_eq!(by_ticket.body["grants"].as_array().unwrap().len(), 1);
+    let by_system = h
+        .post_json(
+            "/v1/revocations",
+            &admin,
+            &json!({"system":"session-cache","reason":"incident","wait":"20s"}),
+        )
+        .await;
+    let ended: Vec<&str> = by_system.body["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ended,
+        ["revoked"],
+        "only C-4 was still live: {}",
+        by_system.text
+    );
     assert!(
         !h.audit_text().await.contains(&password),
         "the password is in the audit trail"
