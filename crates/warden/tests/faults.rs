@@ -166,6 +166,18 @@ impl Drop for Sweep {
     }
 }
 
+/// The Redis at `url` as one run uses it: its address, a fresh prefix, and the sweep that
+/// deletes the prefix's ACL users when the run ends.
+fn redis_run(url: &str) -> (String, String, Sweep) {
+    let redis = authority(url);
+    let prefix = fresh_prefix();
+    let sweep = Sweep {
+        addr: redis.clone(),
+        prefix: prefix.clone(),
+    };
+    (redis, prefix, sweep)
+}
+
 // --- a database of the test's own --------------------------------------------------
 
 /// A fresh, migrated PostgreSQL database, dropped when the test ends. It is named
@@ -382,12 +394,7 @@ struct Crashed {
 /// Runs a server up to its grant's target call, then acts `meanwhile` on it (the API
 /// still answers while the worker waits for Redis) and kills it.
 fn crash_mid_provisioning(url: &str, meanwhile: impl FnOnce(&Server, &str, &str)) -> Crashed {
-    let redis = authority(url);
-    let prefix = fresh_prefix();
-    let sweep = Sweep {
-        addr: redis.clone(),
-        prefix: prefix.clone(),
-    };
+    let (redis, prefix, sweep) = redis_run(url);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let proxy = rt.block_on(Proxy::start(&redis)).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -598,12 +605,7 @@ fn two_servers_on_one_postgres_never_provision_or_revoke_a_grant_twice() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let pg = PgDb::create(&rt, &admin);
     let db = pg.url.clone();
-    let redis = authority(&url);
-    let prefix = fresh_prefix();
-    let _sweep = Sweep {
-        addr: redis.clone(),
-        prefix: prefix.clone(),
-    };
+    let (redis, prefix, _sweep) = redis_run(&url);
     let dir = tempfile::tempdir().unwrap();
     // Small batches, so both workers take part in provisioning too, not only the one
     // that wakes first.
@@ -751,12 +753,7 @@ fn secret_never_reaches_logs_or_database() {
     let Some(url) = target_url("redis") else {
         return;
     };
-    let redis = authority(&url);
-    let prefix = fresh_prefix();
-    let _sweep = Sweep {
-        addr: redis.clone(),
-        prefix: prefix.clone(),
-    };
+    let (redis, prefix, _sweep) = redis_run(&url);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
