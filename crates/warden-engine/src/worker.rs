@@ -1,8 +1,8 @@
 //! The worker: claims due jobs from the durable job table and runs them in two phases.
 //!
-//! First each claimed job's target step runs ([`Engine::act`]): the connector call, the
+//! First each claimed job's target step runs (`Engine::act`): the connector call, the
 //! only I/O outside the store, run for the whole batch concurrently. Then one transaction
-//! applies every outcome ([`Engine::apply`]): the state change, its audit event, the
+//! applies every outcome (`Engine::apply`): the state change, its audit event, the
 //! follow-up job and the job's own completion, retry or end. Completion is fenced by the
 //! job's lease, so a job whose lease passed to another worker is never applied twice; the
 //! target steps are idempotent, so running one twice changes nothing on the target.
