@@ -93,13 +93,14 @@ async fn credential_is_delivered_once_and_bulk_revocation_confirms_each_grant() 
         assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
         grants.push(a.body["grant"]["id"].as_str().unwrap().to_owned());
     }
-    // Wait for the worker to provision both.
-    for _ in 0..200 {
-        let g = engine.grant(&grants[1]).await.unwrap();
-        if g.state == warden_model::GrantState::Active {
-            break;
+    // Wait (with a deadline) for the worker to provision both.
+    let mut tries = 0;
+    for g in &grants {
+        while engine.grant(g).await.unwrap().state != warden_model::GrantState::Active {
+            tries += 1;
+            assert!(tries < 400, "grant {g} was not provisioned within 10 s");
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     let path = format!("/v1/grants/{}/credential", grants[0]);
     let refused = h.call(Method::GET, &path, Some(&bob), None).await;
