@@ -414,12 +414,15 @@ impl Engine {
             Ok(o) => o,
             Err(e) => return Ok(Effect::Failed(e)),
         };
+        // Sets, and one query for the grants' states: a connector may hold many thousands
+        // of accounts.
+        let active_grants = self.store().active_grants_on(&name).await?;
+        let observed: std::collections::BTreeSet<Held> = observed.into_iter().collect();
         let mut expected = std::collections::BTreeSet::new();
         let mut missing = Vec::new();
         for a in &live {
             let holds = holds_of(a)?;
-            let active = a.provisioned_at.is_some()
-                && matches!(self.store().grant(a.grant_id).await?, Some(g) if g.state == GrantState::Active);
+            let active = a.provisioned_at.is_some() && active_grants.contains(&a.grant_id);
             for h in holds {
                 if active && !observed.contains(&h) {
                     missing.push((a.grant_id, a.generation, h.clone()));

@@ -205,6 +205,24 @@ impl Store {
         of_grant(&mut self.acquire().await?.conn(), grant).await
     }
 
+    /// The grants that are `active` and hold a live account on connector `connector`.
+    pub async fn active_grants_on(
+        &self,
+        connector: &str,
+    ) -> Result<std::collections::BTreeSet<GrantId>, StoreError> {
+        on_conn!(&mut self.acquire().await?.conn(), c => {
+            let rows = sqlx::query(
+                "SELECT DISTINCT a.grant_id FROM accounts a JOIN grants g ON g.id = a.grant_id \
+                 WHERE a.connector = $1 AND a.removed_at IS NULL AND g.state = 'active'",
+            )
+            .bind(connector)
+            .fetch_all(&mut **c)
+            .await
+            .map_err(db_err)?;
+            rows.iter().map(|r| r.parsed("grant_id", str::parse)).collect()
+        })
+    }
+
     /// Every account of connector `connector` not yet confirmed removed.
     pub async fn live_accounts(&self, connector: &str) -> Result<Vec<AccountRecord>, StoreError> {
         on_conn!(&mut self.acquire().await?.conn(), c => {

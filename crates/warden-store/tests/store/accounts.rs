@@ -27,6 +27,14 @@ both! {
 
         let live = db.store.live_accounts("pg").await.unwrap();
         assert_eq!(live.len(), 1);
+        // Reconciliation asks which of a connector's grants are active, in one query.
+        assert!(db.store.active_grants_on("pg").await.unwrap().is_empty(), "still provisioning");
+        let mut tx = db.store.begin().await.unwrap();
+        let times = warden_store::GrantTimes { activated_at: Some(at(3)), expires_at: Some(at(3603)), revoked_at: None };
+        assert!(tx.set_grant_state(g.id, warden_model::GrantState::Provisioning, warden_model::GrantState::Active, times, at(3)).await.unwrap());
+        tx.commit().await.unwrap();
+        assert_eq!(db.store.active_grants_on("pg").await.unwrap().into_iter().collect::<Vec<_>>(), [g.id]);
+        assert!(db.store.active_grants_on("redis").await.unwrap().is_empty());
         assert!(live[0].credential_waiting);
         assert_eq!(live[0].created_at, at(1));
 
