@@ -24,16 +24,18 @@ pub(crate) enum Effect {
     /// connector, or a grant no longer in the state the job expects).
     Nothing,
     /// Generation `generation` exists on the target, with its sealed credential if one
-    /// was minted.
+    /// was minted; `rotate_every` is the role's, as the act step read it.
     Provisioned {
         generation: u32,
         sealed: Option<String>,
+        rotate_every: Option<Duration>,
     },
     /// Generation `to` exists beside `from`.
     Rotated {
         from: u32,
         to: u32,
         sealed: Option<String>,
+        rotate_every: Option<Duration>,
     },
     /// These generations are confirmed gone from the target.
     Removed { generations: Vec<u32> },
@@ -75,6 +77,7 @@ pub(crate) struct Planned {
     grant: GrantId,
     target: Target,
     spec: Spec,
+    rotate_every: Option<Duration>,
     /// The row written before the call.
     pub(crate) intent: NewAccount,
 }
@@ -114,6 +117,26 @@ fn generation_of(job: &Job) -> Result<(GrantId, u32), EngineError> {
     let bad = || EngineError::Internal(format!("bad account `{}` in job", job.target_id));
     let (g, n) = job.target_id.split_once(':').ok_or_else(bad)?;
     Ok((g.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?))
+}
+
+/// Schedules the next rotation if the role rotates (`every`, read by the act step with the
+/// bundle that decided the grant) and the grant outlives it.
+async fn schedule_rotation(
+    tx: &mut Tx,
+    g: &GrantRecord,
+    every: Option<Duration>,
+    now: Timestamp,
+    expires: Timestamp,
+) -> Result<(), EngineError> {
+    let Some(every) = every else {
+        return Ok(());
+    };
+    let at = now.plus(every);
+    if at < expires {
+        tx.schedule_job(job_kind::ROTATE, &g.id.to_string(), at, now)
+            .await?;
+    }
+    Ok(())
 }
 
 fn holds_json(holds: &[Held]) -> Result<String, EngineError> {
@@ -269,7 +292,7 @@ impl Engine {
         if g.state != GrantState::Provisioning {
             return Ok(Plan::Done(Effect::Nothing));
         }
-        let (name, target, grants) = match self.placement(&g).await? {
+        let (name, target, grants, rotate_every) = match self.placement(&g).await? {
             Placement::RecordOnly => return Ok(Plan::Done(Effect::Nothing)),
             Placement::Missing(name) => {
                 return Ok(Plan::Done(Effect::Failed(ConnectError::Permanent(
@@ -280,8 +303,8 @@ impl Engine {
                 name,
                 target,
                 grants,
-                ..
-            } => (name, target, grants),
+                rotate_every,
+            } => (name, target, grants, rotate_every),
         };
         let spec = self.spec(&target, &g, 1, &grants, self.ends_at(&g, self.now()));
         let intent = self.intent(&name, &target, g.id, 1, &spec)?;
@@ -289,6 +312,7 @@ impl Engine {
             grant: g.id,
             target,
             spec,
+            rotate_every,
             intent,
         }))
     }
@@ -299,6 +323,7 @@ impl Engine {
             Ok(c) => Ok(Effect::Provisioned {
                 generation: p.intent.generation,
                 sealed: self.seal(p.grant, p.intent.generation, c)?,
+                rotate_every: p.rotate_every,
             }),
             Err(e) => Ok(Effect::Failed(e)),
         }
@@ -354,7 +379,7 @@ impl Engine {
             name,
             target,
             grants,
-            ..
+            rotate_every,
         } = self.placement(&g).await?
         else {
             return Ok(Effect::Nothing);
@@ -383,6 +408,7 @@ impl Engine {
                 from: current,
                 to: next,
                 sealed: self.seal(g.id, next, c)?,
+                rotate_every,
             }),
             Err(e) => Ok(Effect::Failed(e)),
         }
@@ -506,9 +532,13 @@ impl Engine {
         worker: &str,
         effect: &Effect,
     ) -> Result<(), EngineError> {
-        let (generation, sealed) = match effect {
-            Effect::Provisioned { generation, sealed } => (Some(*generation), sealed.as_deref()),
-            _ => (None, None),
+        let (generation, sealed, rotate_every) = match effect {
+            Effect::Provisioned {
+                generation,
+                sealed,
+                rotate_every,
+            } => (Some(*generation), sealed.as_deref(), *rotate_every),
+            _ => (None, None, None),
         };
         let moved = self
             .move_grant(
@@ -553,30 +583,7 @@ impl Engine {
         self.schedule_grant_writeback(tx, grant.request_id, crate::itsm::ACTIVATED, now)
             .await?;
         if generation.is_some() && sealed.is_some() {
-            self.schedule_rotation(tx, &grant, now, expires).await?;
-        }
-        Ok(())
-    }
-
-    /// Schedules the next rotation if the role rotates and the grant outlives it.
-    async fn schedule_rotation(
-        &self,
-        tx: &mut Tx,
-        g: &GrantRecord,
-        now: Timestamp,
-        expires: Timestamp,
-    ) -> Result<(), EngineError> {
-        let Placement::On {
-            rotate_every: Some(every),
-            ..
-        } = self.placement(g).await?
-        else {
-            return Ok(());
-        };
-        let at = now.plus(every);
-        if at < expires {
-            tx.schedule_job(job_kind::ROTATE, &g.id.to_string(), at, now)
-                .await?;
+            schedule_rotation(tx, &grant, rotate_every, now, expires).await?;
         }
         Ok(())
     }
@@ -588,7 +595,13 @@ impl Engine {
         worker: &str,
         effect: &Effect,
     ) -> Result<(), EngineError> {
-        let Effect::Rotated { from, to, sealed } = effect else {
+        let Effect::Rotated {
+            from,
+            to,
+            sealed,
+            rotate_every,
+        } = effect
+        else {
             return Ok(());
         };
         let gid = grant_id(job)?;
@@ -627,7 +640,7 @@ impl Engine {
         )
         .await?;
         if let Some(expires) = g.expires_at {
-            self.schedule_rotation(tx, &g, now, expires).await?;
+            schedule_rotation(tx, &g, *rotate_every, now, expires).await?;
         }
         Ok(())
     }
