@@ -150,6 +150,7 @@ async fn insert_active_grant(
             approval_expires_at: None,
             created_at: now,
             updated_at: now,
+            filed_by: "alice".to_owned(),
         })
         .await
         .unwrap();

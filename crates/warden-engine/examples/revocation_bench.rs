@@ -344,6 +344,7 @@ async fn seed(
                 approval_expires_at: None,
                 created_at: now,
                 updated_at: now,
+                filed_by: "alice".to_owned(),
             })
             .await
             .unwrap();

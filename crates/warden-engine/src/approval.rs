@@ -9,11 +9,12 @@ use warden_model::{ApprovalStep, Decision, IdentityId, RequestState};
 use warden_policy::{Action, AuthContext, Bundle, Evaluation};
 use warden_store::{Approval, ApprovalDecision, NewAuditEvent};
 
+use crate::standing::standing;
 use crate::view::{RequestView, StoredInput};
 use crate::{Engine, EngineError, audit};
 
-/// Whether `who` may fill a slot of `step`, judged by the catalog alone.
-fn fits(bundle: &Bundle, who: &IdentityId, step: &ApprovalStep) -> bool {
+/// Whether `who` may fill a slot of `step`, judged by `bundle`'s catalog alone.
+pub(crate) fn fits(bundle: &Bundle, who: &IdentityId, step: &ApprovalStep) -> bool {
     if step.excluded.contains(who) {
         return false;
     }
@@ -27,8 +28,18 @@ fn fits(bundle: &Bundle, who: &IdentityId, step: &ApprovalStep) -> bool {
         .is_some_and(|i| step.from_groups.iter().any(|g| i.groups.contains(g)))
 }
 
+/// Whether `who` may fill a slot of `step` now: eligible under the bundle that decided
+/// and under the active one, and allowed to act by the active catalog.
+fn fits_now(decided: &Bundle, current: &Bundle, who: &IdentityId, step: &ApprovalStep) -> bool {
+    standing(&current.catalog, who).is_ok() && fits(decided, who, step) && fits(current, who, step)
+}
+
 /// Assigns approvers to slots (Kuhn's augmenting paths); returns how many are placed.
-fn matched(bundle: &Bundle, steps: &[ApprovalStep], approvers: &[IdentityId]) -> usize {
+fn matched(
+    fits: &dyn Fn(&IdentityId, &ApprovalStep) -> bool,
+    steps: &[ApprovalStep],
+    approvers: &[IdentityId],
+) -> usize {
     let slots: Vec<&ApprovalStep> = steps
         .iter()
         .flat_map(|s| std::iter::repeat_n(s, usize::try_from(s.count).unwrap_or(0)))
@@ -36,7 +47,7 @@ fn matched(bundle: &Bundle, steps: &[ApprovalStep], approvers: &[IdentityId]) ->
     let mut owner: Vec<Option<usize>> = vec![None; slots.len()];
     fn place(
         a: usize,
-        bundle: &Bundle,
+        fits: &dyn Fn(&IdentityId, &ApprovalStep) -> bool,
         slots: &[&ApprovalStep],
         approvers: &[IdentityId],
         owner: &mut [Option<usize>],
@@ -46,14 +57,14 @@ fn matched(bundle: &Bundle, steps: &[ApprovalStep], approvers: &[IdentityId]) ->
             let (Some(step), Some(who)) = (slots.get(s), approvers.get(a)) else {
                 continue;
             };
-            if seen.get(s).copied().unwrap_or(true) || !fits(bundle, who, step) {
+            if seen.get(s).copied().unwrap_or(true) || !fits(who, step) {
                 continue;
             }
             if let Some(flag) = seen.get_mut(s) {
                 *flag = true;
             }
             let current = owner.get(s).copied().flatten();
-            if current.is_none_or(|other| place(other, bundle, slots, approvers, owner, seen)) {
+            if current.is_none_or(|other| place(other, fits, slots, approvers, owner, seen)) {
                 if let Some(o) = owner.get_mut(s) {
                     *o = Some(a);
                 }
@@ -65,7 +76,7 @@ fn matched(bundle: &Bundle, steps: &[ApprovalStep], approvers: &[IdentityId]) ->
     let mut placed = 0;
     for a in 0..approvers.len() {
         let mut seen = vec![false; slots.len()];
-        if place(a, bundle, &slots, approvers, &mut owner, &mut seen) {
+        if place(a, fits, &slots, approvers, &mut owner, &mut seen) {
             placed += 1;
         }
     }
@@ -113,25 +124,19 @@ impl Engine {
                 "`{who}` would receive this access and cannot approve it"
             )));
         }
-        match bundle.catalog.identities.get(who) {
-            Some(i) if i.is_active() => {}
-            Some(_) => {
-                return Err(EngineError::Forbidden(format!("`{who}` is disabled")));
-            }
-            None => {
-                return Err(EngineError::Forbidden(format!(
-                    "`{who}` is not an identity in the catalog"
-                )));
-            }
-        }
+        // The current catalog decides who may act: a disabled or removed approver is
+        // refused, and approvals given earlier by someone barred since count no more.
+        let current = self.bundle();
+        standing(&current.catalog, who).map_err(|b| EngineError::Forbidden(b.describe(who)))?;
+        let eligible = |a: &IdentityId, step: &ApprovalStep| fits_now(&bundle, &current, a, step);
         let mut approvers: Vec<IdentityId> = approvals
             .iter()
             .filter(|a| a.decision == ApprovalDecision::Approve)
             .map(|a| a.approver.clone())
             .collect();
-        let before = matched(&bundle, &decision.approvals, &approvers);
+        let before = matched(&eligible, &decision.approvals, &approvers);
         approvers.push(who.clone());
-        if matched(&bundle, &decision.approvals, &approvers) == before {
+        if matched(&eligible, &decision.approvals, &approvers) == before {
             let groups: Vec<String> = decision
                 .approvals
                 .iter()
@@ -160,7 +165,14 @@ impl Engine {
                 requester_is_subject: record.requester == record.subject,
                 approvals: i64::try_from(before).unwrap_or(i64::MAX),
             };
-            let answer_ = bundle.authorize(who, Action::Approve, role, &ctx, Evaluation::Indexed);
+            // Policy must permit it under the bundle that decided and the active one.
+            let answer_ = [&bundle, &current]
+                .into_iter()
+                .map(|b| b.authorize(who, Action::Approve, role, &ctx, Evaluation::Indexed))
+                .find(|a| !a.allowed)
+                .unwrap_or_else(|| {
+                    bundle.authorize(who, Action::Approve, role, &ctx, Evaluation::Indexed)
+                });
             if !answer_.allowed {
                 return Err(EngineError::Forbidden(format!(
                     "policy does not permit `{who}` to approve `{role}`{}",
@@ -210,7 +222,7 @@ impl Engine {
             },
         )
         .await?;
-        let complete = matched(&bundle, &decision.approvals, &approvers) >= needed(&decision);
+        let complete = matched(&eligible, &decision.approvals, &approvers) >= needed(&decision);
         let next = match answer {
             ApprovalDecision::Reject => Some(RequestState::Denied),
             ApprovalDecision::Approve if complete => Some(RequestState::Approved),
@@ -288,23 +300,25 @@ mod tests {
     fn order_of_approvals_does_not_matter() {
         // carol is in payments-leads and security; bob only in payments-leads.
         let b = bundle();
+        let fit = |w: &IdentityId, s: &ApprovalStep| fits(&b, w, s);
         let steps = [
             step(1, &["security"], &[], &["alice"]),
             step(1, &["payments-leads"], &[], &["alice"]),
         ];
-        assert_eq!(matched(&b, &steps, &ids(&["carol", "bob"])), 2);
-        assert_eq!(matched(&b, &steps, &ids(&["bob", "carol"])), 2);
-        assert_eq!(matched(&b, &steps, &ids(&["bob", "dave"])), 1);
+        assert_eq!(matched(&fit, &steps, &ids(&["carol", "bob"])), 2);
+        assert_eq!(matched(&fit, &steps, &ids(&["bob", "carol"])), 2);
+        assert_eq!(matched(&fit, &steps, &ids(&["bob", "dave"])), 1);
     }
 
     #[test]
     fn excluded_people_and_outsiders_fill_nothing() {
         let b = bundle();
+        let fit = |w: &IdentityId, s: &ApprovalStep| fits(&b, w, s);
         let steps = [step(2, &["payments-leads"], &[], &["bob"])];
-        assert_eq!(matched(&b, &steps, &ids(&["bob", "alice"])), 0);
-        assert_eq!(matched(&b, &steps, &ids(&["carol"])), 1);
+        assert_eq!(matched(&fit, &steps, &ids(&["bob", "alice"])), 0);
+        assert_eq!(matched(&fit, &steps, &ids(&["carol"])), 1);
         let consent = [step(1, &[], &["alice"], &["svc-billing"])];
-        assert_eq!(matched(&b, &consent, &ids(&["alice"])), 1);
-        assert_eq!(matched(&b, &consent, &ids(&["bob"])), 0);
+        assert_eq!(matched(&fit, &consent, &ids(&["alice"])), 1);
+        assert_eq!(matched(&fit, &consent, &ids(&["bob"])), 0);
     }
 }

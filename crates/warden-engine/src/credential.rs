@@ -3,9 +3,10 @@
 //! secret, and the sealed copy is cleared in the same transaction.
 
 use secrecy::SecretString;
-use warden_model::{GrantState, IdentityKind, Timestamp};
+use warden_model::{GrantState, IdentityId, IdentityKind, Timestamp};
 use warden_store::{GrantId, NewAuditEvent};
 
+use crate::standing::standing;
 use crate::{Engine, EngineError, audit};
 
 /// A credential handed out once.
@@ -40,7 +41,16 @@ impl Engine {
             .grant(gid)
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("no grant `{id}`")))?;
-        let subject = self.bundle().catalog.identities.get(&g.subject);
+        let bundle = self.bundle();
+        let actor_id = IdentityId::parse(actor)
+            .map_err(|_| EngineError::Forbidden(format!("`{actor}` is not an identity")))?;
+        // The current catalog decides: a disabled fetcher, or a subject offboarded since
+        // the grant was made, gets nothing.
+        standing(&bundle.catalog, &actor_id)
+            .map_err(|b| EngineError::Forbidden(b.describe(&actor_id)))?;
+        standing(&bundle.catalog, &g.subject)
+            .map_err(|b| EngineError::Forbidden(b.describe(&g.subject)))?;
+        let subject = bundle.catalog.identities.get(&g.subject);
         let owner = subject
             .filter(|s| matches!(s.kind, IdentityKind::Service | IdentityKind::Workload))
             .and_then(|s| s.owner.as_ref());

@@ -1,7 +1,7 @@
 //! Grants: listing them and revoking one on demand.
 
-use warden_model::{GrantState, IdentityId, SystemId};
-use warden_store::{GrantFilter, GrantId, GrantRecord, GrantTimes, NewAuditEvent};
+use warden_model::{GrantState, IdentityId, SystemId, Timestamp};
+use warden_store::{GrantFilter, GrantId, GrantRecord, GrantTimes, NewAuditEvent, Tx};
 
 use crate::view::GrantView;
 use crate::{Engine, EngineError, audit, job_kind};
@@ -69,6 +69,31 @@ impl Engine {
         }
         let now = self.now();
         let mut tx = self.store().begin().await?;
+        if !self
+            .start_revocation(&mut tx, &g, actor, reason, &end_reason(actor, reason), now)
+            .await?
+        {
+            tx.rollback().await?;
+            return Err(EngineError::Conflict(format!(
+                "grant `{id}` changed while being revoked; try again"
+            )));
+        }
+        tx.commit().await?;
+        self.grant(id).await
+    }
+
+    /// Moves grant `g` to `revoking` inside `tx`, audited as `grant.revoke_requested` with
+    /// `reason`, records `end_reason` for the ticket, and schedules its removal. Returns
+    /// `false`, changing nothing, when `g` is no longer in the state it was read in.
+    pub(crate) async fn start_revocation(
+        &self,
+        tx: &mut Tx,
+        g: &GrantRecord,
+        actor: &str,
+        reason: &str,
+        end_reason: &str,
+        now: Timestamp,
+    ) -> Result<bool, EngineError> {
         if !tx
             .set_grant_state(
                 g.id,
@@ -79,13 +104,10 @@ impl Engine {
             )
             .await?
         {
-            tx.rollback().await?;
-            return Err(EngineError::Conflict(format!(
-                "grant `{id}` changed while being revoked; try again"
-            )));
+            return Ok(false);
         }
         audit(
-            &mut tx,
+            tx,
             NewAuditEvent {
                 at: now,
                 actor: actor.to_owned(),
@@ -99,12 +121,10 @@ impl Engine {
             },
         )
         .await?;
-        tx.set_grant_end_reason(g.id, &end_reason(actor, reason))
-            .await?;
+        tx.set_grant_end_reason(g.id, end_reason).await?;
         tx.schedule_job(job_kind::REVOKE, &g.id.to_string(), now, now)
             .await?;
-        tx.commit().await?;
-        self.grant(id).await
+        Ok(true)
     }
 }
 

@@ -2,7 +2,7 @@
 //! outright) and the job that follows — in one transaction. Idempotent on
 //! `(source, ticket)`.
 
-use warden_model::{Decision, GrantState, Outcome, Request, RequestState};
+use warden_model::{Decision, GrantState, IdentityId, Outcome, Request, RequestState};
 use warden_policy::DecisionInput;
 use warden_store::{GrantId, GrantRecord, NewAuditEvent, RequestId, RequestRecord, Tx};
 
@@ -20,6 +20,20 @@ pub struct Intake {
     pub view: RequestView,
     /// `false` when `(source, ticket)` was already known and nothing new was stored.
     pub created: bool,
+    /// Who filed the request as stored (for a known one, whoever filed it first).
+    pub filed_by: String,
+}
+
+/// An authenticated API caller filing a request.
+#[derive(Clone, Debug)]
+pub struct Filer {
+    /// The identity its token acts as.
+    pub identity: IdentityId,
+    /// For a `broker` token: the one `source` it files under.
+    pub broker_source: Option<String>,
+    /// Whether it may read any request (scopes `admin` and `audit`), and so be shown a
+    /// duplicate someone else filed.
+    pub reads_all: bool,
 }
 
 impl Engine {
@@ -48,9 +62,51 @@ impl Engine {
         d
     }
 
-    /// Takes in a request: decides it and stores the outcome. A request whose
-    /// `(source, ticket)` is already stored is answered from the store, unchanged.
-    pub async fn intake(&self, actor: &str, request: Request) -> Result<Intake, EngineError> {
+    /// Files `request` for an authenticated API caller: the requester must be the caller
+    /// (a broker may name anyone, but only under its bound `source`), a source that names
+    /// a configured ITSM is that ITSM's alone, and a `(source, ticket)` that someone else
+    /// filed is a conflict that says nothing about the existing request. Nothing is stored
+    /// for a refused request.
+    pub async fn file(&self, filer: &Filer, mut request: Request) -> Result<Intake, EngineError> {
+        match &filer.broker_source {
+            Some(bound) => match request.source.as_deref() {
+                None => request.source = Some(bound.clone()),
+                Some(s) if s == bound => {}
+                Some(s) => {
+                    return Err(EngineError::Forbidden(format!(
+                        "`source`: this broker token files only under `{bound}`, not `{s}`"
+                    )));
+                }
+            },
+            None if request.requester != filer.identity => {
+                return Err(EngineError::Forbidden(format!(
+                    "`requester`: `{}` is not the caller `{}`; only a `broker` token files for \
+                     someone else",
+                    request.requester, filer.identity
+                )));
+            }
+            None => {}
+        }
+        if let Some(s) = request.source.as_deref()
+            && self.itsms().get(s).is_some()
+        {
+            return Err(EngineError::Forbidden(format!(
+                "`source`: `{s}` is reserved for the ITSM adapter of that name"
+            )));
+        }
+        let intake = self.intake(filer.identity.as_str(), request).await?;
+        if intake.created || intake.filed_by == filer.identity.as_str() || filer.reads_all {
+            return Ok(intake);
+        }
+        Err(EngineError::Conflict(
+            "`ticket`: this `(source, ticket)` is already taken".into(),
+        ))
+    }
+
+    /// Takes in a request filed by `filed_by` (an identity, or `itsm:<adapter>`): decides
+    /// it and stores the outcome. A request whose `(source, ticket)` is already stored is
+    /// answered from the store, unchanged; [`Engine::file`] decides who may see it.
+    pub async fn intake(&self, filed_by: &str, request: Request) -> Result<Intake, EngineError> {
         let id = RequestId::new();
         let source = request
             .source
@@ -58,10 +114,7 @@ impl Engine {
             .unwrap_or_else(|| DEFAULT_SOURCE.to_owned());
         let ticket = request.ticket.clone().unwrap_or_else(|| id.to_string());
         if let Some(existing) = self.store().request_by_ticket(&source, &ticket).await? {
-            return Ok(Intake {
-                view: self.view_of(&existing).await?,
-                created: false,
-            });
+            return self.known(&existing).await;
         }
         let now = self.now();
         let grants = self.store().active_grants(request.subject(), now).await?;
@@ -98,7 +151,9 @@ impl Engine {
             approval_expires_at,
             created_at: now,
             updated_at: now,
+            filed_by: filed_by.to_owned(),
         };
+        let actor = filed_by;
         let mut tx = self.store().begin().await?;
         if !tx.insert_request(&record).await? {
             // Another delivery of the same ticket won the race; answer with its result.
@@ -108,10 +163,7 @@ impl Engine {
                 .request_by_ticket(&record.source, &record.ticket)
                 .await?
                 .ok_or_else(|| EngineError::Internal("duplicate ticket vanished".into()))?;
-            return Ok(Intake {
-                view: self.view_of(&existing).await?,
-                created: false,
-            });
+            return self.known(&existing).await;
         }
         audit(
             &mut tx,
@@ -128,6 +180,7 @@ impl Engine {
                     "source": record.source,
                     "ticket": record.ticket,
                     "requester": record.requester,
+                    "filed_by": record.filed_by,
                     "subject": record.subject,
                     "outcome": decision.outcome,
                     "role": decision.role,
@@ -163,6 +216,15 @@ impl Engine {
         Ok(Intake {
             view: self.view_of(&stored).await?,
             created: true,
+            filed_by: record.filed_by,
+        })
+    }
+
+    async fn known(&self, existing: &RequestRecord) -> Result<Intake, EngineError> {
+        Ok(Intake {
+            view: self.view_of(existing).await?,
+            created: false,
+            filed_by: existing.filed_by.clone(),
         })
     }
 
@@ -216,6 +278,8 @@ impl Engine {
                 bundle_hash: Some(decision.bundle_hash.clone()),
                 data: serde_json::json!({
                     "subject": record.subject,
+                    "requester": record.requester,
+                    "filed_by": record.filed_by,
                     "role": role,
                     "duration_seconds": secs,
                     "break_glass": decision.break_glass,
@@ -260,6 +324,47 @@ impl Engine {
     pub async fn request(&self, id: &str) -> Result<RequestView, EngineError> {
         let r = self.request_record(id).await?;
         self.view_of(&r).await
+    }
+
+    /// The request with id `id` as `who` may see it: its requester, its subject, whoever
+    /// filed it, the owner of a service or workload subject, and anyone eligible to approve
+    /// it; anyone with `reads_all` (scopes `admin`, `audit`). To anyone else it does not
+    /// exist.
+    pub async fn request_for(
+        &self,
+        who: &IdentityId,
+        reads_all: bool,
+        id: &str,
+    ) -> Result<RequestView, EngineError> {
+        let r = self.request_record(id).await?;
+        if !reads_all && !self.may_read(who, &r).await? {
+            return Err(EngineError::NotFound(format!("no request `{id}`")));
+        }
+        self.view_of(&r).await
+    }
+
+    async fn may_read(&self, who: &IdentityId, r: &RequestRecord) -> Result<bool, EngineError> {
+        if *who == r.requester || *who == r.subject || who.as_str() == r.filed_by {
+            return Ok(true);
+        }
+        let current = self.bundle();
+        let owner = current
+            .catalog
+            .identities
+            .get(&r.subject)
+            .and_then(|s| s.owner.as_ref());
+        if owner == Some(who) {
+            return Ok(true);
+        }
+        let decision: Decision = serde_json::from_value(r.decision.clone())?;
+        if decision.approvals.is_empty() {
+            return Ok(false);
+        }
+        let decided = self.bundle_by_hash(&r.bundle_hash).await?;
+        Ok(decision
+            .approvals
+            .iter()
+            .any(|step| crate::approval::fits(&decided, who, step)))
     }
 
     /// The stored request with id `id`; a malformed id is as unknown as a missing one.

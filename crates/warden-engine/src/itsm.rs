@@ -246,6 +246,12 @@ impl Engine {
         };
         let actor = format!("itsm:{name}");
         let existing = self.store().request_by_ticket(name, ticket).await?;
+        // Only a request this adapter took in from this ticket is the ticket's: anything
+        // else under the same `(source, ticket)` was filed some other way, and neither the
+        // ticket's approvals nor its closure may act on it.
+        if existing.as_ref().is_some_and(|r| r.filed_by != actor) {
+            return Ok(Effect::Nothing);
+        }
         if t.closed {
             if let Some(r) = &existing
                 && let Some(g) = self.store().grant_by_request(r.id).await?

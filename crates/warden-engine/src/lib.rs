@@ -2,6 +2,7 @@
 //! the worker that runs scheduled jobs. Every state change commits together with its audit
 //! event and the job it schedules. Time comes from an injected [`Clock`].
 
+pub mod activation;
 pub mod approval;
 pub mod clock;
 pub mod credential;
@@ -10,9 +11,11 @@ pub mod grant;
 pub mod intake;
 pub mod itsm;
 pub mod metrics;
+mod offboarding;
 pub mod replay;
 pub mod revocation;
 pub mod seal;
+pub mod standing;
 mod step;
 pub mod target;
 pub mod view;
@@ -21,9 +24,9 @@ pub mod worker;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use warden_model::Duration;
-use warden_policy::{Bundle, SourceFile};
-use warden_store::{BundleFile, NewAuditEvent, Store, Tx};
+use warden_model::{Duration, Timestamp};
+use warden_policy::Bundle;
+use warden_store::{NewAuditEvent, Store, Tx};
 
 pub use clock::{Clock, ManualClock, Stopwatch, SystemClock};
 pub use error::EngineError;
@@ -52,6 +55,12 @@ pub mod job_kind {
     pub const ITSM_WRITE: &str = "itsm_write";
     /// Look for tickets an ITSM's webhooks missed.
     pub const ITSM_POLL: &str = "itsm_poll";
+    /// After a bundle activation (`BUNDLE_HASH`), find the identities it no longer lets act
+    /// that still hold something, and schedule their offboarding.
+    pub const OFFBOARD_SWEEP: &str = "offboard_sweep";
+    /// Offboard one identity (`IDENTITY`): revoke its tokens, withdraw its pending
+    /// requests, revoke its active grants.
+    pub const OFFBOARD: &str = "offboard";
 }
 
 /// Settings of the lifecycle and the worker.
@@ -114,46 +123,37 @@ struct Inner {
     clock: Arc<dyn Clock>,
     config: EngineConfig,
     sealer: Arc<seal::Sealer>,
-    current: Arc<Bundle>,
+    /// The active bundle: new decisions use it, and it says who may act now.
+    current: RwLock<Current>,
     /// Bundles that decided stored requests, loaded from the store on first use.
     by_hash: RwLock<HashMap<String, Arc<Bundle>>>,
     metrics: Metrics,
 }
 
+/// The active bundle as this process holds it.
+#[derive(Clone)]
+struct Current {
+    bundle: Arc<Bundle>,
+    activated_at: Timestamp,
+}
+
 impl Engine {
-    /// Builds the engine around `bundle`, storing the bundle (content-addressed) so that
-    /// decisions taken with it can be replayed later.
+    /// Builds the engine around `bundle`: stores it (content-addressed, so that decisions
+    /// taken with it can be replayed later) and activates it unless it is active already —
+    /// a server starts with the bundle its configuration names.
     pub async fn new(
         store: Store,
         bundle: Bundle,
         clock: Arc<dyn Clock>,
         config: EngineConfig,
     ) -> Result<Self, EngineError> {
-        let files: Vec<BundleFile> = bundle
-            .files()
-            .iter()
-            .map(|f| BundleFile {
-                name: f.name.clone(),
-                text: f.text.clone(),
-            })
-            .collect();
         let now = clock.now();
-        let mut tx = store.begin().await?;
-        if tx.put_bundle(bundle.hash(), &files, now).await? {
-            tx.append_audit(&NewAuditEvent {
-                at: now,
-                actor: "system".into(),
-                action: "bundle.stored".into(),
-                request_id: None,
-                grant_id: None,
-                before_state: None,
-                after_state: None,
-                bundle_hash: Some(bundle.hash().to_owned()),
-                data: serde_json::json!({ "files": files.len() }),
-            })
-            .await?;
-        }
-        tx.commit().await?;
+        activation::activate(&store, &bundle, "system", now).await?;
+        let activated_at = store
+            .active_bundle()
+            .await?
+            .filter(|a| a.hash == bundle.hash())
+            .map_or(now, |a| a.activated_at);
         let sealer = match &config.sealer {
             Some(s) => Arc::clone(s),
             None => Arc::new(seal::Sealer::ephemeral()?),
@@ -161,6 +161,10 @@ impl Engine {
         let current = Arc::new(bundle);
         let mut by_hash = HashMap::new();
         by_hash.insert(current.hash().to_owned(), Arc::clone(&current));
+        let current = RwLock::new(Current {
+            bundle: current,
+            activated_at,
+        });
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -179,9 +183,33 @@ impl Engine {
         &self.inner.store
     }
 
-    /// The bundle new decisions use.
-    pub fn bundle(&self) -> &Bundle {
-        &self.inner.current
+    /// The active bundle: new decisions use it, and its catalog says who may act now.
+    pub fn bundle(&self) -> Arc<Bundle> {
+        self.current().bundle
+    }
+
+    /// The active bundle and when it became active.
+    pub fn active_bundle(&self) -> (Arc<Bundle>, Timestamp) {
+        let c = self.current();
+        (c.bundle, c.activated_at)
+    }
+
+    fn current(&self) -> Current {
+        match self.inner.current.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set_current(&self, bundle: Arc<Bundle>, activated_at: Timestamp) {
+        let next = Current {
+            bundle,
+            activated_at,
+        };
+        match self.inner.current.write() {
+            Ok(mut c) => *c = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
     }
 
     /// The engine's metrics.
@@ -221,28 +249,7 @@ impl Engine {
         {
             return Ok(Arc::clone(b));
         }
-        let files = self
-            .inner
-            .store
-            .bundle(hash)
-            .await?
-            .ok_or_else(|| EngineError::NotFound(format!("bundle `{hash}` is not stored")))?;
-        let files = files
-            .into_iter()
-            .map(|f| SourceFile {
-                name: f.name,
-                text: f.text,
-            })
-            .collect();
-        let bundle = Bundle::from_files(files).map_err(|e| {
-            EngineError::Internal(format!("stored bundle `{hash}` no longer loads: {e}"))
-        })?;
-        if bundle.hash() != hash {
-            return Err(EngineError::Internal(format!(
-                "stored bundle `{hash}` hashes to `{}`",
-                bundle.hash()
-            )));
-        }
+        let bundle = activation::load_stored(&self.inner.store, hash).await?;
         let bundle = Arc::new(bundle);
         if let Ok(mut map) = self.inner.by_hash.write() {
             map.insert(hash.to_owned(), Arc::clone(&bundle));

@@ -51,6 +51,10 @@ pub(crate) enum Effect {
     Failed(ConnectError),
     /// An ITSM asked to be called again no sooner than this (HTTP 429 with `Retry-After`).
     Throttled(ConnectError, std::time::Duration),
+    /// Identities the active bundle bars and that still hold something.
+    Offboard(Vec<warden_model::IdentityId>),
+    /// A grant's subject may not act any more: it must not become active.
+    Barred(crate::standing::Barred),
 }
 
 /// What reconciliation found on one connector's target.
@@ -113,6 +117,15 @@ fn grant_id(job: &Job) -> Result<GrantId, EngineError> {
 }
 
 /// A `RETIRE` job's target: `GRANT:GENERATION`.
+/// The subject of the job's grant, as `tx` sees it.
+async fn grant_subject(tx: &mut Tx, job: &Job) -> Result<warden_model::IdentityId, EngineError> {
+    let gid = grant_id(job)?;
+    tx.grant(gid)
+        .await?
+        .map(|g| g.subject)
+        .ok_or_else(|| EngineError::Internal(format!("grant `{gid}` vanished")))
+}
+
 fn generation_of(job: &Job) -> Result<(GrantId, u32), EngineError> {
     let bad = || EngineError::Internal(format!("bad account `{}` in job", job.target_id));
     let (g, n) = job.target_id.split_once(':').ok_or_else(bad)?;
@@ -160,6 +173,8 @@ impl Engine {
             job_kind::ITSM_SYNC => self.act_itsm_sync(job).await,
             job_kind::ITSM_WRITE => self.act_itsm_write(job).await,
             job_kind::ITSM_POLL => self.act_itsm_poll(job).await,
+            job_kind::OFFBOARD_SWEEP => self.act_offboard_sweep(job).await,
+            job_kind::OFFBOARD => self.act_offboard(job).await,
             _ => Ok(Effect::Nothing),
         }
     }
@@ -291,6 +306,11 @@ impl Engine {
         };
         if g.state != GrantState::Provisioning {
             return Ok(Plan::Done(Effect::Nothing));
+        }
+        // The current catalog decides: a subject offboarded since the decision gets
+        // nothing made for it.
+        if let Err(barred) = crate::standing::standing(&self.bundle().catalog, &g.subject) {
+            return Ok(Plan::Done(Effect::Barred(barred)));
         }
         let (name, target, grants, rotate_every) = match self.placement(&g).await? {
             Placement::RecordOnly => return Ok(Plan::Done(Effect::Nothing)),
@@ -538,8 +558,20 @@ impl Engine {
                 sealed,
                 rotate_every,
             } => (Some(*generation), sealed.as_deref(), *rotate_every),
+            Effect::Barred(barred) => {
+                return self.refuse_activation(tx, job, worker, *barred, None).await;
+            }
             _ => (None, None, None),
         };
+        // Checked again now that the target has answered: the subject may have been
+        // offboarded while its account was being made.
+        if let Err(barred) =
+            crate::standing::standing(&self.bundle().catalog, &grant_subject(tx, job).await?)
+        {
+            return self
+                .refuse_activation(tx, job, worker, barred, generation.map(|g| (g, sealed)))
+                .await;
+        }
         let moved = self
             .move_grant(
                 tx,
@@ -584,6 +616,59 @@ impl Engine {
             .await?;
         if generation.is_some() && sealed.is_some() {
             schedule_rotation(tx, &grant, rotate_every, now, expires).await?;
+        }
+        Ok(())
+    }
+
+    /// A grant whose subject may not act does not become active. Nothing made on the
+    /// target: it fails. An account already made (`made`): it is recorded and removed, and
+    /// the grant goes to `revoking` with reason `offboarded`.
+    async fn refuse_activation(
+        &self,
+        tx: &mut Tx,
+        job: &Job,
+        worker: &str,
+        barred: crate::standing::Barred,
+        made: Option<(u32, Option<&str>)>,
+    ) -> Result<(), EngineError> {
+        let Some((generation, _)) = made else {
+            self.move_grant(
+                tx,
+                job,
+                worker,
+                (GrantState::Provisioning, GrantState::Failed),
+                "grant.failed",
+                |g, _| {
+                    let data = serde_json::json!({
+                        "reason": barred.as_str(),
+                        "error": barred.describe(&g.subject),
+                    });
+                    (GrantTimes::default(), data)
+                },
+            )
+            .await?;
+            return Ok(());
+        };
+        let gid = grant_id(job)?;
+        let now = self.now();
+        // Recorded without its credential: the sealed copy is never delivered.
+        tx.set_account_provisioned(gid, generation, None, now)
+            .await?;
+        if let Some(g) = tx.grant(gid).await?
+            && g.state == GrantState::Provisioning
+        {
+            self.start_revocation(
+                tx,
+                &g,
+                &format!("worker:{worker}"),
+                barred.as_str(),
+                crate::offboarding::OFFBOARDED,
+                now,
+            )
+            .await?;
+        } else {
+            tx.schedule_job(job_kind::RETIRE, &format!("{gid}:{generation}"), now, now)
+                .await?;
         }
         Ok(())
     }

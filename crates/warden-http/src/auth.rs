@@ -19,9 +19,21 @@ pub struct Caller {
     pub identity: IdentityId,
     /// The token's scopes.
     pub scopes: Vec<String>,
+    /// For a `broker` token, the one request `source` it is bound to.
+    pub source: Option<String>,
 }
 
 impl Caller {
+    /// Whether the token holds `scope`.
+    pub fn has(&self, scope: Scope) -> bool {
+        self.scopes.iter().any(|held| held == scope.as_str())
+    }
+
+    /// Whether the token may read every request and grant (`admin` or `audit`).
+    pub fn reads_all(&self) -> bool {
+        self.has(Scope::Admin) || self.has(Scope::Audit)
+    }
+
     /// Succeeds if the token holds any of `scopes`; otherwise a 403 naming them.
     pub fn require(&self, scopes: &[Scope]) -> Result<(), ApiError> {
         if scopes
@@ -109,9 +121,20 @@ impl FromRequestParts<AppState> for Caller {
         if !token.is_live(now) {
             return Err(ApiError::Unauthorized(UNKNOWN_TOKEN.into()));
         }
+        // The active catalog decides on every use, not the one the token was minted under:
+        // an identity disabled or removed since is refused at once.
+        if let Err(barred) =
+            warden_engine::standing::standing(&state.engine.bundle().catalog, &token.identity)
+        {
+            return Err(ApiError::Unauthorized(format!(
+                "the token's identity may not act: {}",
+                barred.describe(&token.identity)
+            )));
+        }
         Ok(Caller {
             identity: token.identity,
             scopes: token.scopes,
+            source: token.source,
         })
     }
 }

@@ -55,15 +55,26 @@ pub async fn optional<T: DeserializeOwned>(
         .map_err(|e| ApiError::InvalidRequest(e.to_string()))
 }
 
-/// Reads a required JSON body holding a request of DESIGN §3.1, naming the field at fault.
-pub async fn request(
+/// Reads a required JSON body holding a request of DESIGN §3.1 whose `requester` may be
+/// left out: then it is `caller`, the token's identity.
+pub async fn request_of(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
+    caller: &warden_model::IdentityId,
 ) -> Result<warden_model::Request, ApiError> {
     if !is_json(headers) {
         return Err(ApiError::UnsupportedMediaType);
     }
     let bytes = read(headers, body, limit).await?;
-    warden_model::Request::from_json(&bytes).map_err(|e| ApiError::InvalidRequest(e.to_string()))
+    let invalid = |e: warden_model::request::InputError| ApiError::InvalidRequest(e.to_string());
+    let mut value: serde_json::Value = warden_model::request::from_json(&bytes).map_err(invalid)?;
+    if let Some(fields) = value.as_object_mut()
+        && !fields.contains_key("requester")
+    {
+        fields.insert("requester".into(), serde_json::json!(caller.as_str()));
+    }
+    let bytes = serde_json::to_vec(&value)
+        .map_err(|e| ApiError::InvalidRequest(format!("malformed JSON: {e}")))?;
+    warden_model::Request::from_json(&bytes).map_err(invalid)
 }

@@ -8,6 +8,7 @@
 mod audit;
 mod auth;
 mod body;
+mod bundle;
 mod error;
 mod grant;
 mod health;
@@ -84,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/itsm/{name}", post(itsm::webhook))
         .route("/v1/audit", get(audit::list))
         .route("/v1/audit/verify", get(audit::verify))
+        .route("/v1/bundle", get(bundle::active))
         .route("/healthz", get(health::health))
         .route("/metrics", get(metrics::scrape))
         .route("/openapi.json", get(openapi::document))

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
+use warden_engine::intake::Filer;
 use warden_store::ApprovalDecision;
 
 use crate::auth::{Caller, Scope};
@@ -37,9 +38,16 @@ pub async fn decide(
     headers: HeaderMap,
     payload: Body,
 ) -> Result<Json<warden_model::Decision>, ApiError> {
-    caller.require(&[Scope::Intake])?;
+    caller.require(&[Scope::Intake, Scope::Broker])?;
     query::params(raw.as_deref(), &[])?;
-    let request = body::request(&headers, payload, state.body_limit).await?;
+    let request = body::request_of(&headers, payload, state.body_limit, &caller.identity).await?;
+    // Asking about someone else is for brokers and for those who may read everything.
+    if request.requester != caller.identity && !caller.has(Scope::Broker) && !caller.reads_all() {
+        return Err(ApiError::Forbidden(format!(
+            "`requester`: `{}` is not the caller `{}`",
+            request.requester, caller.identity
+        )));
+    }
     Ok(Json(state.engine.dry_run(&request).await?))
 }
 
@@ -69,13 +77,17 @@ pub async fn create(
     headers: HeaderMap,
     payload: Body,
 ) -> Result<(StatusCode, Json<RequestSummary>), ApiError> {
-    caller.require(&[Scope::Intake])?;
+    caller.require(&[Scope::Intake, Scope::Broker])?;
     query::params(raw.as_deref(), &[])?;
-    let request = body::request(&headers, payload, state.body_limit).await?;
-    let intake = state
-        .engine
-        .intake(caller.identity.as_str(), request)
-        .await?;
+    let request = body::request_of(&headers, payload, state.body_limit, &caller.identity).await?;
+    let filer = Filer {
+        identity: caller.identity.clone(),
+        broker_source: caller
+            .has(Scope::Broker)
+            .then(|| caller.source.clone().unwrap_or_default()),
+        reads_all: caller.reads_all(),
+    };
+    let intake = state.engine.file(&filer, request).await?;
     let status = if intake.created {
         StatusCode::CREATED
     } else {
@@ -106,9 +118,19 @@ pub async fn get(
     Id(id): Id,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<RequestDetail>, ApiError> {
-    caller.require(&[Scope::Intake, Scope::Approve, Scope::Admin, Scope::Audit])?;
+    caller.require(&[
+        Scope::Intake,
+        Scope::Approve,
+        Scope::Admin,
+        Scope::Audit,
+        Scope::Broker,
+    ])?;
     query::params(raw.as_deref(), &[])?;
-    Ok(Json(RequestDetail::from(state.engine.request(&id).await?)))
+    let view = state
+        .engine
+        .request_for(&caller.identity, caller.reads_all(), &id)
+        .await?;
+    Ok(Json(RequestDetail::from(view)))
 }
 
 /// `POST /v1/requests/{id}/approve`: approves as the token's identity.

@@ -33,6 +33,16 @@ pub struct Health {
     pub status: String,
 }
 
+/// The answer of `GET /v1/bundle`: the bundle that decides now.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ActiveBundleDoc {
+    /// Its hash, as every decision names it.
+    pub hash: String,
+    /// When it became active (RFC 3339).
+    #[schema(value_type = String, format = DateTime)]
+    pub activated_at: Timestamp,
+}
+
 /// A grant as callers see it.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Grant {
@@ -281,6 +291,8 @@ pub enum RequestStateDoc {
     Denied,
     /// The approval window lapsed.
     Expired,
+    /// Its requester or subject was offboarded before it was answered.
+    Withdrawn,
 }
 
 /// Where a grant stands.

@@ -15,11 +15,19 @@ pub enum Scope {
     Admin,
     /// Read grants and the audit trail.
     Audit,
+    /// File requests on behalf of others, only under the one `source` the token is bound to.
+    Broker,
 }
 
 impl Scope {
     /// Every scope, in order.
-    pub const ALL: [Scope; 4] = [Scope::Intake, Scope::Approve, Scope::Admin, Scope::Audit];
+    pub const ALL: [Scope; 5] = [
+        Scope::Intake,
+        Scope::Approve,
+        Scope::Admin,
+        Scope::Audit,
+        Scope::Broker,
+    ];
 
     /// The scope's word, as stored on tokens.
     pub fn as_str(self) -> &'static str {
@@ -28,6 +36,7 @@ impl Scope {
             Scope::Approve => "approve",
             Scope::Admin => "admin",
             Scope::Audit => "audit",
+            Scope::Broker => "broker",
         }
     }
 }
@@ -40,7 +49,7 @@ impl fmt::Display for Scope {
 
 /// A word that is not a scope.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a scope: expected `intake`, `approve`, `admin` or `audit`")]
+#[error("`{0}` is not a scope: expected `intake`, `approve`, `admin`, `audit` or `broker`")]
 pub struct UnknownScope(String);
 
 impl FromStr for Scope {
@@ -64,7 +73,7 @@ mod tests {
         }
         assert_eq!(
             "root".parse::<Scope>().unwrap_err().to_string(),
-            "`root` is not a scope: expected `intake`, `approve`, `admin` or `audit`"
+            "`root` is not a scope: expected `intake`, `approve`, `admin`, `audit` or `broker`"
         );
         assert!("Admin".parse::<Scope>().is_err());
     }

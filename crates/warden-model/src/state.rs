@@ -19,6 +19,8 @@ pub enum RequestState {
     Denied,
     /// The approval window lapsed. Final.
     Expired,
+    /// Ended before it was answered because its requester or subject was offboarded. Final.
+    Withdrawn,
 }
 
 /// Where a grant stands.
@@ -73,6 +75,7 @@ words!(RequestState {
     Approved => "approved",
     Denied => "denied",
     Expired => "expired",
+    Withdrawn => "withdrawn",
 });
 
 words!(GrantState {
@@ -90,7 +93,7 @@ impl RequestState {
         matches!(
             (self, to),
             (Requested, ApprovalRequired | Approved | Denied)
-                | (ApprovalRequired, Approved | Denied | Expired)
+                | (ApprovalRequired, Approved | Denied | Expired | Withdrawn)
         )
     }
 
@@ -98,7 +101,10 @@ impl RequestState {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            RequestState::Approved | RequestState::Denied | RequestState::Expired
+            RequestState::Approved
+                | RequestState::Denied
+                | RequestState::Expired
+                | RequestState::Withdrawn
         )
     }
 }

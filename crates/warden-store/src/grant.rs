@@ -329,6 +329,24 @@ fn duration(row: &impl RowExt) -> Result<Duration, StoreError> {
         })
 }
 
+/// The active grants of `subject`, oldest first.
+pub(crate) async fn active_of(
+    conn: &mut Conn<'_>,
+    subject: &IdentityId,
+) -> Result<Vec<GrantRecord>, StoreError> {
+    on_conn!(conn, c => {
+        let rows = sqlx::query(concat!(
+            "SELECT ", columns!(), " FROM grants \
+             WHERE subject = $1 AND state = 'active' ORDER BY created_at, id"
+        ))
+        .bind(subject.as_str())
+        .fetch_all(&mut **c)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(decode).collect()
+    })
+}
+
 fn decode(row: &impl RowExt) -> Result<GrantRecord, StoreError> {
     Ok(GrantRecord {
         id: row.parsed("id", str::parse)?,

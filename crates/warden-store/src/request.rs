@@ -44,6 +44,9 @@ pub struct RequestRecord {
     pub created_at: Timestamp,
     /// When the request last changed (equal to `created_at` on insert).
     pub updated_at: Timestamp,
+    /// The authenticated caller who filed it: the requester, a broker acting for the
+    /// requester, or `itsm:<adapter>`.
+    pub filed_by: String,
 }
 
 /// The columns [`decode`] reads, as a literal so that queries stay `&'static str`.
@@ -51,7 +54,7 @@ macro_rules! columns {
     () => {
         "id, source, ticket, requester, subject, system, role, state, request_json, \
          decision_json, outcome, bundle_hash, input_hash, decided_at, approval_expires_at, \
-         created_at, updated_at"
+         created_at, updated_at, filed_by"
     };
 }
 
@@ -67,8 +70,9 @@ impl Tx {
         let done = on_conn!(&mut self.conn(), c => sqlx::query(
             "INSERT INTO requests (id, source, ticket, requester, subject, system, role, state, \
                 request_json, decision_json, outcome, bundle_hash, input_hash, decided_at, \
-                approval_expires_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+                approval_expires_at, created_at, updated_at, filed_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+                $18) \
              ON CONFLICT (source, ticket) DO NOTHING",
         )
         .bind(r.id.to_string())
@@ -88,6 +92,7 @@ impl Tx {
         .bind(opt_ms(r.approval_expires_at))
         .bind(ms(r.created_at))
         .bind(ms(r.updated_at))
+        .bind(&r.filed_by)
         .execute(&mut **c)
         .await
         .map(|d| d.rows_affected()))
@@ -118,6 +123,33 @@ impl Tx {
         .map(|d| d.rows_affected()))
         .map_err(db_err)?;
         Ok(done == 1)
+    }
+
+    /// Ends every request waiting for approvals whose requester or subject is `identity`
+    /// as `withdrawn`; returns their ids.
+    pub async fn withdraw_pending_requests(
+        &mut self,
+        identity: &IdentityId,
+        at: Timestamp,
+    ) -> Result<Vec<RequestId>, StoreError> {
+        on_conn!(&mut self.conn(), c => {
+            let rows = sqlx::query(
+                "UPDATE requests SET state = 'withdrawn', updated_at = $1 \
+                 WHERE state = 'approval_required' AND (requester = $2 OR subject = $2) \
+                 RETURNING id",
+            )
+            .bind(ms(at))
+            .bind(identity.as_str())
+            .fetch_all(&mut **c)
+            .await
+            .map_err(db_err)?;
+            let mut ids = rows
+                .iter()
+                .map(|r| r.parsed("id", str::parse))
+                .collect::<Result<Vec<RequestId>, _>>()?;
+            ids.sort();
+            Ok(ids)
+        })
     }
 
     /// Request `id`, as this transaction sees it.
@@ -201,6 +233,7 @@ fn decode(row: &impl RowExt) -> Result<RequestRecord, StoreError> {
         approval_expires_at: row.opt_time("approval_expires_at")?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
+        filed_by: row.text("filed_by")?,
     })
 }
 

@@ -66,6 +66,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "grant end reason",
         include_str!("../migrations/0006_grant_end_reason.sql"),
     ),
+    (
+        7,
+        "caller binding",
+        include_str!("../migrations/0007_caller_binding.sql"),
+    ),
 ];
 
 /// Which database a [`Store`] talks to.

@@ -26,6 +26,8 @@ pub struct TokenRecord {
     pub revoked_at: Option<Timestamp>,
     /// When it stops working; `None` only for tokens minted before expiry was recorded.
     pub expires_at: Option<Timestamp>,
+    /// For a `broker` token, the one request `source` it may file under.
+    pub source: Option<String>,
 }
 
 impl TokenRecord {
@@ -58,8 +60,8 @@ impl Tx {
         }
         let scopes = t.scopes.join(" ");
         on_conn!(&mut self.conn(), c => sqlx::query(
-            "INSERT INTO tokens (id, identity, scopes, hash, created_at, revoked_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO tokens (id, identity, scopes, hash, created_at, revoked_at, expires_at, source) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(t.id.to_string())
         .bind(t.identity.as_str())
@@ -68,6 +70,7 @@ impl Tx {
         .bind(ms(t.created_at))
         .bind(opt_ms(t.revoked_at))
         .bind(opt_ms(t.expires_at))
+        .bind(t.source.as_deref())
         .execute(&mut **c)
         .await
         .map(|_| ()))
@@ -90,13 +93,32 @@ impl Tx {
     }
 }
 
+impl Tx {
+    /// Revokes every live token of `identity`; returns how many.
+    pub async fn revoke_tokens_of(
+        &mut self,
+        identity: &IdentityId,
+        at: Timestamp,
+    ) -> Result<u64, StoreError> {
+        on_conn!(&mut self.conn(), c => sqlx::query(
+            "UPDATE tokens SET revoked_at = $1 WHERE identity = $2 AND revoked_at IS NULL",
+        )
+        .bind(ms(at))
+        .bind(identity.as_str())
+        .execute(&mut **c)
+        .await
+        .map(|d| d.rows_affected()))
+        .map_err(db_err)
+    }
+}
+
 impl Store {
     /// The token whose secret hashes to `hash` (see [`token_hash`]), revoked or not.
     pub async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
         on_conn!(&mut self.acquire().await?.conn(), c => {
             let row = sqlx::query(
-                "SELECT id, identity, scopes, hash, created_at, revoked_at, expires_at FROM tokens \
-                 WHERE hash = $1",
+                "SELECT id, identity, scopes, hash, created_at, revoked_at, expires_at, source \
+                 FROM tokens WHERE hash = $1",
             )
             .bind(hash)
             .fetch_optional(&mut **c)
@@ -120,5 +142,6 @@ fn decode(row: &impl RowExt) -> Result<TokenRecord, StoreError> {
         created_at: row.time("created_at")?,
         revoked_at: row.opt_time("revoked_at")?,
         expires_at: row.opt_time("expires_at")?,
+        source: row.opt_text("source")?,
     })
 }

@@ -168,6 +168,38 @@ fn serde_plain_kind(s: &str) -> Option<Kind> {
     .find(|k| k.as_str() == s)
 }
 
+/// Checks `bundle`'s roles against the kinds of the configured connectors without
+/// connecting to any: every role on a system whose connector is configured must have
+/// `grants` its kind accepts. The errors name the role.
+pub fn check_kinds(
+    configs: &[ConnectorConfig],
+    bundle: &warden_policy::Bundle,
+) -> Result<(), Vec<String>> {
+    let catalog = &bundle.catalog;
+    let mut errors = Vec::new();
+    for system in catalog.systems.values() {
+        let Some(kind) = system
+            .connector
+            .as_ref()
+            .and_then(|name| configs.iter().find(|c| &c.name == name))
+            .map(|c| c.kind)
+        else {
+            continue;
+        };
+        for role in catalog.roles.values().filter(|r| r.system == system.id) {
+            if let Err(e) = kind.check_grants(&role.grants) {
+                errors.push(format!("role `{}`: {e}", role.id));
+            }
+        }
+    }
+    errors.sort();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
 /// Builds every configured connector on its crate.
 pub async fn build(configs: &[ConnectorConfig]) -> Result<Targets, ConnectError> {
     let mut by_name = HashMap::new();

@@ -2,6 +2,7 @@
 //! verify the audit chain.
 
 mod audit_cmd;
+mod bundle_cmd;
 mod clock;
 mod config;
 mod connector;
@@ -52,6 +53,9 @@ enum Command {
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// Activate a bundle on a running deployment.
+    #[command(subcommand)]
+    Bundle(bundle_cmd::BundleCommand),
 }
 
 #[derive(clap::Args)]
@@ -106,6 +110,7 @@ fn main() -> ExitCode {
         Command::Serve(arg) => serve_cmd::run(&arg),
         Command::Token(cmd) => token_cmd::run(&cmd),
         Command::Audit(cmd) => audit_cmd::run(&cmd),
+        Command::Bundle(cmd) => bundle_cmd::run(&cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),

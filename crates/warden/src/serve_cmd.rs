@@ -78,6 +78,19 @@ pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
             tracing::info!("shutting down: finishing requests in flight");
             let _ = stop.send(true);
         });
+        // Every server follows the store's active bundle, so an activation made anywhere
+        // (`warden bundle activate`, another server's SIGHUP) reaches it within a second.
+        let watcher = {
+            let engine = engine.clone();
+            let rx = stopped.clone();
+            tokio::spawn(async move { engine.watch_bundle(BUNDLE_WATCH, rx).await })
+        };
+        let reloader = {
+            let engine = engine.clone();
+            let path = config.bundle.path.clone();
+            let rx = stopped.clone();
+            tokio::spawn(async move { reload_on_hangup(engine, path, rx).await })
+        };
         let worker = config.worker.enabled.then(|| {
             let engine = engine.clone();
             let poll = std::time::Duration::from_secs(config.worker.poll_every.seconds());
@@ -94,10 +107,64 @@ pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
         if let Some(worker) = worker {
             let _ = worker.await;
         }
+        let _ = watcher.await;
+        reloader.abort();
         store.close().await;
         tracing::info!("stopped");
         Ok::<u8, Failure>(0)
     })
+}
+
+/// How often a server reads which bundle is active.
+const BUNDLE_WATCH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// On every SIGHUP, re-reads the bundle at `path` and activates it; an invalid bundle is
+/// logged and the active one stays.
+async fn reload_on_hangup(
+    engine: Engine,
+    path: std::path::PathBuf,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!(
+                "cannot listen for SIGHUP; bundles are activated with `warden bundle activate` only"
+            );
+            return;
+        };
+        loop {
+            tokio::select! {
+                got = hup.recv() => if got.is_none() { return },
+                _ = stopped.wait_for(|stop| *stop) => return,
+            }
+            let bundle = match warden_policy::Bundle::load(&path) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(path = %path.display(), "SIGHUP: the bundle is invalid; the active one stays:\n{e}");
+                    continue;
+                }
+            };
+            if let Err(errors) = engine.targets().check_bundle(&bundle) {
+                tracing::error!(path = %path.display(), errors = %errors.join("; "), "SIGHUP: the bundle does not fit the connectors; the active one stays");
+                continue;
+            }
+            match engine
+                .activate(bundle, &format!("server:{}", std::process::id()))
+                .await
+            {
+                Ok(done) => {
+                    tracing::info!(bundle = %done.hash, changed = done.changed, "SIGHUP: bundle activated")
+                }
+                Err(e) => tracing::error!(error = %e, "SIGHUP: cannot activate the bundle"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (engine, path, stopped.wait_for(|stop| *stop).await);
+    }
 }
 
 /// A worker id unique to this process: the pid and random bits, so two processes on one

@@ -29,9 +29,14 @@ pub struct CreateArgs {
     /// The identity the token acts as.
     #[arg(long)]
     identity: String,
-    /// What the token may do: `intake`, `approve`, `admin` or `audit`; repeat for several.
+    /// What the token may do: `intake`, `approve`, `admin`, `audit` or `broker`; repeat
+    /// for several.
     #[arg(long = "scope", value_name = "SCOPE", required = true)]
     scopes: Vec<Scope>,
+    /// For scope `broker`: the one request `source` the token may file under (required
+    /// with `broker`, refused without it).
+    #[arg(long)]
+    source: Option<String>,
     /// How long the token lives (`90d`, `12h`, `P30D`); defaults to `tokens.default_ttl`.
     #[arg(long)]
     ttl: Option<Duration>,
@@ -106,6 +111,38 @@ fn create(args: &CreateArgs) -> Result<u8, Failure> {
         }
         Some(_) => {}
     }
+    let broker = args.scopes.contains(&Scope::Broker);
+    let source = match (&args.source, broker) {
+        (None, true) => {
+            return Err(input_error(anyhow!(
+                "`--source`: a `broker` token must be bound to one source"
+            )));
+        }
+        (Some(_), false) => {
+            return Err(input_error(anyhow!(
+                "`--source`: only a `broker` token is bound to a source"
+            )));
+        }
+        (Some(s), true) => {
+            let s = s.trim();
+            if s.is_empty()
+                || s.len() > warden_model::request::MAX_REF_LEN
+                || s.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(input_error(anyhow!(
+                    "`--source`: must be one word of at most {} characters",
+                    warden_model::request::MAX_REF_LEN
+                )));
+            }
+            if config.itsms.iter().any(|i| i.name == s) {
+                return Err(input_error(anyhow!(
+                    "`--source`: `{s}` is reserved for the configured ITSM adapter of that name"
+                )));
+            }
+            Some(s.to_owned())
+        }
+        (None, false) => None,
+    };
     let scopes: Vec<String> = args
         .scopes
         .iter()
@@ -126,6 +163,7 @@ fn create(args: &CreateArgs) -> Result<u8, Failure> {
         created_at: now,
         revoked_at: None,
         expires_at: Some(expires_at),
+        source,
     };
     let event = NewAuditEvent {
         at: now,
@@ -140,6 +178,7 @@ fn create(args: &CreateArgs) -> Result<u8, Failure> {
             "token_id": record.id.to_string(),
             "identity": identity.as_str(),
             "scopes": record.scopes,
+            "source": record.source,
             "ttl": ttl.to_string(),
             "expires_at": expires_at.to_string(),
         }),

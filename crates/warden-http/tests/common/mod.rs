@@ -99,6 +99,22 @@ impl Harness {
         scopes: &[&str],
         revoked_at: Option<Timestamp>,
     ) -> String {
+        self.token_with(identity, scopes, revoked_at, None).await
+    }
+
+    /// Mints a `broker` token for `identity` bound to `source`.
+    pub async fn broker_token(&self, identity: &str, source: &str) -> String {
+        self.token_with(identity, &["broker"], None, Some(source))
+            .await
+    }
+
+    async fn token_with(
+        &self,
+        identity: &str,
+        scopes: &[&str],
+        revoked_at: Option<Timestamp>,
+        source: Option<&str>,
+    ) -> String {
         let id = TokenId::new();
         let secret = format!("wt_{identity}_{id}");
         let mut tx = self.engine.store().begin().await.unwrap();
@@ -114,6 +130,7 @@ impl Harness {
                     .now()
                     .plus(warden_model::Duration::parse("1d").unwrap()),
             ),
+            source: source.map(str::to_owned),
         })
         .await
         .unwrap();

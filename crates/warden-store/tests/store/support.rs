@@ -108,6 +108,7 @@ pub fn request(source: &str, ticket: &str) -> RequestRecord {
         approval_expires_at: Some(at(3600)),
         created_at: at(0),
         updated_at: at(0),
+        filed_by: "alice".to_owned(),
     }
 }
 

@@ -70,6 +70,7 @@ both! {
             created_at: at(0),
             revoked_at: None,
             expires_at: Some(at(86_400)),
+            source: Some("portal".to_owned()),
         };
         let mut tx = db.store.begin().await.unwrap();
         assert!(tx.put_bundle("sha256:abc", &files, at(0)).await.unwrap());
