@@ -1,7 +1,7 @@
 //! Activating a bundle: storing it by hash, making it the one that decides, and noticing
 //! what it takes away. Every running server watches the store's active bundle and switches
-//! to a new one within a second; an activation also schedules the offboarding sweep that
-//! ends the access of everyone the new catalog no longer lets act.
+//! to a new one within a second; an activation also schedules, in its own transaction, the
+//! offboarding of everyone the new catalog no longer lets act who still holds something.
 
 use std::sync::Arc;
 
@@ -25,9 +25,43 @@ pub struct Activation {
 
 /// Stores `bundle` and makes it the active one, in one transaction with its audit events:
 /// `bundle.stored` (when its hash is new), `bundle.activated`, an `alert.owner_missing`
-/// for each service or workload whose owner the new catalog no longer lets act, and the
-/// offboarding sweep's job. Activating the active bundle again changes nothing.
+/// for each service or workload whose owner the new catalog no longer lets act (newly so,
+/// or — on a first activation — holding something), and one `offboard` job for each
+/// identity the new catalog bars that still holds a token, a pending request or a grant.
+/// Activating the active bundle again changes nothing.
+///
+/// Two activations at once (servers starting together on PostgreSQL) collide on the
+/// activation sequence; the loser reads again and, if the bundle it wanted is active by
+/// then, reports it unchanged, or tries once more.
 pub async fn activate(
+    store: &Store,
+    bundle: &Bundle,
+    actor: &str,
+    now: Timestamp,
+) -> Result<Activation, EngineError> {
+    let mut attempts = 0;
+    loop {
+        match activate_once(store, bundle, actor, now).await {
+            Ok(done) => return Ok(done),
+            Err(e) => {
+                attempts += 1;
+                let active = store.active_bundle().await?;
+                if active.is_some_and(|a| a.hash == bundle.hash()) {
+                    return Ok(Activation {
+                        hash: bundle.hash().to_owned(),
+                        changed: false,
+                        previous: None,
+                    });
+                }
+                if attempts >= 3 {
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+async fn activate_once(
     store: &Store,
     bundle: &Bundle,
     actor: &str,
@@ -91,11 +125,13 @@ pub async fn activate(
         Some(p) => load_stored(store, p).await.ok(),
         None => None,
     };
+    let holders = tx.holders().await?;
     for nhi in standing::orphaned_nhis(&bundle.catalog) {
-        let was_orphaned = previous_bundle
-            .as_ref()
-            .is_some_and(|b| standing::standing(&b.catalog, nhi) == Err(Barred::OwnerMissing));
-        if was_orphaned {
+        let newly = match &previous_bundle {
+            Some(b) => standing::standing(&b.catalog, nhi) != Err(Barred::OwnerMissing),
+            None => holders.contains(nhi),
+        };
+        if !newly {
             continue;
         }
         let owner = bundle
@@ -119,8 +155,13 @@ pub async fn activate(
         )
         .await?;
     }
-    tx.schedule_job(job_kind::OFFBOARD_SWEEP, &hash, now, now)
-        .await?;
+    for id in holders
+        .iter()
+        .filter(|id| standing::standing(&bundle.catalog, id).is_err())
+    {
+        tx.schedule_job(job_kind::OFFBOARD, id.as_str(), now, now)
+            .await?;
+    }
     tx.commit().await?;
     Ok(Activation {
         hash,

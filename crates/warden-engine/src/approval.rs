@@ -261,7 +261,7 @@ impl Engine {
                 self.create_grant(&mut tx, &record, &decision, who.as_str())
                     .await?;
             }
-            self.schedule_writeback(&mut tx, &record.source, rid, crate::itsm::ANSWERED, now)
+            self.schedule_writeback(&mut tx, &record, crate::itsm::ANSWERED, now)
                 .await?;
         }
         tx.commit().await?;

@@ -205,7 +205,7 @@ impl Engine {
             }
             _ => {}
         }
-        self.schedule_writeback(&mut tx, &record.source, id, crate::itsm::DECISION, now)
+        self.schedule_writeback(&mut tx, &record, crate::itsm::DECISION, now)
             .await?;
         tx.commit().await?;
         let stored = self

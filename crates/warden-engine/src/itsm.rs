@@ -13,7 +13,7 @@ use warden_connect::ConnectError;
 use warden_itsm::writeback;
 use warden_itsm::{Adapter, ApprovalDecision as TicketDecision, ItsmConfig, ItsmError, Verifier};
 use warden_model::{GrantState, IdentityId, RequestState, Timestamp};
-use warden_store::{ApprovalDecision, Job, RequestId, Tx};
+use warden_store::{ApprovalDecision, Job, RequestId, RequestRecord, Tx};
 
 use crate::intake::Intake;
 use crate::step::Effect;
@@ -183,18 +183,19 @@ impl Engine {
         Ok(())
     }
 
-    /// Schedules a write-back of `event` on the ticket of request `rid`, if its source is
-    /// a configured ITSM. Runs inside the transaction of the change it reports.
+    /// Schedules a write-back of `event` on the ticket of request `r`, if its source is a
+    /// configured ITSM and that ITSM took it in: a request filed some other way never
+    /// writes on a ticket, however its `(source, ticket)` reads. Runs inside the
+    /// transaction of the change it reports.
     pub(crate) async fn schedule_writeback(
         &self,
         tx: &mut Tx,
-        source: &str,
-        rid: RequestId,
+        r: &RequestRecord,
         event: &str,
         now: Timestamp,
     ) -> Result<(), EngineError> {
-        if self.itsms().get(source).is_some() {
-            tx.schedule_job(job_kind::ITSM_WRITE, &format!("{rid}:{event}"), now, now)
+        if self.itsms().get(&r.source).is_some() && r.filed_by == format!("itsm:{}", r.source) {
+            tx.schedule_job(job_kind::ITSM_WRITE, &format!("{}:{event}", r.id), now, now)
                 .await?;
         }
         Ok(())
@@ -212,8 +213,7 @@ impl Engine {
             return Ok(());
         }
         if let Some(r) = tx.request(rid).await? {
-            self.schedule_writeback(tx, &r.source, rid, event, now)
-                .await?;
+            self.schedule_writeback(tx, &r, event, now).await?;
         }
         Ok(())
     }

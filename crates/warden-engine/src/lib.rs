@@ -55,9 +55,6 @@ pub mod job_kind {
     pub const ITSM_WRITE: &str = "itsm_write";
     /// Look for tickets an ITSM's webhooks missed.
     pub const ITSM_POLL: &str = "itsm_poll";
-    /// After a bundle activation (`BUNDLE_HASH`), find the identities it no longer lets act
-    /// that still hold something, and schedule their offboarding.
-    pub const OFFBOARD_SWEEP: &str = "offboard_sweep";
     /// Offboard one identity (`IDENTITY`): revoke its tokens, withdraw its pending
     /// requests, revoke its active grants.
     pub const OFFBOARD: &str = "offboard";

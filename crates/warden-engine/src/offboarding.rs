@@ -1,45 +1,25 @@
 //! Offboarding: after a bundle activation, everyone the new catalog no longer lets act
 //! (disabled, removed, or a service or workload whose owner is gone) loses what they hold.
 //!
-//! Two jobs, both store-only. The sweep (`offboard_sweep`, keyed by the activated bundle's
-//! hash) lists the identities that still hold a live token, a pending request or an active
-//! grant and that the active bundle bars, and schedules one `offboard` job for each. Each
-//! `offboard` job, in one transaction: revokes the identity's tokens, ends its pending
-//! requests as `withdrawn`, moves its active grants to `revoking` (reason `offboarded`,
-//! removal confirmed on the target as for any revocation), and records
-//! `identity.offboarded`. Both re-read the active bundle from the store first, so a server
-//! that has not switched yet never judges by the old catalog, and an identity re-enabled
-//! by a later bundle is left alone.
+//! The activation's transaction schedules one store-only `offboard` job per barred
+//! identity that still holds a live token, a pending request or a grant. Each job, in one
+//! transaction: revokes the identity's tokens, ends its pending requests as `withdrawn`,
+//! moves its active grants to `revoking` (reason `offboarded`, removal confirmed on the
+//! target as for any revocation), and records `identity.offboarded`. It re-reads the
+//! active bundle from the store first, so a server that has not switched yet never judges
+//! by the old catalog, and an identity re-enabled by a later bundle is left alone.
 
 use warden_model::{IdentityId, RequestState};
 use warden_store::{Job, NewAuditEvent, Tx};
 
 use crate::standing::standing;
 use crate::step::Effect;
-use crate::{Engine, EngineError, audit, job_kind, note};
+use crate::{Engine, EngineError, audit, note};
 
 /// The reason recorded on grants that end because their holder was offboarded.
 pub const OFFBOARDED: &str = "offboarded";
 
 impl Engine {
-    /// The sweep's step: the barred identities that still hold something, if the job's
-    /// bundle is still the active one (a later activation runs its own sweep).
-    pub(crate) async fn act_offboard_sweep(&self, job: &Job) -> Result<Effect, EngineError> {
-        self.refresh_bundle().await?;
-        let bundle = self.bundle();
-        if bundle.hash() != job.target_id {
-            return Ok(Effect::Nothing);
-        }
-        let barred: Vec<IdentityId> = self
-            .store()
-            .holders()
-            .await?
-            .into_iter()
-            .filter(|id| standing(&bundle.catalog, id).is_err())
-            .collect();
-        Ok(Effect::Offboard(barred))
-    }
-
     /// One identity's step: whether the active bundle still bars it.
     pub(crate) async fn act_offboard(&self, job: &Job) -> Result<Effect, EngineError> {
         self.refresh_bundle().await?;
@@ -50,23 +30,6 @@ impl Engine {
             Ok(()) => Effect::Nothing,
             Err(_) => Effect::Offboard(vec![id]),
         })
-    }
-
-    /// Schedules one `offboard` job per identity the sweep found.
-    pub(crate) async fn apply_offboard_sweep(
-        &self,
-        tx: &mut Tx,
-        effect: &Effect,
-    ) -> Result<(), EngineError> {
-        let Effect::Offboard(ids) = effect else {
-            return Ok(());
-        };
-        let now = self.now();
-        for id in ids {
-            tx.schedule_job(job_kind::OFFBOARD, id.as_str(), now, now)
-                .await?;
-        }
-        Ok(())
     }
 
     /// Offboards the identity the step found barred, inside `tx`.

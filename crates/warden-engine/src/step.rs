@@ -173,7 +173,6 @@ impl Engine {
             job_kind::ITSM_SYNC => self.act_itsm_sync(job).await,
             job_kind::ITSM_WRITE => self.act_itsm_write(job).await,
             job_kind::ITSM_POLL => self.act_itsm_poll(job).await,
-            job_kind::OFFBOARD_SWEEP => self.act_offboard_sweep(job).await,
             job_kind::OFFBOARD => self.act_offboard(job).await,
             _ => Ok(Effect::Nothing),
         }

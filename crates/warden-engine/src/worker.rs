@@ -164,7 +164,6 @@ impl Engine {
             job_kind::RECONCILE => self.apply_reconcile(tx, job, worker, effect).await,
             job_kind::ITSM_SYNC | job_kind::ITSM_WRITE => Ok(()),
             job_kind::ITSM_POLL => self.apply_itsm_poll(tx, effect).await,
-            job_kind::OFFBOARD_SWEEP => self.apply_offboard_sweep(tx, effect).await,
             job_kind::OFFBOARD => self.apply_offboard(tx, worker, effect).await,
             other => Err(EngineError::Internal(format!("unknown job kind `{other}`"))),
         }

@@ -21,3 +21,30 @@ pub fn record_only(bundle: &Bundle) -> Bundle {
     #[expect(clippy::expect_used, reason = "test helper: the bundle loaded before")]
     Bundle::from_files(files).expect("a bundle without connectors still loads")
 }
+
+/// `bundle` with the identities `ids` marked `status = "disabled"` in its catalog, as an
+/// offboarding bundle would have them. Each must be active in `bundle`.
+pub fn with_disabled(bundle: &Bundle, ids: &[&str]) -> Bundle {
+    let files: Vec<SourceFile> = bundle
+        .files()
+        .iter()
+        .map(|f| {
+            let mut out = Vec::new();
+            for line in f.text.lines() {
+                out.push(line.to_owned());
+                if ids.iter().any(|id| line.trim() == format!("id = \"{id}\"")) {
+                    out.push("status = \"disabled\"".to_owned());
+                }
+            }
+            SourceFile {
+                name: f.name.clone(),
+                text: out.join("\n"),
+            }
+        })
+        .collect();
+    #[expect(
+        clippy::expect_used,
+        reason = "test helper: only active identities are disabled"
+    )]
+    Bundle::from_files(files).expect("a bundle with identities disabled still loads")
+}
