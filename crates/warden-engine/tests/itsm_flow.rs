@@ -25,7 +25,7 @@ use support::{Route, Server, serve};
 use warden_engine::itsm::{Delivery, ItsmInstance, Itsms};
 use warden_engine::{Engine, EngineConfig, EngineError, ManualClock};
 use warden_itsm::{HeaderMap, ItsmConfig, Verifier};
-use warden_model::{Duration, GrantState, RequestState, Timestamp};
+use warden_model::{Duration, GrantState, Request, RequestState, Timestamp};
 use warden_policy::Bundle;
 use warden_store::testing;
 
@@ -607,4 +607,32 @@ async fn closing_revokes_only_the_roles_and_tasks_configured() {
         GrantState::Active,
         "a payments-db.read grant is not revoked on close"
     );
+}
+
+#[tokio::test]
+async fn approvals_on_a_ticket_count_only_for_the_request_the_adapter_took_in() {
+    let env = env(routes(&approvals(), 201)).await;
+    // grace's request sits under the ticket's `(source, ticket)` before the ITSM's own
+    // intake (filed some other way than through the adapter).
+    let planted = r#"{"source":"jira","ticket":"ACC-12","requester":"grace","role":"payments-db.write","purpose":"pre-empt"}"#;
+    let taken = env
+        .engine
+        .intake("grace", Request::from_json(planted.as_bytes()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(taken.view.state, RequestState::ApprovalRequired);
+    let body = fixture("webhook.json");
+    env.engine
+        .itsm_webhook("jira", &signed(body.as_bytes(), "d-pre"), body.as_bytes())
+        .await
+        .unwrap();
+    env.drain().await;
+
+    // carol's and bob's approvals on ACC-12 are not grace's: nothing was counted, nothing
+    // was written on the ticket about grace's request.
+    let view = env.engine.request(&taken.view.id).await.unwrap();
+    assert_eq!(view.state, RequestState::ApprovalRequired);
+    assert!(view.approvals.is_empty(), "{:?}", view.approvals);
+    assert!(view.grant.is_none());
+    assert!(env.comments().is_empty(), "{:?}", env.comments());
 }

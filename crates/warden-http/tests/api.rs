@@ -42,7 +42,7 @@ fn payments_read(ticket: &str) -> Value {
 #[tokio::test]
 async fn intake_creates_once_and_answers_a_duplicate_with_the_same_request() {
     for h in harnesses().await {
-        let t = h.token("svc-billing", &["intake"]).await;
+        let t = h.token("alice", &["intake"]).await;
         let first = h.post_json("/v1/requests", &t, &cache_read("OPS-1")).await;
         assert_eq!(
             first.status,
@@ -76,7 +76,7 @@ async fn intake_creates_once_and_answers_a_duplicate_with_the_same_request() {
 #[tokio::test]
 async fn dry_run_decides_and_stores_nothing() {
     for h in harnesses().await {
-        let t = h.token("svc-billing", &["intake"]).await;
+        let t = h.token("alice", &["intake"]).await;
         let events = h.audit_len().await;
         let a = h
             .post_json("/v1/decisions", &t, &payments_read("DRY-1"))

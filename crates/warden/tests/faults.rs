@@ -23,12 +23,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
 use warden_connect::conformance::target_url;
 use warden_connect::proxy::Proxy;
-use warden_store::Store;
 
-use support::{Server, root};
+use support::{PgDb, Server, root};
 
 const SESSION_READ: &str = "session-cache.read";
 
@@ -176,68 +174,6 @@ fn redis_run(url: &str) -> (String, String, Sweep) {
         prefix: prefix.clone(),
     };
     (redis, prefix, sweep)
-}
-
-// --- a database of the test's own --------------------------------------------------
-
-/// A fresh, migrated PostgreSQL database, dropped when the test ends. It is named
-/// `warden_f_…`, not `warden_t_…`: `scripts/services` drops every `warden_t_` database
-/// whenever it is sourced, and would pull this one from under two running servers.
-struct PgDb {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl PgDb {
-    fn create(rt: &tokio::runtime::Runtime, admin: &str) -> PgDb {
-        let mut b = [0u8; 8];
-        getrandom::fill(&mut b).unwrap();
-        let name = format!(
-            "warden_f_{}",
-            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-        );
-        let base = admin.split_once('?').map_or(admin, |(b, _)| b);
-        let authority_end = base
-            .find("://")
-            .and_then(|i| base[i + 3..].find('/').map(|j| i + 3 + j))
-            .unwrap_or(base.len());
-        let url = format!("{}/{name}", &base[..authority_end]);
-        rt.block_on(async {
-            let mut c = PgConnection::connect(admin).await.unwrap();
-            sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut c)
-                .await
-                .unwrap();
-            c.close().await.unwrap();
-            // Migrated once here, so the two servers start on the same schema.
-            Store::connect(&url).await.unwrap().close().await;
-        });
-        PgDb {
-            admin: admin.to_owned(),
-            name,
-            url,
-        }
-    }
-}
-
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        // Best effort and never a panic: this may run while a failed test unwinds.
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
-        };
-        rt.block_on(async {
-            if let Ok(mut c) = PgConnection::connect(&self.admin).await {
-                let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-                let _ = sqlx::query(AssertSqlSafe(drop)).execute(&mut c).await;
-                let _ = c.close().await;
-            }
-        });
-    }
 }
 
 // --- the server ------------------------------------------------------------------------

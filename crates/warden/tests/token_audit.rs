@@ -288,7 +288,7 @@ async fn unknown_scope_or_identity_exits_2_and_stores_nothing() {
         let err = text(&out.stderr);
         assert!(err.contains("`root` is not a scope"), "{err}");
         assert!(
-            err.contains("`intake`, `approve`, `admin` or `audit`"),
+            err.contains("`intake`, `approve`, `admin`, `audit` or `broker`"),
             "{err}"
         );
 

@@ -19,6 +19,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
+use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
 
 /// The workspace root, where `examples/` lives.
 pub fn root() -> PathBuf {
@@ -215,10 +216,15 @@ impl Server {
 
     /// Sends SIGTERM, and returns at once.
     pub fn sigterm(&self) {
+        self.signal("TERM");
+    }
+
+    /// Sends signal `name` (`TERM`, `HUP`, …), and returns at once.
+    pub fn signal(&self, name: &str) {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
-                .args(["-TERM", &pid])
+                .args([&format!("-{name}"), &pid])
                 .status()
                 .unwrap()
                 .success()
@@ -279,5 +285,73 @@ impl Drop for Server {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+// --- a database of the test's own --------------------------------------------------
+
+/// A fresh, migrated PostgreSQL database, dropped when the test ends. It is named
+/// `warden_f_…`, not `warden_t_…`: `scripts/services` drops every `warden_t_` database
+/// whenever it is sourced, and would pull this one from under two running servers.
+pub struct PgDb {
+    admin: String,
+    name: String,
+    /// Its URL.
+    pub url: String,
+}
+
+impl PgDb {
+    /// Creates and migrates it on the server `admin` points at.
+    pub fn create(rt: &tokio::runtime::Runtime, admin: &str) -> PgDb {
+        let mut b = [0u8; 8];
+        getrandom::fill(&mut b).unwrap();
+        let name = format!(
+            "warden_f_{}",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        );
+        let base = admin.split_once('?').map_or(admin, |(b, _)| b);
+        let authority_end = base
+            .find("://")
+            .and_then(|i| base[i + 3..].find('/').map(|j| i + 3 + j))
+            .unwrap_or(base.len());
+        let url = format!("{}/{name}", &base[..authority_end]);
+        rt.block_on(async {
+            let mut c = PgConnection::connect(admin).await.unwrap();
+            sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut c)
+                .await
+                .unwrap();
+            c.close().await.unwrap();
+            // Migrated once here, so the two servers start on the same schema.
+            warden_store::Store::connect(&url)
+                .await
+                .unwrap()
+                .close()
+                .await;
+        });
+        PgDb {
+            admin: admin.to_owned(),
+            name,
+            url,
+        }
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        // Best effort and never a panic: this may run while a failed test unwinds.
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            if let Ok(mut c) = PgConnection::connect(&self.admin).await {
+                let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+                let _ = sqlx::query(AssertSqlSafe(drop)).execute(&mut c).await;
+                let _ = c.close().await;
+            }
+        });
     }
 }
