@@ -279,7 +279,19 @@ pub(crate) fn note(
 }
 
 /// Appends an audit event inside `tx`.
-pub(crate) async fn audit(tx: &mut Tx, event: NewAuditEvent) -> Result<(), EngineError> {
+///
+/// An event about a request that someone filed for another (a broker, or an ITSM) names
+/// both: `data.requester` and `data.filed_by` are added unless the event already has them.
+pub(crate) async fn audit(tx: &mut Tx, mut event: NewAuditEvent) -> Result<(), EngineError> {
+    if let Some(rid) = event.request_id
+        && let Some(data) = event.data.as_object_mut()
+        && !data.contains_key("filed_by")
+        && let Some((requester, filed_by)) = tx.request_filer(rid).await?
+        && filed_by != requester.as_str()
+    {
+        data.insert("requester".into(), serde_json::json!(requester));
+        data.insert("filed_by".into(), serde_json::json!(filed_by));
+    }
     tx.append_audit(&event).await?;
     Ok(())
 }

@@ -117,6 +117,18 @@ async fn a_broker_files_for_anyone_but_only_under_its_bound_source() {
         assert_eq!(decided.actor, "grace", "the broker is the actor");
         assert_eq!(decided.data["requester"], "alice");
         assert_eq!(decided.data["filed_by"], "grace");
+        // Every later event of the request names both too.
+        let bob = h.token("bob", &["approve"]).await;
+        let answered = h.post(&format!("/v1/requests/{id}/approve"), &bob).await;
+        assert_eq!(answered.status, StatusCode::OK, "{}", answered.text);
+        let events = h.engine.store().audit_after(0, 10_000).await.unwrap();
+        let approved = events
+            .iter()
+            .find(|e| e.action == "request.approve")
+            .unwrap();
+        assert_eq!(approved.actor, "bob");
+        assert_eq!(approved.data["requester"], "alice");
+        assert_eq!(approved.data["filed_by"], "grace");
 
         // Another source is refused; none defaults to the bound one.
         body["source"] = json!("jira");

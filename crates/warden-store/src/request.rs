@@ -152,6 +152,24 @@ impl Tx {
         })
     }
 
+    /// Who asked for request `id` and who filed it, as this transaction sees them: two
+    /// columns read by primary key, for audit events that name both.
+    pub async fn request_filer(
+        &mut self,
+        id: RequestId,
+    ) -> Result<Option<(IdentityId, String)>, StoreError> {
+        on_conn!(&mut self.conn(), c => {
+            let row = sqlx::query("SELECT requester, filed_by FROM requests WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&mut **c)
+                .await
+                .map_err(db_err)?;
+            row.as_ref()
+                .map(|r| Ok((r.parsed("requester", IdentityId::parse)?, r.text("filed_by")?)))
+                .transpose()
+        })
+    }
+
     /// Request `id`, as this transaction sees it.
     pub async fn request(&mut self, id: RequestId) -> Result<Option<RequestRecord>, StoreError> {
         by_id(&mut self.conn(), id).await
