@@ -69,6 +69,11 @@ impl Engine {
     /// for a refused request.
     pub async fn file(&self, filer: &Filer, mut request: Request) -> Result<Intake, EngineError> {
         match &filer.broker_source {
+            Some(bound) if bound.is_empty() => {
+                return Err(EngineError::Forbidden(
+                    "this broker token is bound to no source; mint it with `--source`".into(),
+                ));
+            }
             Some(bound) => match request.source.as_deref() {
                 None => request.source = Some(bound.clone()),
                 Some(s) if s == bound => {}
