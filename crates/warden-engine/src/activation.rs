@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use warden_model::Timestamp;
 use warden_policy::Bundle;
-use warden_store::{Activated, BundleFile, NewAuditEvent, Store};
+use warden_store::{Activated, BundleFile, NewAuditEvent, Store, Tx};
 
 use crate::standing::{self, Barred};
 use crate::{Engine, EngineError, job_kind, note};
@@ -78,19 +78,13 @@ async fn activate_once(
     let hash = bundle.hash().to_owned();
     let mut tx = store.begin().await?;
     if tx.put_bundle(&hash, &files, now).await? {
-        crate::audit(
+        about_bundle(
             &mut tx,
-            NewAuditEvent {
-                bundle_hash: Some(hash.clone()),
-                ..note(
-                    now,
-                    actor.to_owned(),
-                    "bundle.stored",
-                    None,
-                    None,
-                    serde_json::json!({ "files": files.len() }),
-                )
-            },
+            now,
+            actor,
+            "bundle.stored",
+            &hash,
+            serde_json::json!({ "files": files.len() }),
         )
         .await?;
     }
@@ -106,19 +100,13 @@ async fn activate_once(
         Activated::Now { before } => before,
     };
     let previous = before.map(|b| b.hash);
-    crate::audit(
+    about_bundle(
         &mut tx,
-        NewAuditEvent {
-            bundle_hash: Some(hash.clone()),
-            ..note(
-                now,
-                actor.to_owned(),
-                "bundle.activated",
-                None,
-                None,
-                serde_json::json!({ "previous": previous }),
-            )
-        },
+        now,
+        actor,
+        "bundle.activated",
+        &hash,
+        serde_json::json!({ "previous": previous }),
     )
     .await?;
     let previous_bundle = match &previous {
@@ -139,19 +127,13 @@ async fn activate_once(
             .identities
             .get(nhi)
             .and_then(|i| i.owner.clone());
-        crate::audit(
+        about_bundle(
             &mut tx,
-            NewAuditEvent {
-                bundle_hash: Some(hash.clone()),
-                ..note(
-                    now,
-                    actor.to_owned(),
-                    "alert.owner_missing",
-                    None,
-                    None,
-                    serde_json::json!({ "identity": nhi, "owner": owner }),
-                )
-            },
+            now,
+            actor,
+            "alert.owner_missing",
+            &hash,
+            serde_json::json!({ "identity": nhi, "owner": owner }),
         )
         .await?;
     }
@@ -168,6 +150,22 @@ async fn activate_once(
         changed: true,
         previous,
     })
+}
+
+/// Audits `action` by `actor` about bundle `hash`, with `data`, inside `tx`.
+async fn about_bundle(
+    tx: &mut Tx,
+    now: Timestamp,
+    actor: &str,
+    action: &str,
+    hash: &str,
+    data: serde_json::Value,
+) -> Result<(), EngineError> {
+    let event = NewAuditEvent {
+        bundle_hash: Some(hash.to_owned()),
+        ..note(now, actor.to_owned(), action, None, None, data)
+    };
+    crate::audit(tx, event).await
 }
 
 /// Loads stored bundle `hash` from its files.
