@@ -78,6 +78,15 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_that_administers_the_server_never_reaches_it() {
+        let pw = SecretString::from("pw");
+        for bad in ["+@all", "allcommands", "+acl|setuser", "+config", "+@admin"] {
+            let e = setuser_rules(&["~*".into(), bad.into()], &pw).unwrap_err();
+            assert!(e.to_string().contains(&format!("`{bad}`")), "{e}");
+        }
+    }
+
+    #[test]
     fn client_list_is_read_by_user_field() {
         let list = "id=3 addr=127.0.0.1:5 laddr=127.0.0.1:6379 fd=8 name= age=1 user=default cmd=client|list\n\
                     id=7 addr=127.0.0.1:6 name=x user=warden_ab_1 cmd=get\n\

@@ -1,7 +1,8 @@
 //! The Redis connector: an ACL user per grant with the role's rules.
 //!
 //! Provisioning is one `ACL SETUSER <account> reset on >password <rules…>`, so it is
-//! idempotent and brings an existing user back to exactly the role's rules. Removal is
+//! idempotent and brings an existing user back to exactly the role's rules, none of which
+//! may administer the server or mint users (`warden_connect::kind::redis_rule`). Removal is
 //! `ACL DELUSER`, which also disconnects the user's clients; the connector then reads
 //! `CLIENT LIST` until no client of the user is left (killing any by id) before it
 //! reports the account gone. When the server keeps its users in an ACL file, every change

@@ -17,7 +17,7 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ConnectionInfo, IntoConnectionInfo};
 use secrecy::{ExposeSecret, SecretString};
 use warden_connect::conformance::{self, Probe, Setup};
-use warden_connect::{Connector, Credential, Held, Prefix, Settings};
+use warden_connect::{Connector, Credential, Held, Prefix, Settings, kind};
 use warden_model::IdentityId;
 
 /// Rules the probe's check command needs: read keys under `warden-test:`.
@@ -415,4 +415,174 @@ async fn without_an_acl_file_acl_load_cannot_resurrect_anything() {
     assert!(load.is_err(), "ACL LOAD worked without an ACL file");
     let doc = include_str!("../../../docs/connectors/redis.md");
     assert!(doc.contains("ACL LOAD"), "the doc says nothing of ACL LOAD");
+}
+
+/// Whether the server lists user `name`.
+async fn user_exists(admin: &mut MultiplexedConnection, name: &str) -> bool {
+    let user: redis::Value = redis::cmd("ACL")
+        .arg("GETUSER")
+        .arg(name)
+        .query_async(admin)
+        .await
+        .unwrap();
+    user != redis::Value::Nil
+}
+
+#[tokio::test]
+async fn a_rule_that_lets_the_user_mint_a_backdoor_is_refused() {
+    let Some(url) = conformance::target_url("redis") else {
+        return;
+    };
+    let c = warden_connect_redis::connect(&settings(&url))
+        .await
+        .unwrap();
+    let mut admin = admin(&url).await;
+    let probe = RedisProbe::new(&url);
+
+    // The trap: a user made the way the connector makes one, given `+@all`, makes a user
+    // of its own, and that one outlives the grant's removal.
+    let spec = setup().spec(conformance::now());
+    let account = spec.account.as_str();
+    let backdoor = format!("wt_backdoor_{}", uuid::Uuid::new_v4().simple());
+    redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg(account)
+        .arg(&["reset", "on", ">granted-pw", "~*", "+@all"])
+        .query_async::<()>(&mut admin)
+        .await
+        .unwrap();
+    let mut session = probe.login(account, "granted-pw").await.unwrap();
+    redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg(&backdoor)
+        .arg(&["on", ">backdoor-pw", "~*", "+@all"])
+        .query_async::<()>(&mut session)
+        .await
+        .unwrap();
+    c.revoke(&spec).await.unwrap();
+    let survived = probe.login(&backdoor, "backdoor-pw").await.is_ok();
+    redis::cmd("ACL")
+        .arg("DELUSER")
+        .arg(&backdoor)
+        .query_async::<u64>(&mut admin)
+        .await
+        .unwrap();
+    assert!(
+        survived,
+        "the server no longer shows the trap this test is about"
+    );
+
+    // Such rules never reach the server: refused when the bundle is checked, and again by
+    // provisioning, with nothing created.
+    for bad in [
+        "+@all",
+        "allcommands",
+        "+@admin",
+        "+@dangerous",
+        "+@slow",
+        "+acl",
+        "+acl|setuser",
+        "+config",
+        "+config|set",
+        "+module",
+        "+debug",
+        "+shutdown",
+        "+failover",
+        "+replicaof",
+        "+slaveof",
+    ] {
+        let grants = vec!["~*".to_owned(), bad.to_owned()];
+        let e = c.check_grants(&grants).unwrap_err().to_string();
+        assert!(e.contains(&format!("`{bad}`")), "{bad}: {e}");
+        let mut spec = setup().spec(conformance::now());
+        spec.grants = grants;
+        let e = c.provision(&spec).await.unwrap_err();
+        assert!(!e.is_transient(), "{bad}: {e}");
+        assert!(
+            !user_exists(&mut admin, spec.account.as_str()).await,
+            "{bad}: a user was created"
+        );
+    }
+}
+
+/// The commands of category `category`, as the server lists them.
+async fn members(admin: &mut MultiplexedConnection, category: &str) -> Vec<String> {
+    redis::cmd("ACL")
+        .arg("CAT")
+        .arg(category)
+        .query_async(admin)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_refused_rules_cover_every_administrative_command_of_the_server() {
+    let Some(url) = conformance::target_url("redis") else {
+        return;
+    };
+    let mut admin = admin(&url).await;
+    // Whether a role given `+{command}` is refused.
+    let refused = |command: &str| kind::redis_rule(&format!("+{command}")).is_err();
+
+    // Every command the server classes as administrative is refused, or is one of the few
+    // the doc lists as accepted (each acts on connections or only reports).
+    for command in members(&mut admin, "admin").await {
+        assert!(
+            refused(&command) || kind::REDIS_ACCEPTED_ADMIN_COMMANDS.contains(&command.as_str()),
+            "`{command}` is administrative on this server and neither refused nor listed as accepted"
+        );
+    }
+    for command in kind::REDIS_ACCEPTED_ADMIN_COMMANDS {
+        assert!(!refused(command), "{command}");
+    }
+
+    // A category is accepted only if it holds no refused command on this server; the
+    // ones that do (`@admin`, `@dangerous`, `@slow`) are refused.
+    let categories: Vec<String> = redis::cmd("ACL")
+        .arg("CAT")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    for category in kind::REDIS_CATEGORIES {
+        assert!(
+            categories.iter().any(|c| c == category),
+            "`@{category}` is not a category of this server"
+        );
+    }
+    let mut refused_categories = Vec::new();
+    for category in categories {
+        let holding: Vec<String> = members(&mut admin, &category)
+            .await
+            .into_iter()
+            .filter(|c| refused(c))
+            .collect();
+        let accepted = kind::redis_rule(&format!("+@{category}")).is_ok();
+        assert!(
+            !accepted || holding.is_empty(),
+            "`@{category}` is accepted but holds {holding:?}"
+        );
+        if !holding.is_empty() {
+            refused_categories.push(category);
+        }
+    }
+    refused_categories.sort();
+    assert_eq!(refused_categories, ["admin", "dangerous", "slow"]);
+    assert!(refused("@all"));
+
+    // The refused commands are the server's: a misspelt entry would refuse nothing.
+    for command in kind::REDIS_REFUSED_COMMANDS
+        .iter()
+        .chain(kind::REDIS_REFUSED_SUBCOMMANDS)
+    {
+        let info: Vec<redis::Value> = redis::cmd("COMMAND")
+            .arg("INFO")
+            .arg(command)
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+        assert!(
+            info.first().is_some_and(|v| *v != redis::Value::Nil),
+            "`{command}` is not a command of this server"
+        );
+    }
 }

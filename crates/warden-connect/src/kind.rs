@@ -2,9 +2,16 @@
 //! check between a catalog and a target: an entry that does not parse never reaches a
 //! connector, and the parsed parts are what connectors quote or bind.
 
+mod redis;
+
 use serde::Deserialize;
 
 use crate::ConnectError;
+
+pub use redis::{
+    REDIS_ACCEPTED_ADMIN_COMMANDS, REDIS_CATEGORIES, REDIS_REFUSED_COMMANDS,
+    REDIS_REFUSED_SUBCOMMANDS, redis_rule,
+};
 
 /// A kind of target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
@@ -157,40 +164,6 @@ pub fn mariadb_privilege(s: &str) -> Result<MariadbPrivilege, String> {
     })
 }
 
-/// Checks one Redis ACL rule. Rules that set passwords or switch users on and off
-/// (`>`, `<`, `#`, `!`, `nopass`, `on`, `off`, `reset`) belong to Warden, never to a role.
-pub fn redis_rule(s: &str) -> Result<&str, String> {
-    if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("a rule has no spaces or control characters".into());
-    }
-    let ok = match s {
-        "allkeys" | "allchannels" | "allcommands" | "nocommands" | "resetkeys"
-        | "resetchannels" => true,
-        _ => {
-            let pattern = ["~", "%R~", "%W~", "%RW~", "&"]
-                .iter()
-                .any(|p| s.strip_prefix(p).is_some_and(|rest| !rest.is_empty()));
-            let command = (s.starts_with('+') || s.starts_with('-'))
-                && s.get(1..).is_some_and(|rest| {
-                    let rest = rest.strip_prefix('@').unwrap_or(rest);
-                    !rest.is_empty()
-                        && rest
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '|' || c == '-' || c == '_')
-                });
-            pattern || command
-        }
-    };
-    if ok {
-        Ok(s)
-    } else {
-        Err(
-            "expected a key pattern (`~…`), channel (`&…`) or command rule (`+@read`, `-flushall`)"
-                .into(),
-        )
-    }
-}
-
 /// A parsed RabbitMQ permission, `vhost=/ configure=^$ write=^events\. read=^events\.`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RabbitmqPermission {
@@ -305,6 +278,10 @@ mod tests {
             (Kind::Redis, "on"),
             (Kind::Redis, "~a b"),
             (Kind::Redis, "+@read\n+@all"),
+            (Kind::Redis, "+@all"),
+            (Kind::Redis, "allcommands"),
+            (Kind::Redis, "+acl|setuser"),
+            (Kind::Redis, "+@slow"),
             (Kind::Rabbitmq, "vhost=/ configure=.* write=.*"),
             (
                 Kind::Rabbitmq,
