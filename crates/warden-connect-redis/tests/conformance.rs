@@ -27,6 +27,21 @@ fn grants() -> Vec<String> {
         .to_vec()
 }
 
+/// The server of `WARDEN_TEST_REDIS_URL`, if it is a `redis://` URL the tests can use.
+/// Anything else is a skip that says why, and a failure under `CI=true`.
+fn redis_url() -> Option<String> {
+    let url = conformance::target_url("redis")?;
+    if url.starts_with("redis://") {
+        return Some(url);
+    }
+    // The URL may hold a password: only its scheme is shown.
+    let scheme = url.split_once("://").map_or("no scheme", |(s, _)| s);
+    conformance::skip(&format!(
+        "WARDEN_TEST_REDIS_URL must be a `redis://` url, not `{scheme}`"
+    ));
+    None
+}
+
 fn settings(url: &str) -> Settings {
     Settings {
         name: "cache-redis".into(),
@@ -103,7 +118,7 @@ async fn admin(url: &str) -> MultiplexedConnection {
 
 #[tokio::test]
 async fn redis_connector_meets_the_contract() {
-    let Some(url) = conformance::target_url("redis") else {
+    let Some(url) = redis_url() else {
         return;
     };
     let c = warden_connect_redis::connect(&settings(&url))
@@ -114,7 +129,7 @@ async fn redis_connector_meets_the_contract() {
 
 #[tokio::test]
 async fn reprovisioning_restores_exactly_the_roles_rules_and_password() {
-    let Some(url) = conformance::target_url("redis") else {
+    let Some(url) = redis_url() else {
         return;
     };
     let c = warden_connect_redis::connect(&settings(&url))
@@ -167,7 +182,7 @@ async fn reprovisioning_restores_exactly_the_roles_rules_and_password() {
 
 #[tokio::test]
 async fn removal_ends_every_session_of_the_account() {
-    let Some(url) = conformance::target_url("redis") else {
+    let Some(url) = redis_url() else {
         return;
     };
     let c = warden_connect_redis::connect(&settings(&url))
@@ -198,7 +213,7 @@ async fn removal_ends_every_session_of_the_account() {
 
 #[tokio::test]
 async fn foreign_accounts_are_neither_observed_nor_removed() {
-    let Some(url) = conformance::target_url("redis") else {
+    let Some(url) = redis_url() else {
         return;
     };
     let c = warden_connect_redis::connect(&settings(&url))
@@ -253,12 +268,10 @@ async fn an_unreachable_server_is_a_transient_error() {
 
 #[tokio::test]
 async fn refused_admin_credentials_are_permanent_and_not_echoed() {
-    let Some(url) = conformance::target_url("redis") else {
+    let Some(url) = redis_url() else {
         return;
     };
-    let Some(rest) = url.strip_prefix("redis://") else {
-        return;
-    };
+    let rest = url.strip_prefix("redis://").unwrap();
     let host = rest.rsplit('@').next().unwrap();
     let bad = format!("redis://nobody:s3cret-admin-pw@{host}");
     let c = warden_connect_redis::connect(&settings(&bad))
@@ -324,11 +337,7 @@ async fn acl_server() -> Option<AclServer> {
     {
         Ok(child) => child,
         Err(e) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "redis-server cannot be started: {e}"
-            );
-            eprintln!("skipped: redis-server cannot be started here: {e}");
+            conformance::skip(&format!("redis-server cannot be started here: {e}"));
             return None;
         }
     };
@@ -349,7 +358,7 @@ async fn acl_server() -> Option<AclServer> {
 
 #[tokio::test]
 async fn with_an_acl_file_acl_load_neither_drops_a_grant_nor_resurrects_a_revoked_one() {
-    let Some(_) = conformance::target_url("redis") else {
+    let Some(_) = redis_url() else {
         return;
     };
     let Some(server) = acl_server().await else {
@@ -394,7 +403,7 @@ async fn with_an_acl_file_acl_load_neither_drops_a_grant_nor_resurrects_a_revoke
 async fn without_an_acl_file_acl_load_cannot_resurrect_anything() {
     // The decision documented in docs/connectors/redis.md: with no ACL file the users
     // live only in memory and `ACL LOAD` is refused, so nothing can come back through it.
-    let Some(url) = conformance::target_url("redis") else {
+    let Some(url) = redis_url() else {
         return;
     };
     let mut admin = admin(&url).await;
@@ -405,7 +414,10 @@ async fn without_an_acl_file_acl_load_cannot_resurrect_anything() {
         .await
         .unwrap();
     if aclfile.get(1).is_some_and(|f| !f.is_empty()) {
-        eprintln!("skipped: this server has an ACL file; the test above covers that case");
+        conformance::skip(
+            "the server of WARDEN_TEST_REDIS_URL keeps its users in an ACL file, so what \
+             happens without one cannot be tested against it",
+        );
         return;
     }
     let load = redis::cmd("ACL")
@@ -430,7 +442,7 @@ async fn user_exists(admin: &mut MultiplexedConnection, name: &str) -> bool {
 
 #[tokio::test]
 async fn a_rule_that_lets_the_user_mint_a_backdoor_is_refused() {
-    let Some(url) = conformance::target_url("redis") else {
+    let Some(url) = redis_url() else {
         return;
     };
     let c = warden_connect_redis::connect(&settings(&url))
@@ -517,7 +529,7 @@ async fn members(admin: &mut MultiplexedConnection, category: &str) -> Vec<Strin
 
 #[tokio::test]
 async fn the_refused_rules_cover_every_administrative_command_of_the_server() {
-    let Some(url) = conformance::target_url("redis") else {
+    let Some(url) = redis_url() else {
         return;
     };
     let mut admin = admin(&url).await;
@@ -585,4 +597,65 @@ async fn the_refused_rules_cover_every_administrative_command_of_the_server() {
             "`{command}` is not a command of this server"
         );
     }
+}
+
+/// Runs test `name` of this binary again in a child process against `url`, with
+/// `CI=true` or without `CI`; returns whether it passed and what it printed.
+fn rerun(name: &str, url: &str, ci: bool) -> (bool, String) {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env("WARDEN_TEST_REDIS_URL", url);
+    if ci {
+        cmd.env("CI", "true");
+    } else {
+        cmd.env_remove("CI");
+    }
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn a_url_that_is_not_redis_is_a_skip_that_says_why_and_a_failure_in_ci() {
+    for test in [
+        "refused_admin_credentials_are_permanent_and_not_echoed",
+        "redis_connector_meets_the_contract",
+        "without_an_acl_file_acl_load_cannot_resurrect_anything",
+    ] {
+        let url = "rediss://user:s3cret@127.0.0.1:6379";
+        let (passed, out) = rerun(test, url, false);
+        assert!(passed, "{test} outside CI: {out}");
+        assert!(
+            out.contains("skipped: WARDEN_TEST_REDIS_URL must be a `redis://` url, not `rediss`"),
+            "{test} did not say why it skipped: {out}"
+        );
+        assert!(!out.contains("s3cret"), "{test} showed the url: {out}");
+        let (passed, out) = rerun(test, url, true);
+        assert!(
+            !passed,
+            "{test} passed under CI=true without testing: {out}"
+        );
+        assert!(out.contains("1 failed"), "{test} under CI=true: {out}");
+    }
+}
+
+#[tokio::test]
+async fn a_server_with_an_acl_file_is_a_skip_that_says_why_and_a_failure_in_ci() {
+    let Some(server) = acl_server().await else {
+        return;
+    };
+    let test = "without_an_acl_file_acl_load_cannot_resurrect_anything";
+    let (passed, out) = rerun(test, &server.url, false);
+    assert!(passed, "outside CI: {out}");
+    assert!(
+        out.contains("skipped: the server of WARDEN_TEST_REDIS_URL keeps its users in an ACL file"),
+        "it did not say why it skipped: {out}"
+    );
+    let (passed, out) = rerun(test, &server.url, true);
+    assert!(!passed, "it passed under CI=true without testing: {out}");
+    assert!(out.contains("1 failed"), "under CI=true: {out}");
 }
