@@ -28,6 +28,23 @@ pub fn ident(name: &str) -> Result<String, ConnectError> {
     Ok(format!("`{}`", name.replace('`', "``")))
 }
 
+/// The name of database `name` as a database-level grant (`ON db.*`) must spell it:
+/// there MariaDB reads `_` and `%` as wildcards, so ``GRANT SELECT ON `pay_ledger`.*``
+/// also gives `payXledger`. Each of them, and the escape character `\` itself, is
+/// escaped with `\`, which MariaDB reads as an escape in a grant's database name whatever
+/// the `sql_mode` (checked on 10.11 with and without `NO_BACKSLASH_ESCAPES`). Table-level
+/// grants (`ON db.table`) take the name literally and must not be escaped.
+pub fn database_pattern(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for c in name.chars() {
+        if matches!(c, '\\' | '_' | '%') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A single-quoted string literal, `'` doubled. Backslashes and control characters are
 /// refused rather than escaped, because a backslash means one thing with
 /// `NO_BACKSLASH_ESCAPES` and another without it. The error never repeats the text: it
@@ -104,7 +121,9 @@ pub fn revoke_all(name: &AccountName, host: &AccountHost) -> Result<String, Conn
 }
 
 /// Grants one parsed privilege spec. Privilege words come from the allow-list the parser
-/// matched against; database and table are quoted identifiers.
+/// matched against; database and table are quoted identifiers, and the database of a
+/// database-level grant is escaped so it names that one database only
+/// ([`database_pattern`]).
 pub fn grant(
     privilege: &MariadbPrivilege,
     name: &AccountName,
@@ -122,14 +141,16 @@ pub fn grant(
             )));
         }
     }
-    let table = match &privilege.table {
-        Some(t) => ident(t)?,
-        None => "*".to_owned(),
+    let (database, table) = match &privilege.table {
+        Some(t) => (ident(&privilege.database)?, ident(t)?),
+        None => (
+            ident(&database_pattern(&privilege.database))?,
+            "*".to_owned(),
+        ),
     };
     Ok(format!(
-        "GRANT {} ON {}.{table} TO {}",
+        "GRANT {} ON {database}.{table} TO {}",
         privilege.privileges.join(", "),
-        ident(&privilege.database)?,
         account(name.as_str(), host.as_str())?
     ))
 }
@@ -294,6 +315,25 @@ mod tests {
             drop_user(u, "h").unwrap(),
             format!("DROP USER IF EXISTS '{u}'@'h'")
         );
+    }
+
+    #[test]
+    fn database_level_grants_escape_wildcards_and_table_level_ones_do_not() {
+        let n = name();
+        let h = AccountHost::default();
+        let u = n.as_str();
+        let p = mariadb_privilege("SELECT ON pay_ledger.*").unwrap();
+        assert_eq!(
+            grant(&p, &n, &h).unwrap(),
+            format!("GRANT SELECT ON `pay\\_ledger`.* TO '{u}'@'%'")
+        );
+        let p = mariadb_privilege("SELECT ON pay_ledger.entries_2026").unwrap();
+        assert_eq!(
+            grant(&p, &n, &h).unwrap(),
+            format!("GRANT SELECT ON `pay_ledger`.`entries_2026` TO '{u}'@'%'")
+        );
+        assert_eq!(database_pattern("a_b%c\\d"), "a\\_b\\%c\\\\d");
+        assert_eq!(database_pattern("ledger"), "ledger");
     }
 
     #[test]

@@ -167,13 +167,18 @@ struct SqlProbe {
 
 impl SqlProbe {
     async fn login(&self, user: &str, password: &str) -> Result<Conn, String> {
+        self.login_to(user, password, Some(&self.db)).await
+    }
+
+    /// Logs in with `USE` of `db`, or of no database.
+    async fn login_to(&self, user: &str, password: &str, db: Option<&str>) -> Result<Conn, String> {
         let opts = OptsBuilder::default()
             .ip_or_hostname(self.host.clone())
             .tcp_port(self.port)
             .prefer_socket(false)
             .user(Some(user))
             .pass(Some(password))
-            .db_name(Some(self.db.clone()));
+            .db_name(db);
         Conn::new(opts).await.map_err(|e| e.to_string())
     }
 }
@@ -381,6 +386,58 @@ async fn provisioning_again_restores_exactly_the_roles_privileges() {
     drop(s);
     c.revoke(&spec).await.unwrap();
     t.clean_up(c).await;
+}
+
+#[tokio::test]
+async fn a_database_level_grant_gives_that_database_and_not_the_ones_its_name_matches() {
+    let Some(url) = target_url("mariadb") else {
+        return;
+    };
+    let t = Target::new(&url).await;
+    // In `ON db.*`, MariaDB reads `_` as "any one character": unescaped, a grant on
+    // `…pay_ledger` also gives `…payXledger`.
+    let exact = format!("{}_pay_ledger", t.db);
+    let lookalike = format!("{}_payXledger", t.db);
+    for db in [&exact, &lookalike] {
+        t.sql(&format!("CREATE DATABASE `{db}`")).await;
+        t.sql(&format!("CREATE TABLE `{db}`.t (a INT)")).await;
+        t.sql(&format!("INSERT INTO `{db}`.t VALUES (1)")).await;
+    }
+    // Written as an operator would (unescaped, so itself a pattern): the admin may grant
+    // on both, and only the connector's escaping keeps the grant to one.
+    t.sql(&format!(
+        "GRANT SELECT ON `{exact}`.* TO '{}'@'%' WITH GRANT OPTION",
+        t.admin
+    ))
+    .await;
+    let c = t.connector().await;
+    let spec = t
+        .setup(&[&format!("SELECT ON {exact}.*")])
+        .spec(conformance::now());
+    let cred = c.provision(&spec).await.unwrap().unwrap();
+    let mut s = t
+        .probe()
+        .login_to(&cred.username, cred.password(), None)
+        .await
+        .unwrap();
+    let read = |db: &str| format!("SELECT a FROM `{db}`.t");
+    let exact_rows: Result<Vec<i32>, _> = s.query(read(&exact)).await;
+    let lookalike_rows: Result<Vec<i32>, _> = s.query(read(&lookalike)).await;
+    drop(s);
+    c.revoke(&spec).await.unwrap();
+    for db in [&exact, &lookalike] {
+        t.sql(&format!("DROP DATABASE `{db}`")).await;
+    }
+    t.clean_up(c).await;
+    assert_eq!(
+        exact_rows.unwrap(),
+        [1],
+        "the granted database is not readable"
+    );
+    assert!(
+        lookalike_rows.is_err(),
+        "a grant on `{exact}` reads `{lookalike}`"
+    );
 }
 
 #[tokio::test]
