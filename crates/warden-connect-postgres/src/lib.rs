@@ -38,8 +38,9 @@ pub const DEFAULT_SESSIONS: usize = 4;
 /// server, and a 2-core server gains nothing past a few.
 pub const MAX_SESSIONS: usize = 16;
 
-/// Group roles no grant may name: each lets its members act as the server's operating
-/// system account, which is a superuser in all but name.
+/// Group roles no grant may name (refused when the bundle loads) nor reach through a
+/// chain of memberships (refused at provisioning): each lets its members act as the
+/// server's operating system account, which is a superuser in all but name.
 pub const REFUSED_GROUPS: &[&str] = &[
     "pg_execute_server_program",
     "pg_read_server_files",

@@ -33,18 +33,58 @@ pub(crate) struct Shape<'a> {
     pub valid_until: &'a str,
 }
 
+/// `reach(root, oid, path, custom, why)`: every role a `want` entry reaches through
+/// `pg_auth_members`, transitively (a member of `a`, which is a member of `b`, may `SET
+/// ROLE b` and holds its attributes and privileges), each with the chain of names that
+/// leads there. `why` marks a role no grant may reach: one with an attribute a session
+/// could use after `SET ROLE` (`attribute`), one of the refused server-file roles in
+/// `$6` (`server files`), or a predefined `pg_*` role reached through a role that is not
+/// itself predefined (`predefined`). An entry that names a predefined role is not refused
+/// for that, nor for the predefined roles it is a member of (`pg_monitor` is a member of
+/// `pg_read_all_stats`): what the bundle names is what it grants. Role names starting with
+/// `pg_` are reserved for predefined roles, so the prefix tells them apart. A chain stops
+/// at its first refused role; PostgreSQL refuses circular memberships, and a chain never
+/// revisits a name all the same.
+macro_rules! reach_sql {
+    () => {
+        "reach(root, oid, path, custom, why) AS ( \
+           SELECT w.g, r.oid, ARRAY[r.rolname::text], NOT starts_with(r.rolname::text, 'pg_'), \
+             CASE WHEN r.rolsuper OR r.rolcreaterole OR r.rolcreatedb OR r.rolreplication \
+                       OR r.rolbypassrls THEN 'attribute' \
+                  WHEN r.rolname::text = ANY ($6::text[]) THEN 'server files' END \
+           FROM want w JOIN pg_roles r ON r.rolname = w.g \
+           UNION ALL \
+           SELECT c.root, g.oid, c.path || g.rolname::text, \
+             c.custom OR NOT starts_with(g.rolname::text, 'pg_'), \
+             CASE WHEN g.rolsuper OR g.rolcreaterole OR g.rolcreatedb OR g.rolreplication \
+                       OR g.rolbypassrls THEN 'attribute' \
+                  WHEN g.rolname::text = ANY ($6::text[]) THEN 'server files' \
+                  WHEN c.custom AND starts_with(g.rolname::text, 'pg_') THEN 'predefined' END \
+           FROM reach c JOIN pg_auth_members m ON m.member = c.oid \
+           JOIN pg_roles g ON g.oid = m.roleid \
+           WHERE c.why IS NULL AND g.rolname::text <> ALL (c.path))"
+    };
+}
+
 /// Provisioning's one look at the server. Parameters: the account, the `grants` entries,
-/// the connection limit, the password verifier, `VALID UNTIL`. Returns the entries that
-/// name no role; those whose attributes a session could use after `SET ROLE` to them;
-/// whether the account exists with an attribute only a superuser may take away (Warden
-/// never gives one); and the statements that make the account exactly what the grant
-/// says: `CREATE ROLE`, or `ALTER ROLE` and the membership changes.
+/// the connection limit, the password verifier, `VALID UNTIL`, the group roles no grant
+/// may hold ([`crate::REFUSED_GROUPS`]). Returns the entries that name no role; for each
+/// entry a session could escalate through (see `reach_sql!`), the entry, the chain of
+/// memberships that leads to the refused role (`a → b → c`) and why (`attribute`,
+/// `server files`, `predefined`); whether the account exists with an attribute only a
+/// superuser may take away (Warden never gives one); and the statements that make the
+/// account exactly what the grant says: `CREATE ROLE`, or `ALTER ROLE` and the
+/// membership changes.
 ///
 /// `ALTER ROLE` leaves out `NOSUPERUSER`, `NOREPLICATION` and `NOBYPASSRLS`: PostgreSQL 15
 /// refuses them from a non-superuser even when they change nothing, and the returned flag
 /// stands in for them.
-const PLAN_PROVISION: &str = "\
-WITH want AS (SELECT DISTINCT g FROM unnest($2::text[]) AS g), \
+const PLAN_PROVISION: &str = concat!(
+    "WITH RECURSIVE want AS (SELECT DISTINCT g FROM unnest($2::text[]) AS g), ",
+    reach_sql!(),
+    ", \
+     refused AS (SELECT DISTINCT ON (root) root, array_to_string(path, ' → ') AS chain, why \
+              FROM reach WHERE why IS NOT NULL ORDER BY root, cardinality(path)), \
      acct AS (SELECT oid, rolsuper OR rolreplication OR rolbypassrls AS escalated \
               FROM pg_roles WHERE rolname = $1), \
      held AS (SELECT g.rolname::text AS name FROM acct a \
@@ -54,8 +94,9 @@ WITH want AS (SELECT DISTINCT g FROM unnest($2::text[]) AS g), \
 SELECT \
   (SELECT array_agg(w.g) FROM want w \
    WHERE NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = w.g)), \
-  (SELECT array_agg(w.g) FROM want w JOIN pg_roles r ON r.rolname = w.g \
-   WHERE r.rolsuper OR r.rolcreaterole OR r.rolcreatedb OR r.rolreplication OR r.rolbypassrls), \
+  (SELECT array_agg(root ORDER BY root) FROM refused), \
+  (SELECT array_agg(chain ORDER BY root) FROM refused), \
+  (SELECT array_agg(why ORDER BY root) FROM refused), \
   coalesce((SELECT escalated FROM acct), false), \
   concat_ws('; ', \
     CASE WHEN EXISTS (SELECT 1 FROM acct) \
@@ -69,7 +110,8 @@ SELECT \
      WHERE name <> ALL ($2::text[])), \
     (SELECT string_agg(format('GRANT %I TO %I', w.g, $1), '; ') FROM want w \
      WHERE w.g NOT IN (SELECT name FROM held)), \
-    (SELECT string_agg(format('REVOKE %I FROM %I', $1, name), '; ') FROM holders))";
+    (SELECT string_agg(format('REVOKE %I FROM %I', $1, name), '; ') FROM holders))"
+);
 
 /// Creates `account` or brings it back to `groups` and a new password, in one transaction.
 pub(crate) async fn provision(
@@ -92,29 +134,44 @@ pub(crate) async fn provision(
     // The query holds the verifier as a parameter: only its SQLSTATE is ever shown.
     let hide = |e: tokio_postgres::Error| map(&what, Echo::Hide, &e);
     let client = &session.client;
+    let refused_groups: &[&str] = crate::REFUSED_GROUPS;
     let row = client
         .query_one(
             &session.statements.plan_provision,
-            &[&account, &groups, &limit, &verifier, &shape.valid_until],
+            &[
+                &account,
+                &groups,
+                &limit,
+                &verifier,
+                &shape.valid_until,
+                &refused_groups,
+            ],
         )
         .await
         .map_err(hide)?;
     let missing: Option<Vec<String>> = row.try_get(0).map_err(hide)?;
-    let escalating: Option<Vec<String>> = row.try_get(1).map_err(hide)?;
-    let escalated: bool = row.try_get(2).map_err(hide)?;
-    let statements: String = row.try_get(3).map_err(hide)?;
+    let refused: Option<Vec<String>> = row.try_get(1).map_err(hide)?;
+    let chains: Option<Vec<String>> = row.try_get(2).map_err(hide)?;
+    let whys: Option<Vec<String>> = row.try_get(3).map_err(hide)?;
+    let escalated: bool = row.try_get(4).map_err(hide)?;
+    let statements: String = row.try_get(5).map_err(hide)?;
     for group in groups {
         if missing.as_ref().is_some_and(|m| m.contains(group)) {
             return Err(ConnectError::Permanent(format!(
                 "group role `{group}` does not exist on the server"
             )));
         }
-        // A session of the grant's role may `SET ROLE` to any of its groups and then act
-        // with the group's attributes, beyond the grant.
-        if escalating.as_ref().is_some_and(|m| m.contains(group)) {
-            return Err(ConnectError::Permanent(format!(
-                "group role `{group}` is superuser or may create roles or databases, replicate or bypass row security; a grant's session could `SET ROLE` to it"
-            )));
+        let at = refused
+            .as_ref()
+            .and_then(|r| r.iter().position(|g| g == group));
+        if let Some(at) = at {
+            let chain = chains.as_ref().and_then(|c| c.get(at));
+            let why = whys.as_ref().and_then(|w| w.get(at));
+            return Err(escalation(
+                group,
+                chain.map_or("", String::as_str),
+                why.map_or("", String::as_str),
+            ));
         }
     }
     if escalated {
@@ -128,6 +185,31 @@ pub(crate) async fn provision(
         .batch_execute(&statements)
         .await
         .map_err(|e| map_holding(&what, &verifier, &e))
+}
+
+/// The refusal of `group`, which reaches a role no grant may reach through `chain`
+/// (`a → b → c`, or just `a` when the group itself is the problem) for reason `why`.
+fn escalation(group: &str, chain: &str, why: &str) -> ConnectError {
+    let reached = chain.rsplit(" → ").next().unwrap_or(group);
+    // A session of the grant's role may `SET ROLE` to any role it reaches through its
+    // groups and then act with that role's attributes and privileges, beyond the grant.
+    let what = match why {
+        "attribute" => {
+            "is superuser or may create roles or databases, replicate or bypass row security"
+        }
+        "server files" => "gives the server's operating-system account",
+        _ => {
+            "is a predefined role; a grant may name one itself but never get one through another group"
+        }
+    };
+    let how = if reached == group {
+        String::new()
+    } else {
+        format!(" reaches `{reached}` through `{chain}`, which")
+    };
+    ConnectError::Permanent(format!(
+        "group role `{group}`{how} {what}; a grant's session could `SET ROLE` to it"
+    ))
 }
 
 /// `SELECT … FROM pg_shdepend` naming the databases where role `$1` owns objects or holds
@@ -365,7 +447,8 @@ impl Statements {
                     Type::TEXT_ARRAY,
                     Type::INT4,
                     Type::TEXT,
-                    Type::TEXT
+                    Type::TEXT,
+                    Type::TEXT_ARRAY
                 ],
             ),
             client.prepare_typed(PLAN_REMOVAL, &text),

@@ -238,6 +238,91 @@ async fn a_group_a_session_could_escalate_through_is_refused() {
 }
 
 #[tokio::test]
+async fn a_group_that_reaches_a_privileged_role_through_a_chain_is_refused() {
+    with_fixture(|f| async move {
+        let c = f.connector().await;
+        let sfx = &f.suffix;
+        let name = |n: &str| format!("warden_t_{n}_{sfx}");
+        let (creator, root_like) = (name("creator"), name("superuser"));
+        // Each chain: the group a role names, the roles between, and the role at the end.
+        let chains: [(&str, Vec<String>); 5] = [
+            ("CREATEDB", vec![name("a1"), name("a2"), creator.clone()]),
+            ("SUPERUSER", vec![name("b1"), name("b2"), root_like.clone()]),
+            ("", vec![name("c1"), name("c2"), "pg_write_all_data".into()]),
+            ("", vec![name("d1"), "pg_read_all_data".into()]),
+            (
+                "",
+                vec![name("e1"), name("e2"), "pg_execute_server_program".into()],
+            ),
+        ];
+        let mut setup = String::new();
+        for (attribute, chain) in &chains {
+            for (i, role) in chain.iter().enumerate() {
+                if !role.starts_with("pg_") {
+                    let attr = if i + 1 == chain.len() { *attribute } else { "" };
+                    setup.push_str(&format!("CREATE ROLE {role} NOLOGIN {attr}; "));
+                }
+            }
+            for pair in chain.windows(2) {
+                setup.push_str(&format!("GRANT {} TO {}; ", pair[1], pair[0]));
+            }
+        }
+        // A chain of harmless groups, and a predefined role named directly whose own
+        // memberships are predefined roles (`pg_monitor` is a member of
+        // `pg_read_all_stats`): both are accepted.
+        let (plain, inner) = (name("plain"), name("inner"));
+        setup.push_str(&format!(
+            "CREATE ROLE {plain} NOLOGIN; CREATE ROLE {inner} NOLOGIN; \
+             GRANT {inner} TO {plain}; GRANT {} TO {inner};",
+            f.reader
+        ));
+        f.root.batch_execute(&setup).await.unwrap();
+
+        let mut refusals = Vec::new();
+        for (_, chain) in &chains {
+            let spec = f.setup(&[&chain[0]]).spec(conformance::now());
+            let outcome = c.provision(&spec).await;
+            let created = f.role_exists(spec.account.as_str()).await;
+            refusals.push((chain.clone(), outcome.map(|_| ()), created));
+        }
+        let mut accepted = Vec::new();
+        for group in [plain.as_str(), "pg_monitor"] {
+            let spec = f.setup(&[group]).spec(conformance::now());
+            let outcome = c.provision(&spec).await.map(|_| ());
+            let revoked = c.revoke(&spec).await;
+            accepted.push((group.to_owned(), outcome, revoked));
+        }
+
+        let mut teardown = String::new();
+        for (_, chain) in chains.iter().rev() {
+            for role in chain.iter().rev().filter(|r| !r.starts_with("pg_")) {
+                teardown.push_str(&format!("DROP ROLE IF EXISTS {role}; "));
+            }
+        }
+        teardown.push_str(&format!(
+            "DROP ROLE IF EXISTS {plain}; DROP ROLE IF EXISTS {inner};"
+        ));
+        f.root.batch_execute(&teardown).await.unwrap();
+
+        for (chain, outcome, created) in refusals {
+            let e = outcome.expect_err(&format!("{chain:?} was granted"));
+            assert!(!e.is_transient(), "{e}");
+            let text = e.to_string();
+            assert!(text.contains(&format!("`{}`", chain[0])), "{text}");
+            let end = chain.last().unwrap();
+            assert!(text.contains(&format!("reaches `{end}`")), "{text}");
+            assert!(text.contains(&chain.join(" → ")), "{text}");
+            assert!(!created, "{chain:?}: a role was created");
+        }
+        for (group, outcome, revoked) in accepted {
+            outcome.unwrap_or_else(|e| panic!("{group}: {e}"));
+            revoked.unwrap_or_else(|e| panic!("{group}: {e}"));
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn hostile_grants_never_reach_the_server() {
     with_fixture(|f| async move {
         let c = f.connector().await;
