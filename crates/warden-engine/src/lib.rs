@@ -144,7 +144,7 @@ impl Engine {
         clock: Arc<dyn Clock>,
         config: EngineConfig,
     ) -> Result<Self, EngineError> {
-        let now = clock.now();
+        let now = clock.now().truncated_to_millis();
         activation::activate(&store, &bundle, "system", now).await?;
         let activated_at = store
             .active_bundle()
@@ -214,9 +214,11 @@ impl Engine {
         &self.inner.metrics
     }
 
-    /// The current instant, from the engine's clock.
+    /// The current instant, from the engine's clock, cut to the millisecond: the store
+    /// keeps milliseconds, and a decision must be replayable at exactly the instant that
+    /// was stored with it (so every instant the engine uses is one the store can hold).
     pub fn now(&self) -> warden_model::Timestamp {
-        self.inner.clock.now()
+        self.inner.clock.now().truncated_to_millis()
     }
 
     /// The engine's settings.

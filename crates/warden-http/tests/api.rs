@@ -70,6 +70,8 @@ async fn intake_creates_once_and_answers_a_duplicate_with_the_same_request() {
         assert_eq!(shown.body["grant"]["id"], first.body["grant"]["id"]);
         assert_eq!(shown.body["ticket"], "OPS-1");
         assert_eq!(shown.body["request"]["purpose"], "debug login loop");
+        // Every decision stored above replays byte for byte.
+        assert!(h.replays_identically().await >= 1);
     }
 }
 
@@ -104,6 +106,7 @@ async fn dry_run_decides_and_stores_nothing() {
                 .is_none(),
             "a dry run stores no request"
         );
+        h.replays_identically().await;
     }
 }
 
@@ -198,6 +201,7 @@ async fn bad_bodies_are_refused_with_the_field_named_and_nothing_stored() {
                     .is_none()
             );
         }
+        h.replays_identically().await;
     }
 }
 
@@ -262,6 +266,7 @@ async fn missing_unknown_or_revoked_tokens_are_unauthorized_and_wrong_scopes_for
                 .unwrap(),
             None
         );
+        h.replays_identically().await;
     }
 }
 
@@ -277,6 +282,7 @@ async fn an_expired_token_is_unauthorized() {
             StatusCode::UNAUTHORIZED,
             "unauthorized",
         );
+        h.replays_identically().await;
     }
 }
 
@@ -365,6 +371,8 @@ async fn approvals_count_once_per_eligible_approver_and_the_last_one_grants() {
             StatusCode::NOT_FOUND,
             "not_found",
         );
+        // Every decision stored above replays byte for byte.
+        assert!(h.replays_identically().await >= 1);
     }
 }
 
@@ -485,6 +493,8 @@ async fn grants_are_listed_with_filters_and_revoked_through_revoking() {
             .unwrap();
         assert_eq!(revoke.actor, "erin");
         assert_eq!(revoke.data["reason"], "incident closed");
+        // Every decision stored above replays byte for byte.
+        assert!(h.replays_identically().await >= 1);
     }
 }
 
@@ -553,6 +563,7 @@ async fn audit_is_listed_in_order_and_verifies() {
             verify.body,
             json!({ "ok": true, "checked": events.len(), "first_broken": null })
         );
+        h.replays_identically().await;
     }
 }
 
@@ -614,6 +625,7 @@ async fn health_metrics_and_unknown_routes_answer_without_a_token() {
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
         );
+        h.replays_identically().await;
     }
 }
 
@@ -634,6 +646,8 @@ async fn overdue_grants_are_counted_at_scrape_time() {
         text.contains(r#"warden_grants{state="active"} 1"#),
         "{text}"
     );
+    // Every decision stored above replays byte for byte.
+    assert!(h.replays_identically().await >= 1);
 }
 
 #[tokio::test]
@@ -743,4 +757,5 @@ async fn described_shapes_match_what_is_served() {
     {
         warden_model::RequestState::parse(s.as_str().unwrap()).unwrap();
     }
+    h.replays_identically().await;
 }

@@ -52,6 +52,13 @@ impl Timestamp {
             .map(Self)
     }
 
+    /// This instant cut to the whole millisecond, the precision the store keeps: an
+    /// instant used for a decision must be the instant stored with it, or replaying the
+    /// decision hashes a different input.
+    pub fn truncated_to_millis(self) -> Self {
+        Self::from_unix_millis(self.unix_millis()).unwrap_or(self)
+    }
+
     /// The underlying date-time.
     pub fn as_datetime(self) -> OffsetDateTime {
         self.0
@@ -127,6 +134,15 @@ mod tests {
     fn millis_round_trip() {
         let t = Timestamp::parse("2026-11-29T10:00:00.123Z").unwrap();
         assert_eq!(Timestamp::from_unix_millis(t.unix_millis()), Some(t));
+    }
+
+    #[test]
+    fn truncation_keeps_what_the_store_keeps() {
+        let t = Timestamp::parse("2026-11-29T10:00:00.123456789Z").unwrap();
+        let cut = t.truncated_to_millis();
+        assert_eq!(cut.to_string(), "2026-11-29T10:00:00.123Z");
+        assert_eq!(Timestamp::from_unix_millis(t.unix_millis()), Some(cut));
+        assert_eq!(cut.truncated_to_millis(), cut);
     }
 
     #[test]

@@ -242,6 +242,13 @@ impl Tx {
 }
 
 impl Store {
+    /// The chain's head as stored: the last event's seq and hash (`0` and
+    /// [`GENESIS_HASH`] before the first event). This is what an audit checkpoint signs.
+    pub async fn audit_head(&self) -> Result<(u64, String), StoreError> {
+        let (seq, hash) = head(&mut self.acquire().await?.conn(), false).await?;
+        Ok((count(seq), hash))
+    }
+
     /// Up to `limit` events with `seq > after`, in chain order.
     pub async fn audit_after(&self, after: u64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
         let after = i64::try_from(after).unwrap_or(i64::MAX);

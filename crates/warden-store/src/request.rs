@@ -201,6 +201,27 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Up to `limit` request ids after `after` (from the first when `None`), in id order:
+    /// a page of a walk over every stored request that never holds more than one page.
+    pub async fn request_ids_after(
+        &self,
+        after: Option<RequestId>,
+        limit: u32,
+    ) -> Result<Vec<RequestId>, StoreError> {
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        on_conn!(&mut self.acquire().await?.conn(), c => {
+            let rows = sqlx::query("SELECT id FROM requests WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&mut **c)
+                .await
+                .map_err(db_err)?;
+            rows.iter().map(|r| r.parsed("id", str::parse)).collect()
+        })
+    }
+}
+
 async fn by_id(conn: &mut Conn<'_>, id: RequestId) -> Result<Option<RequestRecord>, StoreError> {
     on_conn!(conn, c => {
         let row = sqlx::query(concat!("SELECT ", columns!(), " FROM requests WHERE id = $1"))

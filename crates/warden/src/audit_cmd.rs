@@ -1,16 +1,24 @@
-//! `warden audit verify`: checks the audit hash chain end to end.
+//! `warden audit verify` checks the audit hash chain end to end and against the signed
+//! checkpoints; `warden audit checkpoint` signs the chain's head and appends it.
 
-use anyhow::Context as _;
 use clap::Subcommand;
 
+use crate::checkpoint::{self, Signer, Verdict};
 use crate::setup::{self, ConfigArg};
 use crate::{EXIT_FAILED, Failure};
 
 /// Audit commands.
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Check the audit hash chain end to end; exit 1 naming the first broken event.
+    /// Check the audit hash chain end to end and every signed checkpoint against it; exit 1
+    /// naming the first broken event or checkpoint.
     Verify {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Sign the audit chain's head with the checkpoint key and append it to the checkpoint
+    /// file.
+    Checkpoint {
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -20,34 +28,62 @@ pub enum AuditCommand {
 pub fn run(cmd: &AuditCommand) -> Result<u8, Failure> {
     match cmd {
         AuditCommand::Verify { config } => verify(config),
+        AuditCommand::Checkpoint { config } => sign(config),
     }
 }
 
 fn verify(arg: &ConfigArg) -> Result<u8, Failure> {
     let config = setup::start(arg)?;
-    let report = setup::block_on(async {
+    let verdict = setup::block_on(async {
         let store = setup::open_store(&config).await?;
-        let report = store
-            .verify_audit()
-            .await
-            .context("cannot read the audit chain")?;
+        let verdict = checkpoint::verify(&store, &config.audit.checkpoint_file).await;
         store.close().await;
-        Ok::<_, Failure>(report)
+        verdict
     })??;
-    match report.first_broken {
-        None => {
+    match verdict {
+        Verdict::Sound {
+            events,
+            checkpoints,
+        } => {
+            let also = checkpoints
+                .map(|n| format!(", {n} checkpoints verified"))
+                .unwrap_or_default();
             #[expect(clippy::print_stdout, reason = "the verdict is the command's output")]
             {
-                println!("ok: {} events verified", report.checked);
+                println!("ok: {events} events verified{also}");
             }
             Ok(0)
         }
-        Some(broken) => {
+        Verdict::Broken(message) => {
             #[expect(clippy::print_stderr, reason = "a broken chain is reported on stderr")]
             {
-                eprintln!("broken at event {}: {}", broken.seq, broken.reason);
+                eprintln!("{message}");
             }
             Ok(EXIT_FAILED)
         }
     }
+}
+
+fn sign(arg: &ConfigArg) -> Result<u8, Failure> {
+    let config = setup::start(arg)?;
+    let signer = Signer::open(&config.audit)?;
+    let written = setup::block_on(async {
+        let store = setup::open_store(&config).await?;
+        let written = signer.checkpoint(&store).await;
+        store.close().await;
+        written
+    })??;
+    let file = config.audit.checkpoint_file.display();
+    let message = match written {
+        Some(c) => format!(
+            "checkpoint at event {} ({}) appended to `{file}`",
+            c.seq, c.hash
+        ),
+        None => "no audit events yet: nothing to sign".to_owned(),
+    };
+    #[expect(clippy::print_stdout, reason = "the outcome is the command's output")]
+    {
+        println!("{message}");
+    }
+    Ok(0)
 }

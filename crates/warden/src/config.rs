@@ -29,6 +29,8 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// `[provisioning]`: rotation and reconciliation on targets.
     pub provisioning: ProvisioningConfig,
+    /// `[audit]`: signed checkpoints of the audit chain's head.
+    pub audit: AuditConfig,
     /// `[[connector]]`: the connector instances systems name.
     pub connectors: Vec<crate::connector::ConnectorConfig>,
     /// `[[itsm]]`: the ITSMs requests come from (docs/itsm.md).
@@ -42,6 +44,24 @@ pub struct SecretsConfig {
     /// readable by its owner only, when it does not exist.
     pub key_file: PathBuf,
 }
+
+/// `[audit]`. Both files default to the sealing key's directory.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct AuditConfig {
+    /// The Ed25519 key checkpoints are signed with, 32 bytes in base64
+    /// (`WARDEN_AUDIT_CHECKPOINT_KEY`); made, readable by its owner only, when missing.
+    pub checkpoint_key: PathBuf,
+    /// The file signed checkpoints are appended to, one JSON line each
+    /// (`WARDEN_AUDIT_CHECKPOINT_FILE`); its public key is kept beside it in `<file>.pub`.
+    pub checkpoint_file: PathBuf,
+    /// How often the server appends a checkpoint (`WARDEN_AUDIT_CHECKPOINT_EVERY`).
+    pub checkpoint_every: Duration,
+}
+
+/// The checkpoint key's file name in the data directory.
+const CHECKPOINT_KEY_NAME: &str = "audit-checkpoint.key";
+/// The checkpoint file's name in the data directory.
+const CHECKPOINT_FILE_NAME: &str = "audit-checkpoints.jsonl";
 
 /// `[provisioning]`.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -220,6 +240,11 @@ impl Default for Config {
                 reconcile_every: seconds(300),
                 remove_orphans: false,
             },
+            audit: AuditConfig {
+                checkpoint_key: PathBuf::from("warden-data").join(CHECKPOINT_KEY_NAME),
+                checkpoint_file: PathBuf::from("warden-data").join(CHECKPOINT_FILE_NAME),
+                checkpoint_every: seconds(60),
+            },
             connectors: Vec::new(),
             itsms: Vec::new(),
         }
@@ -265,6 +290,15 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    /// The SQLite database file cannot be created.
+    #[error("cannot create the database file `{}`", path.display())]
+    CreateDb {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Config {
@@ -293,6 +327,8 @@ impl Config {
         env: &impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
         let mut config = Config::default();
+        // The audit files follow the sealing key unless set themselves.
+        let mut audit_set = (false, false);
         if let Some((path, text)) = file {
             let at = |offset: usize, message: String| ConfigError::File {
                 path: path.to_owned(),
@@ -315,7 +351,12 @@ impl Config {
                 .map_err(|(offset, m)| at(offset, m))?;
             config.itsms =
                 crate::itsm::from_file(&parsed.itsm).map_err(|(offset, m)| at(offset, m))?;
+            audit_set = (
+                parsed.audit.checkpoint_key.is_some(),
+                parsed.audit.checkpoint_file.is_some(),
+            );
         }
+        let env_set = |var: &str| env(var).is_some_and(|v| !v.is_empty());
         for s in SETTINGS {
             if let Some(value) = env(s.var).filter(|v| !v.is_empty()) {
                 (s.apply)(&mut config, &Raw::Text(value)).map_err(|message| ConfigError::Env {
@@ -323,6 +364,18 @@ impl Config {
                     message,
                 })?;
             }
+        }
+        let data_dir = config
+            .secrets
+            .key_file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        if !audit_set.0 && !env_set("WARDEN_AUDIT_CHECKPOINT_KEY") {
+            config.audit.checkpoint_key = data_dir.join(CHECKPOINT_KEY_NAME);
+        }
+        if !audit_set.1 && !env_set("WARDEN_AUDIT_CHECKPOINT_FILE") {
+            config.audit.checkpoint_file = data_dir.join(CHECKPOINT_FILE_NAME);
         }
         Ok(config)
     }
@@ -339,14 +392,49 @@ pub fn ensure_sqlite_dir(url: &str) -> Result<(), ConfigError> {
     if file.is_empty() || file == ":memory:" {
         return Ok(());
     }
-    match Path::new(file).parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => {
-            std::fs::create_dir_all(dir).map_err(|source| ConfigError::CreateDir {
-                path: dir.to_owned(),
-                source,
-            })
-        }
-        _ => Ok(()),
+    if let Some(dir) = Path::new(file).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        private_dir(dir).map_err(|source| ConfigError::CreateDir {
+            path: dir.to_owned(),
+            source,
+        })?;
+    }
+    // Made empty (a valid empty database) and private before SQLite opens it: SQLite
+    // gives the WAL and shared-memory files the database file's mode.
+    private_file(Path::new(file)).map_err(|source| ConfigError::CreateDb {
+        path: PathBuf::from(file),
+        source,
+    })
+}
+
+/// Creates `dir` and any missing parents with mode 0700; an existing directory is left as
+/// it is.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Creates `file`, empty, with mode 0600 unless it exists; an existing file is left as it
+/// is.
+fn private_file(file: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    match options.open(file) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
@@ -500,6 +588,33 @@ const SETTINGS: &[Setting] = &[
             Ok(())
         },
     },
+    Setting {
+        key: "audit.checkpoint_key",
+        var: "WARDEN_AUDIT_CHECKPOINT_KEY",
+        file: |f| f.audit.checkpoint_key.as_ref(),
+        apply: |c, v| {
+            c.audit.checkpoint_key = PathBuf::from(non_empty(v)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "audit.checkpoint_file",
+        var: "WARDEN_AUDIT_CHECKPOINT_FILE",
+        file: |f| f.audit.checkpoint_file.as_ref(),
+        apply: |c, v| {
+            c.audit.checkpoint_file = PathBuf::from(non_empty(v)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "audit.checkpoint_every",
+        var: "WARDEN_AUDIT_CHECKPOINT_EVERY",
+        file: |f| f.audit.checkpoint_every.as_ref(),
+        apply: |c, v| {
+            c.audit.checkpoint_every = duration(v)?;
+            Ok(())
+        },
+    },
 ];
 
 /// The file as written: each value kept with its place, checked afterwards by [`SETTINGS`].
@@ -514,6 +629,7 @@ struct FileConfig {
     worker: WorkerFile,
     secrets: SecretsFile,
     provisioning: ProvisioningFile,
+    audit: AuditFile,
     connector: Vec<crate::connector::ConnectorFile>,
     itsm: Vec<Spanned<toml::Table>>,
 }
@@ -522,6 +638,14 @@ struct FileConfig {
 #[serde(deny_unknown_fields, default)]
 struct SecretsFile {
     key_file: Option<Spanned<Raw>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct AuditFile {
+    checkpoint_key: Option<Spanned<Raw>>,
+    checkpoint_file: Option<Spanned<Raw>>,
+    checkpoint_every: Option<Spanned<Raw>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -992,9 +1116,68 @@ mod tests {
         let db = dir.path().join("a/b/warden.db");
         ensure_sqlite_dir(&format!("sqlite://{}?mode=rwc", db.display())).unwrap();
         assert!(dir.path().join("a/b").is_dir());
+        assert!(db.is_file());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&dir.path().join("a")), 0o700);
+            assert_eq!(mode(&dir.path().join("a/b")), 0o700);
+            assert_eq!(mode(&db), 0o600);
+        }
+        // An existing database is left as it is.
+        std::fs::write(&db, b"kept").unwrap();
+        ensure_sqlite_dir(&format!("sqlite://{}", db.display())).unwrap();
+        assert_eq!(std::fs::read(&db).unwrap(), b"kept");
         ensure_sqlite_dir("sqlite::memory:").unwrap();
-        ensure_sqlite_dir("sqlite://warden.db").unwrap();
         ensure_sqlite_dir("postgres://db/warden").unwrap();
+    }
+
+    #[test]
+    fn audit_files_follow_the_sealing_key_unless_set() {
+        let c = parse("[secrets]\nkey_file = \"/srv/warden/secret.key\"\n").unwrap();
+        assert_eq!(
+            c.audit.checkpoint_key,
+            PathBuf::from("/srv/warden/audit-checkpoint.key")
+        );
+        assert_eq!(
+            c.audit.checkpoint_file,
+            PathBuf::from("/srv/warden/audit-checkpoints.jsonl")
+        );
+        assert_eq!(c.audit.checkpoint_every, dur("1m"));
+        let c = parse(
+            "[secrets]\nkey_file = \"/srv/warden/secret.key\"\n\
+             [audit]\ncheckpoint_file = \"/var/log/warden/checkpoints\"\ncheckpoint_every = \"5m\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.audit.checkpoint_key,
+            PathBuf::from("/srv/warden/audit-checkpoint.key")
+        );
+        assert_eq!(
+            c.audit.checkpoint_file,
+            PathBuf::from("/var/log/warden/checkpoints")
+        );
+        assert_eq!(c.audit.checkpoint_every, dur("5m"));
+        let c = with_env(
+            None,
+            &[
+                ("WARDEN_SECRET_KEY_FILE", "/a/secret.key"),
+                ("WARDEN_AUDIT_CHECKPOINT_KEY", "/b/ck.key"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.audit.checkpoint_key, PathBuf::from("/b/ck.key"));
+        assert_eq!(
+            c.audit.checkpoint_file,
+            PathBuf::from("/a/audit-checkpoints.jsonl")
+        );
+        let e = parse("[audit]\ncheckpoint_every = \"never\"\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("warden.toml:2: `audit.checkpoint_every`: "),
+            "{e}"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod audit_cmd;
 mod bundle_cmd;
+mod checkpoint;
 mod clock;
 mod config;
 mod connector;
@@ -67,9 +68,14 @@ struct DecideArgs {
     #[arg(long, required_unless_present = "replay", conflicts_with = "replay")]
     request: Option<String>,
     /// Re-decide the stored request with this id against its stored bundle and inputs, and
-    /// report whether the decision is identical (exit 0) or not (exit 1).
-    #[arg(long, conflicts_with_all = ["at", "grants"])]
-    replay: Option<String>,
+    /// report whether the decision is identical (exit 0) or not (exit 1); with `--all`
+    /// and no id, every stored request.
+    #[arg(long, num_args = 0..=1, value_name = "ID", conflicts_with_all = ["at", "grants"])]
+    replay: Option<Option<String>>,
+    /// With `--replay`: replay every stored request and print how many are identical and
+    /// which differ (exit 0 only when none differ).
+    #[arg(long, requires = "replay")]
+    all: bool,
     #[command(flatten)]
     config: setup::ConfigArg,
     /// The instant to decide at (RFC 3339); defaults to the request's `requested_at`, then now.
@@ -124,20 +130,56 @@ fn main() -> ExitCode {
     }
 }
 
+/// An engine on the configured store and bundle, for replaying stored decisions.
+async fn replay_engine(config: &config::Config) -> Result<warden_engine::Engine, Failure> {
+    let store = setup::open_store(config).await?;
+    let bundle = load_bundle(&config.bundle.path)?;
+    Ok(warden_engine::Engine::new(
+        store,
+        bundle,
+        std::sync::Arc::new(warden_engine::SystemClock),
+        warden_engine::EngineConfig::default(),
+    )
+    .await
+    .context("cannot start the engine")?)
+}
+
+/// `warden decide --replay --all`: re-decides every stored request, a page at a time, and
+/// prints each one that differs, then the counts.
+fn replay_all(config: &setup::ConfigArg) -> Result<u8, Failure> {
+    let config = setup::start(config)?;
+    let tally = setup::block_on(async {
+        let engine = replay_engine(&config).await?;
+        let tally = engine
+            .replay_all(warden_engine::replay::REPLAY_PAGE, |v| {
+                if !v.identical {
+                    let problem = v.problem.as_ref().map(|p| format!(" ({p})"));
+                    #[expect(clippy::print_stdout, reason = "the report is the command's output")]
+                    {
+                        println!("different: {}{}", v.request_id, problem.unwrap_or_default());
+                    }
+                }
+            })
+            .await
+            .context("cannot replay the stored requests")?;
+        engine.store().close().await;
+        Ok::<_, Failure>(tally)
+    })??;
+    #[expect(clippy::print_stdout, reason = "the report is the command's output")]
+    {
+        println!(
+            "{} identical, {} different",
+            tally.identical, tally.different
+        );
+    }
+    Ok(if tally.different == 0 { 0 } else { EXIT_FAILED })
+}
+
 /// `warden decide --replay ID`: re-decides a stored request.
 fn replay(config: &setup::ConfigArg, id: &str) -> Result<u8, Failure> {
     let config = setup::start(config)?;
     let report = setup::block_on(async {
-        let store = setup::open_store(&config).await?;
-        let bundle = load_bundle(&config.bundle.path)?;
-        let engine = warden_engine::Engine::new(
-            store,
-            bundle,
-            std::sync::Arc::new(warden_engine::SystemClock),
-            warden_engine::EngineConfig::default(),
-        )
-        .await
-        .context("cannot start the engine")?;
+        let engine = replay_engine(&config).await?;
         engine.replay(id).await.map_err(|e| match e {
             warden_engine::EngineError::NotFound(m) => input_error(anyhow::anyhow!(m)),
             other => Failure::from(anyhow::Error::new(other)),
@@ -178,8 +220,20 @@ fn read_input(source: &str) -> Result<Vec<u8>, Failure> {
 }
 
 fn decide(args: &DecideArgs) -> Result<u8, Failure> {
-    if let Some(id) = &args.replay {
-        return replay(&args.config, id);
+    match (&args.replay, args.all) {
+        (Some(None), true) => return replay_all(&args.config),
+        (Some(Some(id)), false) => return replay(&args.config, id),
+        (Some(Some(_)), true) => {
+            return Err(input_error(anyhow::anyhow!(
+                "`--replay` takes a request id or `--all`, not both"
+            )));
+        }
+        (Some(None), false) => {
+            return Err(input_error(anyhow::anyhow!(
+                "`--replay` needs a request id, or `--all` for every stored request"
+            )));
+        }
+        (None, _) => {}
     }
     let source = args.request.as_deref().unwrap_or("-");
     let request = Request::from_json(&read_input(source)?)

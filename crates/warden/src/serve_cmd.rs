@@ -32,6 +32,7 @@ pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
             Err(errors) => return Err(input_error(anyhow::anyhow!(errors.join("\n")))),
         }
         let key = setup::sealing_key(&config)?;
+        let signer = Arc::new(crate::checkpoint::Signer::open(&config.audit)?);
         let itsms = crate::itsm::build(&config.itsms, &|var| std::env::var(var).ok())
             .map_err(input_error)?;
         let engine_config = EngineConfig {
@@ -97,6 +98,12 @@ pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
             let rx = stopped.clone();
             tokio::spawn(async move { engine.run_worker(worker_id(), poll, rx).await })
         });
+        let checkpoints = tokio::spawn(checkpoint_loop(
+            Arc::clone(&signer),
+            store.clone(),
+            std::time::Duration::from_secs(config.audit.checkpoint_every.seconds()),
+            stopped.clone(),
+        ));
         let mut rx = stopped.clone();
         let state = warden_http::AppState::new(engine, config.server.body_limit.bytes());
         warden_http::serve(listener, state, async move {
@@ -109,6 +116,14 @@ pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
         }
         let _ = watcher.await;
         reloader.abort();
+        let _ = checkpoints.await;
+        // The last word: a checkpoint over everything this process did.
+        if let Err(f) = signer.checkpoint(&store).await {
+            tracing::error!(
+                error = format!("{:#}", f.error),
+                "cannot write the audit checkpoint"
+            );
+        }
         store.close().await;
         tracing::info!("stopped");
         Ok::<u8, Failure>(0)
@@ -164,6 +179,45 @@ async fn reload_on_hangup(
     #[cfg(not(unix))]
     {
         let _ = (engine, path, stopped.wait_for(|stop| *stop).await);
+    }
+}
+
+/// Signs the audit chain's head every `every` until `stop`, skipping a head this loop has
+/// already signed. A failure is logged and retried at the next tick: the chain itself is
+/// intact, only its outside witness is late.
+async fn checkpoint_loop(
+    signer: Arc<crate::checkpoint::Signer>,
+    store: warden_store::Store,
+    every: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = None;
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let head = match store.audit_head().await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the audit chain's head");
+                continue;
+            }
+        };
+        if head.0 == 0 || last.as_ref() == Some(&head) {
+            continue;
+        }
+        match signer.append(head.0, &head.1, crate::clock::now()) {
+            Ok(_) => last = Some(head),
+            Err(f) => {
+                tracing::error!(
+                    error = format!("{:#}", f.error),
+                    "cannot write the audit checkpoint"
+                );
+            }
+        }
     }
 }
 

@@ -247,6 +247,11 @@ fn audit_verifies(config: &Path) {
     support::audit_verifies(warden(config));
 }
 
+/// `warden decide --replay --all --config FILE`: every stored decision replays identically.
+fn replays_identically(config: &Path) -> u64 {
+    support::replays_identically(support::warden(config.parent().unwrap()), Some(config))
+}
+
 /// Starts `warden serve` on `config`, its stderr going to `log`.
 fn serve(config: &Path, log: &Path) -> Server {
     Server::start(warden(config), log)
@@ -500,6 +505,7 @@ fn killed_between_target_call_and_commit_leaves_no_orphan_and_loses_no_grant() {
     assert!(provisioned.is_some() && delivered.is_some() && removed.is_none());
     assert_eq!(c.provision_job(), ("done".to_owned(), 2));
     audit_verifies(&c.config);
+    assert!(replays_identically(&c.config) >= 1);
 }
 
 #[test]
@@ -527,6 +533,7 @@ fn killed_mid_provisioning_and_revoked_meanwhile_removes_the_account_it_made() {
         "account row not marked removed: {rows:?}"
     );
     audit_verifies(&c.config);
+    assert!(replays_identically(&c.config) >= 1);
 }
 
 #[test]
@@ -682,6 +689,7 @@ fn two_servers_on_one_postgres_never_provision_or_revoke_a_grant_twice() {
         s.stop();
     }
     audit_verifies(&config);
+    assert!(replays_identically(&config) >= N as u64);
 }
 
 #[test]
@@ -758,4 +766,5 @@ fn secret_never_reaches_logs_or_database() {
     assert!(!stderr.contains(&password), "password in stderr");
     assert!(!stdout.contains(&password), "password in stdout");
     assert!(!audit.contains(&password), "password in the audit trail");
+    assert!(replays_identically(&config) >= 1);
 }

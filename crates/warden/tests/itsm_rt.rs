@@ -764,5 +764,6 @@ fn rt_request_is_decided_approved_provisioned_and_revoked_through_the_ticket() {
         eprintln!("server: {l}");
     }
     support::audit_verifies(setup.warden());
+    assert!(support::replays_identically(setup.warden(), Some(&setup.config)) >= 1);
     tokio.block_on(pg.close());
 }

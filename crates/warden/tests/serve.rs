@@ -87,8 +87,21 @@ fn serve_takes_requests_over_http_and_stops_cleanly_on_sigterm() {
 
     server.stop();
 
-    // The chain verifies from the command line too, after the server is gone.
-    support::audit_verifies(warden(dir.path()));
+    // The chain verifies from the command line too, after the server is gone, and so does
+    // the checkpoint the server signed as it stopped.
+    let out = warden(dir.path())
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains(" checkpoints verified"), "{said}");
+    // Every decision the server stored replays byte for byte from its stored inputs.
+    assert!(support::replays_identically(warden(dir.path()), None) >= 1);
 }
 
 #[test]
@@ -138,4 +151,83 @@ fn sigterm_lets_a_request_in_flight_finish() {
     s.read_to_string(&mut raw).unwrap();
     assert!(raw.starts_with("HTTP/1.1 201"), "{raw}");
     server.finish();
+    assert!(support::replays_identically(warden(dir.path()), None) >= 1);
+}
+
+/// `warden` with every default: its data directory is `warden-data` under `dir`.
+fn warden_with_defaults(dir: &Path) -> Command {
+    let mut cmd = support::warden(dir);
+    cmd.env("WARDEN_LISTEN", "127.0.0.1:0")
+        .env("WARDEN_BUNDLE", root().join("examples/bundle"))
+        .env("WARDEN_AUDIT_CHECKPOINT_EVERY", "1s");
+    cmd
+}
+
+#[cfg(unix)]
+#[test]
+fn the_data_directory_and_its_files_are_private_and_an_open_key_stops_the_server() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("warden-data");
+    let mode = |name: &str| {
+        std::fs::metadata(data.join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let alice = support::token(warden_with_defaults(dir.path()), "alice", &["intake"]);
+    let mut server = Server::start(
+        warden_with_defaults(dir.path()),
+        &dir.path().join("serve.log"),
+    );
+    let request =
+        std::fs::read_to_string(root().join("examples/requests/incident-read.json")).unwrap();
+    let (status, body) = server.call("POST", "/v1/requests", &alice, &request);
+    assert_eq!(status, 201, "{body}");
+    // The server is running: the database has its WAL and shared-memory files.
+    assert_eq!(mode(""), 0o700, "the data directory");
+    for name in [
+        "warden.db",
+        "warden.db-wal",
+        "warden.db-shm",
+        "secret.key",
+        "audit-checkpoint.key",
+    ] {
+        assert_eq!(mode(name), 0o600, "{name}");
+    }
+    // The periodic checkpoint has been written while the server runs.
+    support::wait_for(
+        "a checkpoint",
+        std::time::Duration::from_secs(30),
+        std::time::Duration::from_millis(50),
+        || {
+            std::fs::read_to_string(data.join("audit-checkpoints.jsonl"))
+                .ok()
+                .filter(|t| !t.is_empty())
+        },
+    );
+    server.stop();
+    support::audit_verifies(warden_with_defaults(dir.path()));
+    assert!(support::replays_identically(warden_with_defaults(dir.path()), None) >= 1);
+
+    // A key that group or others can read stops the server before it listens.
+    for name in ["secret.key", "audit-checkpoint.key"] {
+        let key = data.join(name);
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let out = warden_with_defaults(dir.path())
+            .arg("serve")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        assert!(out.stdout.is_empty(), "{name}: it listened");
+        let err = String::from_utf8_lossy(&out.stderr);
+        // Named as configured: relative to the working directory.
+        assert!(
+            err.contains(&format!("the key file `warden-data/{name}`"))
+                && err.contains(&format!("chmod 600 warden-data/{name}")),
+            "{name}: {err}"
+        );
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
 }

@@ -468,6 +468,9 @@ async fn replay_reports_an_identical_decision_and_catches_an_altered_one() {
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(report["identical"], true);
         assert_eq!(report["replayed"]["role"], "payments-db.read");
+        let out = db.warden(&["decide", "--replay", "--all"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "1 identical, 0 different\n");
 
         // Someone edits the stored decision: replay no longer matches it.
         let changed = db
@@ -478,8 +481,284 @@ async fn replay_reports_an_identical_decision_and_catches_an_altered_one() {
         assert_eq!(out.status.code(), Some(1), "{}", db.backend);
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(report["identical"], false);
+        let out = db.warden(&["decide", "--replay", "--all"]);
+        assert_eq!(out.status.code(), Some(1), "{}", db.backend);
+        assert_eq!(
+            text(&out.stdout),
+            format!("different: {id}\n0 identical, 1 different\n")
+        );
+        for args in [
+            &["decide", "--replay"][..],
+            &["decide", "--replay", &id, "--all"][..],
+        ] {
+            let out = db.warden(args);
+            assert_eq!(out.status.code(), Some(2), "{args:?}");
+            assert!(
+                text(&out.stderr).contains("`--replay`"),
+                "{}",
+                text(&out.stderr)
+            );
+        }
 
         let out = db.warden(&["decide", "--replay", "0190f5c2-0000-7000-8000-000000000000"]);
         assert_eq!(out.status.code(), Some(2), "{}", db.backend);
+    }
+}
+
+impl Db {
+    /// `warden audit verify`: its exit code and what it printed (stdout, then stderr).
+    fn verify(&self) -> (Option<i32>, String) {
+        let out = self.warden(&["audit", "verify"]);
+        (
+            out.status.code(),
+            format!("{}{}", text(&out.stdout), text(&out.stderr)),
+        )
+    }
+
+    fn checkpoint(&self) -> String {
+        let out = self.warden(&["audit", "checkpoint"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stdout)
+    }
+
+    fn checkpoint_file(&self) -> PathBuf {
+        self.dir.path().join("warden-data/audit-checkpoints.jsonl")
+    }
+}
+
+#[tokio::test]
+async fn checkpoints_are_signed_private_and_verify() {
+    for db in databases().await {
+        assert_eq!(db.checkpoint(), "no audit events yet: nothing to sign\n");
+        assert!(!db.checkpoint_file().exists());
+        db.create();
+        db.create();
+        let out = db.checkpoint();
+        assert!(out.starts_with("checkpoint at event 2 (sha256:"), "{out}");
+        db.create();
+        db.checkpoint();
+        let out = db.warden(&["audit", "verify"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(
+            text(&out.stdout),
+            "ok: 3 events verified, 2 checkpoints verified\n"
+        );
+
+        let lines = std::fs::read_to_string(db.checkpoint_file()).unwrap();
+        let lines: Vec<serde_json::Value> = lines
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["seq"], 2);
+        assert_eq!(lines[1]["seq"], 3);
+        let head = db.store.audit_head().await.unwrap();
+        assert_eq!(lines[1]["hash"], head.1);
+        let public = std::fs::read_to_string(
+            db.dir
+                .path()
+                .join("warden-data/audit-checkpoints.jsonl.pub"),
+        )
+        .unwrap();
+        assert_eq!(lines[1]["key"], public.trim());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = |p: &str| {
+                std::fs::metadata(db.dir.path().join(p))
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777
+            };
+            assert_eq!(mode("warden-data/audit-checkpoint.key"), 0o600);
+            assert_eq!(mode("warden-data"), 0o700);
+        }
+        // The private key is nowhere but its own file.
+        let key = std::fs::read_to_string(db.dir.path().join("warden-data/audit-checkpoint.key"))
+            .unwrap();
+        assert!(!lines.iter().any(|l| l.to_string().contains(key.trim())));
+        assert_eq!(db.places_holding(key.trim()).await, Vec::<String>::new());
+    }
+}
+
+/// The reproduced bug: deleting the newest events and moving the head back verified `ok`.
+#[tokio::test]
+async fn truncating_the_chain_and_moving_its_head_back_fails_against_a_checkpoint() {
+    for db in databases().await {
+        db.create();
+        db.create();
+        db.create();
+        db.checkpoint();
+        assert_eq!(db.verify().0, Some(0), "{}", db.backend);
+
+        assert_eq!(
+            db.execute("DELETE FROM audit_events WHERE seq > 1").await,
+            2
+        );
+        db.execute(
+            "UPDATE audit_head SET seq = 1, \
+             hash = (SELECT hash FROM audit_events WHERE seq = 1) WHERE id = 1",
+        )
+        .await;
+        let (code, out) = db.verify();
+        assert_eq!(code, Some(1), "{}: {out}", db.backend);
+        assert!(
+            out.contains("the chain ends at event 1 but checkpoint on line 1 (event 3, signed "),
+            "{}: {out}",
+            db.backend
+        );
+        assert!(out.contains("events were removed"), "{out}");
+    }
+}
+
+#[tokio::test]
+async fn altering_or_deleting_an_event_before_a_checkpoint_names_the_checkpoint() {
+    for db in databases().await {
+        db.create();
+        db.create();
+        db.checkpoint();
+        db.create();
+        db.checkpoint();
+        db.execute("UPDATE audit_events SET actor = 'mallory' WHERE seq = 2")
+            .await;
+        let (code, out) = db.verify();
+        assert_eq!(code, Some(1), "{}: {out}", db.backend);
+        assert!(
+            out.contains("broken at event 2: hash does not match")
+                && out.contains("; checkpoint on line 1 (event 2, signed "),
+            "{}: {out}",
+            db.backend
+        );
+    }
+    for db in databases().await {
+        db.create();
+        db.create();
+        db.create();
+        db.checkpoint();
+        db.execute("DELETE FROM audit_events WHERE seq = 2").await;
+        let (code, out) = db.verify();
+        assert_eq!(code, Some(1), "{}: {out}", db.backend);
+        assert!(
+            out.contains("broken at event 2: event 2 is missing")
+                && out.contains("checkpoint on line 1 (event 3, signed "),
+            "{}: {out}",
+            db.backend
+        );
+    }
+}
+
+/// A chain rebuilt from scratch is sound on its own; only the checkpoint knows better.
+#[tokio::test]
+async fn a_rewritten_chain_does_not_match_its_checkpoint() {
+    for db in databases().await {
+        db.create();
+        db.create();
+        db.checkpoint();
+        db.execute("DELETE FROM audit_events").await;
+        db.execute(
+            "UPDATE audit_head SET seq = 0, \
+             hash = 'sha256:0000000000000000000000000000000000000000000000000000000000000000'",
+        )
+        .await;
+        db.create();
+        db.create();
+        assert_eq!(db.store.verify_audit().await.unwrap().first_broken, None);
+        let (code, out) = db.verify();
+        assert_eq!(code, Some(1), "{}: {out}", db.backend);
+        assert!(
+            out.contains("checkpoint on line 1 (event 2, signed ")
+                && out.contains("does not match the chain: event 2 was altered or replaced"),
+            "{}: {out}",
+            db.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_edited_or_foreign_checkpoint_fails_its_signature() {
+    for db in databases().await {
+        db.create();
+        db.create();
+        db.checkpoint();
+        let file = db.checkpoint_file();
+        let good = std::fs::read_to_string(&file).unwrap();
+        // Moved back to match a truncated chain: the signature no longer covers it.
+        std::fs::write(&file, good.replace("\"seq\":2", "\"seq\":1")).unwrap();
+        let (code, out) = db.verify();
+        assert_eq!(code, Some(1), "{out}");
+        assert!(
+            out.contains("checkpoint on line 1 (event 1, signed ")
+                && out.contains("the signature does not verify"),
+            "{out}"
+        );
+        // Signed by another key: a second data directory's.
+        std::fs::write(&file, &good).unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let config = other.path().join("warden.toml");
+        let url = match db.backend {
+            "sqlite" => format!("sqlite://{}", db.dir.path().join(SQLITE_FILE).display()),
+            _ => std::fs::read_to_string(&db.config)
+                .unwrap()
+                .lines()
+                .find_map(|l| l.strip_prefix("url = '"))
+                .unwrap()
+                .trim_end_matches('\'')
+                .to_owned(),
+        };
+        std::fs::write(
+            &config,
+            format!(
+                "[database]\nurl = '{url}'\n[bundle]\npath = '{}'\n",
+                root().join("examples/bundle").display()
+            ),
+        )
+        .unwrap();
+        let out = run(
+            other.path(),
+            &["audit", "checkpoint", "--config", config.to_str().unwrap()],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let foreign =
+            std::fs::read_to_string(other.path().join("warden-data/audit-checkpoints.jsonl"))
+                .unwrap();
+        std::fs::write(&file, format!("{good}{foreign}")).unwrap();
+        let (code, out) = db.verify();
+        assert_eq!(code, Some(1), "{out}");
+        assert!(
+            out.contains("checkpoint on line 2 (event 2, signed ")
+                && out.contains("signed by another key"),
+            "{out}"
+        );
+        // A line that is not a checkpoint is named.
+        std::fs::write(&file, format!("{good}not json\n")).unwrap();
+        let (code, out) = db.verify();
+        assert_eq!(code, Some(2), "{out}");
+        assert!(
+            out.contains("audit-checkpoints.jsonl:2: not a checkpoint"),
+            "{out}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_checkpoint_key_open_to_others_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    for db in databases().await {
+        db.create();
+        db.checkpoint();
+        let key = db.dir.path().join("warden-data/audit-checkpoint.key");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = db.warden(&["audit", "checkpoint"]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(
+                "the key file `warden-data/audit-checkpoint.key` is open to group or others"
+            ) && err.contains("chmod 600 warden-data/audit-checkpoint.key"),
+            "{err}"
+        );
     }
 }

@@ -198,6 +198,26 @@ impl Harness {
         serde_json::to_string(&events.iter().map(|e| &e.data).collect::<Vec<_>>()).unwrap()
     }
 
+    /// Fails unless every stored decision replays byte for byte; returns how many did.
+    pub async fn replays_identically(&self) -> u64 {
+        let mut different = Vec::new();
+        let tally = self
+            .engine
+            .replay_all(warden_engine::replay::REPLAY_PAGE, |v| {
+                if !v.identical {
+                    different.push((v.request_id.clone(), v.problem.clone()));
+                }
+            })
+            .await
+            .unwrap();
+        assert!(
+            different.is_empty(),
+            "{}: decisions that do not replay: {different:?}",
+            self.backend
+        );
+        tally.identical
+    }
+
     /// How many audit events are stored.
     pub async fn audit_len(&self) -> usize {
         self.engine

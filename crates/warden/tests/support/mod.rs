@@ -70,6 +70,27 @@ pub fn audit_verifies(mut cmd: Command) {
     );
 }
 
+/// Runs `warden decide --replay --all [--config FILE]` as `cmd` and fails unless every
+/// stored decision replays byte for byte; returns how many did.
+pub fn replays_identically(mut cmd: Command, config: Option<&Path>) -> u64 {
+    cmd.args(["decide", "--replay", "--all"]);
+    if let Some(config) = config {
+        cmd.arg("--config").arg(config);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "decide --replay --all: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    let counts = last
+        .strip_suffix(" identical, 0 different")
+        .unwrap_or_else(|| panic!("decide --replay --all: {stdout}"));
+    counts.parse().unwrap()
+}
+
 /// A prefix starting with `tag` that no other run shares, so runs never see (or sweep)
 /// each other's accounts.
 pub fn fresh_prefix(tag: &str) -> String {
