@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use warden_connect::ConnectError;
 use warden_itsm::writeback;
-use warden_itsm::{Adapter, ApprovalDecision as TicketDecision, ItsmConfig, ItsmError, Verifier};
+use warden_itsm::{
+    Adapter, ApprovalDecision as TicketDecision, IdentityMatch, ItsmConfig, ItsmError, Verifier,
+};
 use warden_model::{GrantState, IdentityId, RequestState, Timestamp};
 use warden_store::{ApprovalDecision, Job, RequestId, RequestRecord, Tx};
 
@@ -79,6 +81,10 @@ pub enum Delivery {
     Taken(Box<Intake>),
 }
 
+/// How long a webhook delivery is remembered, so that a replay of it is refused: a day.
+/// Standard Webhooks deliveries are also refused once their timestamp is five minutes old.
+pub const DELIVERY_MEMORY_SECONDS: i64 = 24 * 3_600;
+
 /// What a write-back job writes on a ticket.
 mod event {
     pub const DECISION: &str = "decision";
@@ -129,7 +135,9 @@ fn split(target: &str) -> Result<(&str, &str), EngineError> {
 impl Engine {
     /// Checks a webhook delivery for adapter `name` over its raw `body` and queues what it
     /// asks for. A bad or stale signature is [`EngineError::Unauthorized`] and nothing is
-    /// stored; a delivery id seen before is [`Delivery::Duplicate`].
+    /// stored; a delivery seen in the last [`DELIVERY_MEMORY_SECONDS`] (the same signed
+    /// `webhook-id`, or for HMAC and shared secrets the same body) is
+    /// [`Delivery::Duplicate`], and nothing is stored or queued.
     pub async fn itsm_webhook(
         &self,
         name: &str,
@@ -150,8 +158,13 @@ impl Engine {
             .ticket_from_webhook(body)
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
         let mut tx = self.store().begin().await?;
+        let forget_before = Timestamp::from_unix_millis(
+            now.unix_millis()
+                .saturating_sub(DELIVERY_MEMORY_SECONDS * 1_000),
+        )
+        .unwrap_or(now);
         if !tx
-            .mark_itsm(name, &format!("delivery:{}", delivery.0), now)
+            .mark_delivery(name, &delivery.0, now, forget_before)
             .await?
         {
             tx.rollback().await?;
@@ -218,20 +231,18 @@ impl Engine {
         Ok(())
     }
 
-    /// The catalog identity an ITSM names by email or login.
-    fn identity_named(&self, who: &str) -> Option<IdentityId> {
-        let who = who.trim();
+    /// The active catalog identity whose `attribute` is `value`: by email through the
+    /// catalog's email index, by login as the identity's id. Never one for the other.
+    fn identity_named(&self, attribute: IdentityMatch, value: &str) -> Option<IdentityId> {
+        let value = value.trim();
         let catalog = &self.bundle().catalog;
-        catalog
-            .identities
-            .values()
-            .find(|i| {
-                i.email
-                    .as_deref()
-                    .is_some_and(|e| e.eq_ignore_ascii_case(who))
-            })
-            .or_else(|| catalog.identities.values().find(|i| i.id.as_str() == who))
-            .map(|i| i.id.clone())
+        let found = match attribute {
+            IdentityMatch::Email => catalog.identity_by_email(value),
+            IdentityMatch::Login => IdentityId::parse(value)
+                .ok()
+                .and_then(|id| catalog.identities.get(&id)),
+        };
+        found.filter(|i| i.is_active()).map(|i| i.id.clone())
     }
 
     /// Re-reads one ticket and acts on it: closure, intake, approvals.
@@ -278,7 +289,8 @@ impl Engine {
                         "itsm `{name}` has no field mapping"
                     ))));
                 };
-                match warden_itsm::map(&t, name, fields, &|v| self.identity_named(v)) {
+                let attribute = inst.config.identity.attribute;
+                match warden_itsm::map(&t, name, fields, &|v| self.identity_named(attribute, v)) {
                     Ok(request) => {
                         let taken = self.intake(&actor, request).await?;
                         let rid: RequestId = taken.view.id.parse().map_err(|_| {
@@ -341,9 +353,19 @@ impl Engine {
             if self.store().itsm_marked(name, &mark).await? {
                 continue;
             }
-            let refused = match self.identity_named(&a.approver) {
-                None => Some(format!("`{}` is not a known identity", a.approver)),
-                Some(who) => {
+            let attribute = inst.config.identity.attribute;
+            let who = match a.attribute(attribute) {
+                None => Err(format!("the ITSM has no {} for them", attribute.as_str())),
+                Some(value) => self.identity_named(attribute, value).ok_or_else(|| {
+                    format!(
+                        "{} `{value}` matches no active identity",
+                        attribute.as_str()
+                    )
+                }),
+            };
+            let refused = match who {
+                Err(why) => Some(why),
+                Ok(who) => {
                     let answer = match a.decision {
                         TicketDecision::Approve => ApprovalDecision::Approve,
                         TicketDecision::Reject => ApprovalDecision::Reject,

@@ -1,5 +1,7 @@
-//! The engine's Prometheus metrics. Gauges that are cheap to read from the store (grants by
-//! state, overdue grants) are computed at scrape time by the HTTP layer instead.
+//! The engine's Prometheus metrics. Gauges that are cheap to read from the store (live grants
+//! by state, overdue grants) are computed at scrape time by the HTTP layer instead; grants
+//! that ended (revoked, failed) only grow, so they are running counters kept here rather
+//! than counts over the whole table.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -40,6 +42,10 @@ pub struct Metrics {
     pub target_failures: Counter,
     /// What the last reconciliation of each connector found.
     pub drift: Family<DriftLabel, Gauge>,
+    /// Grants whose removal this process confirmed (`revoking` → `revoked`).
+    pub grants_revoked: Counter,
+    /// Grants this process gave up provisioning (`provisioning` → `failed`).
+    pub grants_failed: Counter,
 }
 
 impl Default for Metrics {
@@ -51,6 +57,8 @@ impl Default for Metrics {
             job_retries: Counter::default(),
             target_failures: Counter::default(),
             drift: Family::default(),
+            grants_revoked: Counter::default(),
+            grants_failed: Counter::default(),
         }
     }
 }
@@ -95,6 +103,16 @@ impl Metrics {
             "warden_target_failures",
             "Target steps that failed for good",
             self.target_failures.clone(),
+        );
+        registry.register(
+            "warden_grants_revoked",
+            "Grants whose removal this process confirmed since it started",
+            self.grants_revoked.clone(),
+        );
+        registry.register(
+            "warden_grants_failed",
+            "Grants this process failed to provision since it started",
+            self.grants_failed.clone(),
         );
         registry.register(
             "warden_drift_accounts",

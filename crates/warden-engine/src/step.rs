@@ -828,6 +828,7 @@ impl Engine {
             )
             .await?;
         if let Some(m) = &moved {
+            self.metrics().grants_revoked.inc();
             for generation in generations {
                 tx.set_account_removed(gid, *generation, m.now).await?;
             }

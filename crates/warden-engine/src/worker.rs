@@ -275,21 +275,25 @@ impl Engine {
         }
         self.metrics().target_failures.inc();
         tracing::error!(job = %job.id, kind = %job.kind, error = %e, "target step failed for good");
-        if job.kind == job_kind::PROVISION {
-            self.move_grant(
-                tx,
-                job,
-                worker,
-                (GrantState::Provisioning, GrantState::Failed),
-                "grant.failed",
-                |_, _| {
-                    (
-                        warden_store::GrantTimes::default(),
-                        serde_json::json!({ "error": e.to_string() }),
-                    )
-                },
-            )
-            .await?;
+        if job.kind == job_kind::PROVISION
+            && self
+                .move_grant(
+                    tx,
+                    job,
+                    worker,
+                    (GrantState::Provisioning, GrantState::Failed),
+                    "grant.failed",
+                    |_, _| {
+                        (
+                            warden_store::GrantTimes::default(),
+                            serde_json::json!({ "error": e.to_string() }),
+                        )
+                    },
+                )
+                .await?
+                .is_some()
+        {
+            self.metrics().grants_failed.inc();
         }
         Ok(())
     }

@@ -38,6 +38,17 @@ fn fixture(name: &str) -> String {
     std::fs::read_to_string(p).unwrap()
 }
 
+/// Jira's webhook for a later event on the same ticket: only its `timestamp` differs, so it
+/// is a new delivery rather than a replay of the first.
+fn webhook_at(millis: u64) -> String {
+    let body = fixture("webhook.json");
+    assert!(body.contains("\"timestamp\": 1795946700000"));
+    body.replace(
+        "\"timestamp\": 1795946700000",
+        &format!("\"timestamp\": {millis}"),
+    )
+}
+
 fn config(url: &str) -> ItsmConfig {
     config_with(url, "revoke_on_close = true")
 }
@@ -389,7 +400,7 @@ async fn closing_the_ticket_revokes_its_grant() {
         env.clock.clone(),
     )
     .await;
-    let done = fixture("webhook.json");
+    let done = webhook_at(1_795_946_760_000);
     later
         .itsm_webhook("jira", &signed(done.as_bytes(), "d-4"), done.as_bytes())
         .await
@@ -518,11 +529,14 @@ async fn a_ticket_that_does_not_map_is_answered_once_and_grants_nothing() {
     ])
     .await;
     let body = fixture("webhook.json");
-    for delivery in ["m-1", "m-2"] {
-        env.engine
+    let later = webhook_at(1_795_946_760_000);
+    for (delivery, body) in [("m-1", &body), ("m-2", &later)] {
+        let d = env
+            .engine
             .itsm_webhook("jira", &signed(body.as_bytes(), delivery), body.as_bytes())
             .await
             .unwrap();
+        assert!(matches!(d, Delivery::Queued { .. }), "{d:?}");
         env.drain().await;
     }
     assert!(
@@ -596,8 +610,13 @@ async fn closing_revokes_only_the_roles_and_tasks_configured() {
         clock,
     )
     .await;
+    let closing = webhook_at(1_795_946_760_000);
     later
-        .itsm_webhook("jira", &signed(body.as_bytes(), "o-2"), body.as_bytes())
+        .itsm_webhook(
+            "jira",
+            &signed(closing.as_bytes(), "o-2"),
+            closing.as_bytes(),
+        )
         .await
         .unwrap();
     drain(&later).await;
@@ -635,4 +654,246 @@ async fn approvals_on_a_ticket_count_only_for_the_request_the_adapter_took_in() 
     assert!(view.approvals.is_empty(), "{:?}", view.approvals);
     assert!(view.grant.is_none());
     assert!(env.comments().is_empty(), "{:?}", env.comments());
+}
+
+/// How many deliveries of `body` to adapter `jira` were not refused.
+async fn taken(engine: &Engine, headers: &[HeaderMap], body: &str) -> usize {
+    let mut n = 0;
+    for h in headers {
+        match engine
+            .itsm_webhook("jira", h, body.as_bytes())
+            .await
+            .unwrap()
+        {
+            Delivery::Duplicate => {}
+            other => {
+                assert!(matches!(other, Delivery::Queued { .. }), "{other:?}");
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[tokio::test]
+async fn a_replayed_hmac_body_is_refused_for_a_day_whatever_its_identifier_says() {
+    let env = env(routes(&approvals(), 201)).await;
+    let body = fixture("webhook.json");
+    assert_eq!(
+        taken(&env.engine, &[signed(body.as_bytes(), "r-1")], &body).await,
+        1
+    );
+    env.drain().await;
+    let events = env
+        .engine
+        .store()
+        .audit_after(0, 10_000)
+        .await
+        .unwrap()
+        .len();
+
+    // The same signed body with a fresh identifier header, or none: nothing is queued.
+    let mut bare = signed(body.as_bytes(), "r-2");
+    bare.remove("x-atlassian-webhook-identifier");
+    let replays = [signed(body.as_bytes(), "r-2"), bare];
+    assert_eq!(taken(&env.engine, &replays, &body).await, 0);
+    assert!(
+        !env.engine
+            .store()
+            .job_pending(warden_engine::job_kind::ITSM_SYNC, "jira:ACC-12")
+            .await
+            .unwrap(),
+        "a replay queues no re-read"
+    );
+    env.drain().await;
+    assert_eq!(
+        env.engine
+            .store()
+            .audit_after(0, 10_000)
+            .await
+            .unwrap()
+            .len(),
+        events,
+        "a replay stores nothing"
+    );
+
+    // Still refused 23 hours on; after a day the first delivery is forgotten (deleted as a
+    // new one arrives).
+    env.clock
+        .advance(Duration::from_seconds(23 * 3_600).unwrap());
+    assert_eq!(taken(&env.engine, &replays, &body).await, 0);
+    assert_eq!(env.engine.store().delivery_count("jira").await.unwrap(), 1);
+    env.clock
+        .advance(Duration::from_seconds(2 * 3_600).unwrap());
+    let next = webhook_at(1_795_946_760_000);
+    assert_eq!(
+        taken(&env.engine, &[signed(next.as_bytes(), "r-3")], &next).await,
+        1
+    );
+    assert_eq!(
+        env.engine.store().delivery_count("jira").await.unwrap(),
+        1,
+        "the day-old delivery was deleted"
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_shared_secret_body_is_refused() {
+    let jira = serve(routes(&approvals(), 201)).await;
+    let (store, _dir) = testing::sqlite().await;
+    let clock = Arc::new(ManualClock::new(
+        Timestamp::parse("2026-11-29T10:05:00Z").unwrap(),
+    ));
+    let mut c = config(&jira.url);
+    c.signature = warden_itsm::SignatureKind::SharedSecret;
+    let engine = engine_with(store, c, clock).await;
+    let body = fixture("webhook.json");
+    let with_secret = |id: &str| {
+        let mut h = HeaderMap::new();
+        h.insert("x-warden-secret", SECRET.parse().unwrap());
+        h.insert("x-atlassian-webhook-identifier", id.parse().unwrap());
+        h
+    };
+    assert_eq!(taken(&engine, &[with_secret("s-1")], &body).await, 1);
+    assert_eq!(
+        taken(&engine, &[with_secret("s-1"), with_secret("s-2")], &body).await,
+        0,
+        "a repeat and a replay under a new identifier are both refused"
+    );
+    let next = webhook_at(1_795_946_760_000);
+    assert_eq!(taken(&engine, &[with_secret("s-3")], &next).await, 1);
+}
+
+/// The ticket and approvals as Jira Data Center answers them, where users also have a
+/// `name` (their login): alice asks; carol approves; bob approves under an email no identity
+/// has. Matched by login, both approvals count; by email, bob's does not.
+fn login_routes() -> Vec<Route> {
+    let mut t: serde_json::Value = serde_json::from_str(&ticket(false)).unwrap();
+    t["reporter"]["name"] = "alice".into();
+    for f in t["requestFieldValues"].as_array_mut().unwrap() {
+        if f["fieldId"] == "customfield_10054" {
+            f["value"] = serde_json::json!({
+                "accountId": "a-alice",
+                "name": "alice",
+                "emailAddress": "alice@example.com"
+            });
+        }
+    }
+    let approvals = serde_json::json!({
+        "size": 1, "start": 0, "limit": 50, "isLastPage": true,
+        "values": [{
+            "id": "7",
+            "approvers": [
+                { "approver": { "accountId": "a-carol", "name": "carol", "emailAddress": "carol@example.com" }, "approverDecision": "approved" },
+                { "approver": { "accountId": "a-bob", "name": "bob", "emailAddress": "robert@elsewhere.example" }, "approverDecision": "approved" }
+            ],
+            "createdDate": { "iso8601": "2026-11-29T10:05:00+0000" }
+        }]
+    });
+    let mut r = routes(&approvals.to_string(), 201);
+    if let Some(first) = r.first_mut() {
+        *first = Route::new(
+            "GET",
+            "/rest/servicedeskapi/request/ACC-12",
+            200,
+            t.to_string(),
+        );
+    }
+    r
+}
+
+async fn login_flow(extra: &str) -> (Env, RequestState, Vec<String>) {
+    let jira = serve(login_routes()).await;
+    let (store, dir) = testing::sqlite().await;
+    let clock = Arc::new(ManualClock::new(
+        Timestamp::parse("2026-11-29T10:05:00Z").unwrap(),
+    ));
+    let engine = engine_with(
+        store,
+        config_with(&jira.url, &format!("revoke_on_close = true\n{extra}")),
+        clock.clone(),
+    )
+    .await;
+    let env = Env {
+        engine,
+        clock,
+        jira,
+        _dir: dir,
+    };
+    let body = fixture("webhook.json");
+    assert_eq!(
+        taken(&env.engine, &[signed(body.as_bytes(), "l-1")], &body).await,
+        1
+    );
+    env.drain().await;
+    let stored = env
+        .engine
+        .store()
+        .request_by_ticket("jira", "ACC-12")
+        .await
+        .unwrap()
+        .expect("the ticket maps to a request");
+    let view = env.engine.request(&stored.id.to_string()).await.unwrap();
+    let mut approvers: Vec<String> = view
+        .approvals
+        .iter()
+        .map(|a| a.approver.to_string())
+        .collect();
+    approvers.sort_unstable();
+    (env, view.state, approvers)
+}
+
+#[tokio::test]
+async fn identities_are_matched_by_login_when_configured() {
+    let (_env, state, approvers) = login_flow("[identity]\nmatch = \"login\"").await;
+    assert_eq!(approvers, ["bob", "carol"]);
+    assert_eq!(state, RequestState::Approved);
+}
+
+#[tokio::test]
+async fn identities_are_matched_by_email_by_default_with_no_fallback_to_login() {
+    let (env, state, approvers) = login_flow("").await;
+    assert_eq!(
+        approvers,
+        ["carol"],
+        "bob's login is never tried in place of his email"
+    );
+    assert_eq!(state, RequestState::ApprovalRequired);
+    let comments = env.comments().join("\n");
+    assert!(
+        comments.contains("robert@elsewhere.example")
+            && comments.contains("matches no active identity"),
+        "the unmatched approver is answered: {comments}"
+    );
+}
+
+#[tokio::test]
+async fn an_approver_without_the_attribute_counts_for_nothing_and_is_answered() {
+    // The stock fixture's Dave has an account id and no email: by email he is nobody, even
+    // though his account id could be taken for a login.
+    let mut v: serde_json::Value = serde_json::from_str(&approvals()).unwrap();
+    v["values"][0]["approvers"][1]["approver"]["accountId"] = "dave".into();
+    v["values"][0]["approvers"][1]["approverDecision"] = "approved".into();
+    let env = env(routes(&v.to_string(), 201)).await;
+    let body = fixture("webhook.json");
+    assert_eq!(
+        taken(&env.engine, &[signed(body.as_bytes(), "n-1")], &body).await,
+        1
+    );
+    env.drain().await;
+    let stored = env
+        .engine
+        .store()
+        .request_by_ticket("jira", "ACC-12")
+        .await
+        .unwrap()
+        .unwrap();
+    let view = env.engine.request(&stored.id.to_string()).await.unwrap();
+    assert!(
+        view.approvals.iter().all(|a| a.approver.as_str() != "dave"),
+        "{:?}",
+        view.approvals
+    );
+    let comments = env.comments().join("\n");
+    assert!(comments.contains("has no email"), "{comments}");
 }

@@ -31,6 +31,7 @@ pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
             Err(ApiError::PayloadTooLarge { limit })
         }
+        Err(e) if crate::server::is_body_timeout(e.as_ref()) => Err(ApiError::RequestTimeout),
         Err(e) => Err(ApiError::InvalidRequest(format!(
             "the body could not be read: {e}"
         ))),

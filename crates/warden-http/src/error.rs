@@ -44,6 +44,9 @@ pub enum ApiError {
     /// The route exists but not with this method.
     #[error("this method is not allowed here")]
     MethodNotAllowed,
+    /// The body did not arrive within the server's body read timeout.
+    #[error("the body was not received in time")]
+    RequestTimeout,
 }
 
 impl ApiError {
@@ -88,6 +91,11 @@ impl ApiError {
             ApiError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
+                self.to_string(),
+            ),
+            ApiError::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
                 self.to_string(),
             ),
         }

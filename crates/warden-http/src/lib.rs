@@ -20,8 +20,8 @@ mod query;
 mod request;
 mod revocation;
 pub mod schema;
+mod server;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
@@ -33,6 +33,7 @@ pub use auth::{Caller, Scope, TokenCache};
 pub use error::ApiError;
 pub use metrics::HttpMetrics;
 pub use openapi::openapi;
+pub use server::{BodyTimeout, ServerLimits, serve};
 
 /// The largest request body accepted unless configured otherwise: 64 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub metrics: Arc<HttpMetrics>,
     /// Tokens recently read from the store.
     pub tokens: Arc<auth::TokenCache>,
+    /// The bearer token `/metrics` requires; open to all when `None`.
+    pub metrics_token: Option<Arc<secrecy::SecretString>>,
 }
 
 impl AppState {
@@ -65,7 +68,15 @@ impl AppState {
             body_limit,
             metrics,
             tokens: Arc::default(),
+            metrics_token: None,
         }
+    }
+
+    /// This state with `/metrics` behind `token`.
+    #[must_use]
+    pub fn with_metrics_token(mut self, token: secrecy::SecretString) -> Self {
+        self.metrics_token = Some(Arc::new(token));
+        self
     }
 }
 
@@ -104,19 +115,4 @@ async fn not_found() -> ApiError {
 
 async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
-}
-
-/// Serves [`router`] on `listener` until `shutdown` completes, then lets requests in
-/// flight finish.
-pub async fn serve<F>(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: F,
-) -> std::io::Result<()>
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
 }

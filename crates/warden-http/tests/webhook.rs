@@ -34,6 +34,7 @@ const SECRET: &str = "whsec_d2FyZGVuLWdlbmVyaWMtd2ViaG9vay1zZWNyZXQtMzI=";
 
 struct Hook {
     engine: Engine,
+    clock: Arc<ManualClock>,
     router: axum::Router,
     _dir: tempfile::TempDir,
 }
@@ -63,7 +64,7 @@ async fn hook() -> Hook {
     let engine = Engine::new(
         store,
         common::bundle(),
-        clock,
+        clock.clone(),
         EngineConfig {
             itsms: Itsms::new(by_name),
             ..EngineConfig::default()
@@ -74,6 +75,7 @@ async fn hook() -> Hook {
     let router = router(AppState::new(engine.clone(), 64 * 1024));
     Hook {
         engine,
+        clock,
         router,
         _dir: dir,
     }
@@ -199,4 +201,26 @@ async fn unknown_adapter_is_404() {
         .unwrap();
     let resp = h.router.clone().oneshot(req).await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_standard_webhooks_replay_is_refused_for_as_long_as_its_signature_is_fresh() {
+    let h = hook().await;
+    let ts = h.now();
+    let signature = sign("msg_9", ts, BODY);
+    let (status, body) = h.post("msg_9", ts, &signature, BODY).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let events = h.events().await;
+    // Four minutes on, the timestamp is still within tolerance: the id refuses the replay.
+    h.clock
+        .advance(warden_model::Duration::from_seconds(240).unwrap());
+    let (status, body) = h.post("msg_9", ts, &signature, BODY).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "duplicate");
+    // Past the tolerance, the timestamp refuses it.
+    h.clock
+        .advance(warden_model::Duration::from_seconds(120).unwrap());
+    let (status, body) = h.post("msg_9", ts, &signature, BODY).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(h.events().await, events, "no replay wrote anything");
 }

@@ -108,6 +108,37 @@ fn default_pending() -> String {
     "pending".into()
 }
 
+/// Which attribute of an ITSM user names a catalog identity (`[itsm.identity] match`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentityMatch {
+    /// The user's email equals the identity's `email` (compared case-insensitively).
+    #[default]
+    Email,
+    /// The user's login name equals the identity's `id`.
+    Login,
+}
+
+impl IdentityMatch {
+    /// The configuration word (`email` or `login`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityMatch::Email => "email",
+            IdentityMatch::Login => "login",
+        }
+    }
+}
+
+/// How ticket users are matched to identities (`[itsm.identity]`). There is one attribute
+/// and no fallback to the other: a login is never taken for an email or the reverse.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// The attribute compared (`email`, the default, or `login`).
+    #[serde(rename = "match", default)]
+    pub attribute: IdentityMatch,
+}
+
 /// Which grants closing their ticket revokes (`revoke_on_close`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(from = "RevokeOnCloseFile")]
@@ -206,6 +237,9 @@ pub struct ItsmConfig {
     /// Where approvals are recorded.
     #[serde(default)]
     pub approval: Option<ApprovalConfig>,
+    /// How requesters, subjects and approvers are matched to identities.
+    #[serde(default)]
+    pub identity: IdentityConfig,
 }
 
 impl fmt::Debug for ItsmConfig {
@@ -226,6 +260,7 @@ impl fmt::Debug for ItsmConfig {
             .field("status_field", &self.status_field)
             .field("fields", &self.fields)
             .field("approval", &self.approval)
+            .field("identity", &self.identity)
             .finish()
     }
 }

@@ -12,7 +12,7 @@ use time::macros::format_description;
 use warden_model::Timestamp;
 
 use crate::adapter::{Adapter, Http, Intake, MAX_POLL_PAGES, poll_from, str_at, text_of};
-use crate::config::ItsmConfig;
+use crate::config::{IdentityMatch, ItsmConfig};
 use crate::error::{ConfigError, ItsmError};
 use crate::ticket::{ApprovalDecision, Ticket, TicketApproval, TicketRef};
 
@@ -21,6 +21,7 @@ pub struct Jira {
     name: String,
     http: Http,
     poll_filter: Option<String>,
+    identity: IdentityMatch,
 }
 
 impl Jira {
@@ -30,7 +31,23 @@ impl Jira {
             name: config.name.clone(),
             http: Http::new(config, false)?,
             poll_filter: config.poll_filter.clone(),
+            identity: config.identity.attribute,
         })
+    }
+}
+
+impl Jira {
+    /// A field's value as text; a user (an object with an `accountId`) reads as the attribute
+    /// identities are matched by, and as nothing when it lacks it.
+    fn value_text(&self, v: &Value) -> Option<String> {
+        if v.get("accountId").is_some() {
+            let key = match self.identity {
+                IdentityMatch::Email => "emailAddress",
+                IdentityMatch::Login => "name",
+            };
+            return str_at(v, key).filter(|s| !s.is_empty()).map(str::to_owned);
+        }
+        text_of(v)
     }
 }
 
@@ -103,7 +120,7 @@ impl Adapter for Jira {
             .into_iter()
             .flatten()
         {
-            let Some(value) = f.get("value").and_then(text_of) else {
+            let Some(value) = f.get("value").and_then(|v| self.value_text(v)) else {
                 continue;
             };
             for k in ["fieldId", "label"] {
@@ -112,8 +129,14 @@ impl Adapter for Jira {
                 }
             }
         }
+        // `reporter` holds the attribute identities are matched by: the email, or the
+        // username of Jira Data Center (Jira Cloud has none).
+        let pointer = match self.identity {
+            IdentityMatch::Email => "/reporter/emailAddress",
+            IdentityMatch::Login => "/reporter/name",
+        };
         let requester = r
-            .pointer("/reporter/emailAddress")
+            .pointer(pointer)
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .map(str::to_owned);
@@ -210,16 +233,21 @@ impl Adapter for Jira {
                     };
                     let who = a.get("approver");
                     let account = who.and_then(|w| str_at(w, "accountId")).unwrap_or_default();
-                    let approver = who
+                    let email = who
                         .and_then(|w| str_at(w, "emailAddress"))
-                        .filter(|e| !e.is_empty())
-                        .unwrap_or(account);
+                        .filter(|e| !e.is_empty());
+                    let login = who
+                        .and_then(|w| str_at(w, "name"))
+                        .filter(|e| !e.is_empty());
+                    let approver = email.or(login).unwrap_or(account);
                     if approver.is_empty() {
                         continue;
                     }
                     out.push(TicketApproval {
                         id: format!("{approval_id}:{account}"),
                         approver: approver.to_owned(),
+                        email: email.map(str::to_owned),
+                        login: login.map(str::to_owned),
                         decision,
                         at,
                     });

@@ -49,7 +49,10 @@ pub mod ticket;
 pub mod writeback;
 
 pub use adapter::{Adapter, Intake, build};
-pub use config::{ApprovalConfig, FieldMap, ItsmConfig, Kind, RevokeOnClose, SignatureKind};
+pub use config::{
+    ApprovalConfig, FieldMap, IdentityConfig, IdentityMatch, ItsmConfig, Kind, RevokeOnClose,
+    SignatureKind,
+};
 pub use error::{ConfigError, ItsmError};
 pub use mapping::{MappingError, map};
 /// The header map webhooks are verified against (the `http` crate's, as servers use).

@@ -13,7 +13,7 @@ use warden_model::Timestamp;
 use crate::adapter::{
     Adapter, Http, Intake, MAX_POLL_PAGES, format_sql_time, poll_from, str_at, text_of,
 };
-use crate::config::{ApprovalConfig, ItsmConfig};
+use crate::config::{ApprovalConfig, IdentityMatch, ItsmConfig};
 use crate::error::{ConfigError, ItsmError};
 use crate::ticket::{ApprovalDecision, Ticket, TicketApproval, TicketRef};
 
@@ -27,6 +27,7 @@ pub struct Rt {
     http: Http,
     approval: Option<ApprovalConfig>,
     poll_filter: Option<String>,
+    identity: IdentityMatch,
 }
 
 impl Rt {
@@ -37,6 +38,7 @@ impl Rt {
             http: Http::new(config, true)?,
             approval: config.approval.clone(),
             poll_filter: config.poll_filter.clone(),
+            identity: config.identity.attribute,
         })
     }
 
@@ -51,6 +53,15 @@ impl Rt {
             .request(Method::GET, &format!("/REST/2.0{path}"))
             .query(query);
         self.http.json(req, what).await
+    }
+
+    /// What a user field reads as: the login itself when identities are matched by login,
+    /// else the user's email (the login when RT has none, which then matches no identity).
+    async fn user_value(&self, login: &str) -> Result<String, ItsmError> {
+        if self.identity == IdentityMatch::Login {
+            return Ok(login.to_owned());
+        }
+        self.user_email(login).await
     }
 
     /// A user's email (their login when they have none).
@@ -186,7 +197,7 @@ impl Adapter for Rt {
             .and_then(|u| str_at(u, "id"))
             .map(str::to_owned);
         let requester = match &requestor_login {
-            Some(login) => Some(self.user_email(login).await?),
+            Some(login) => Some(self.user_value(login).await?),
             None => None,
         };
         if let Some(r) = &requester {
@@ -195,7 +206,7 @@ impl Adapter for Rt {
         if let Some(owner) = t.pointer("/Owner/id").and_then(Value::as_str)
             && owner != "Nobody"
         {
-            fields.insert("Owner".into(), self.user_email(owner).await?);
+            fields.insert("Owner".into(), self.user_value(owner).await?);
         }
         let status = str_at(&t, "Status").unwrap_or_default().to_owned();
         Ok(Ticket {
@@ -319,19 +330,22 @@ impl Adapter for Rt {
                     continue;
                 };
                 let creator = item.get("Creator");
-                let approver = creator
+                let email = creator
                     .and_then(|c| str_at(c, "EmailAddress"))
-                    .filter(|e| !e.is_empty())
-                    .or_else(|| creator.and_then(|c| str_at(c, "Name")))
+                    .filter(|e| !e.is_empty());
+                let login = creator
+                    .and_then(|c| str_at(c, "Name"))
                     .or_else(|| creator.and_then(|c| str_at(c, "id")))
-                    .unwrap_or_default()
-                    .to_owned();
+                    .filter(|e| !e.is_empty());
+                let approver = email.or(login).unwrap_or_default().to_owned();
                 if approver.is_empty() {
                     continue;
                 }
                 out.push(TicketApproval {
                     id: item.get("id").and_then(text_of).unwrap_or_default(),
                     approver,
+                    email: email.map(str::to_owned),
+                    login: login.map(str::to_owned),
                     decision,
                     at: parse_time(str_at(item, "Created")),
                 });

@@ -241,16 +241,17 @@ impl Adapter for ServiceNow {
                 Some("rejected") => ApprovalDecision::Reject,
                 _ => continue,
             };
-            let approver = str_at(a, "approver.email")
-                .filter(|s| !s.is_empty())
-                .or_else(|| str_at(a, "approver.user_name"))
-                .unwrap_or_default();
+            let email = str_at(a, "approver.email").filter(|s| !s.is_empty());
+            let login = str_at(a, "approver.user_name").filter(|s| !s.is_empty());
+            let approver = email.or(login).unwrap_or_default();
             if approver.is_empty() {
                 continue;
             }
             out.push(TicketApproval {
                 id: str_at(a, "sys_id").unwrap_or_default().to_owned(),
                 approver: approver.to_owned(),
+                email: email.map(str::to_owned),
+                login: login.map(str::to_owned),
                 decision,
                 at: str_at(a, "sys_updated_on").and_then(parse_sql_time),
             });

@@ -43,8 +43,9 @@ pub enum SignatureError {
     BadSignature,
 }
 
-/// The id of one delivery, for dropping duplicates: `webhook-id`, Jira's
-/// `X-Atlassian-Webhook-Identifier`, or `sha256:<hex>` of the body when the ITSM sends none.
+/// The id of one delivery, for dropping repeats and replays: the signed `webhook-id` of
+/// Standard Webhooks, else `sha256:<hex>` of the raw body. An unsigned header such as Jira's
+/// `X-Atlassian-Webhook-Identifier` is never used: a replay could change it at will.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DeliveryId(pub String);
 
@@ -152,7 +153,7 @@ impl Verifier {
                 if !self.keys.iter().any(|k| mac_matches(k, &[body], &sig)) {
                     return Err(SignatureError::BadSignature);
                 }
-                Ok(delivery_id(headers, body))
+                Ok(body_digest(body))
             }
             SignatureKind::SharedSecret => {
                 let value = header(headers, &self.header)?;
@@ -164,7 +165,7 @@ impl Verifier {
                 if !bool::from(ok) {
                     return Err(SignatureError::BadSignature);
                 }
-                Ok(delivery_id(headers, body))
+                Ok(body_digest(body))
             }
         }
     }
@@ -243,17 +244,9 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, SignatureEr
     })
 }
 
-/// Jira's delivery identifier when sent, else a hash of the body: the same body delivered twice
-/// is the same delivery.
-fn delivery_id(headers: &HeaderMap, body: &[u8]) -> DeliveryId {
-    if let Some(id) = headers
-        .get("X-Atlassian-Webhook-Identifier")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty() && v.len() <= MAX_DELIVERY_ID)
-    {
-        return DeliveryId(id.to_owned());
-    }
+/// The SHA-256 of the raw body: these schemes sign no timestamp or id, so the same body
+/// delivered twice is the same delivery, whatever the unsigned headers say.
+fn body_digest(body: &[u8]) -> DeliveryId {
     DeliveryId(format!("sha256:{}", hex::encode(Sha256::digest(body))))
 }
 
@@ -470,7 +463,7 @@ mod tests {
     }
 
     #[test]
-    fn jira_delivery_id_comes_from_its_header() {
+    fn hmac_delivery_id_is_the_body_hash_whatever_the_unsigned_headers_say() {
         let v = Verifier::from_parts(
             SignatureKind::HmacSha256,
             "X-Hub-Signature",
@@ -484,9 +477,17 @@ mod tests {
             ),
             ("X-Atlassian-Webhook-Identifier", "1681919498254-42"),
         ]);
+        let body_hash = "sha256:dffd6021bb2bd5b0af676290809ec3a53191dd81c7f70a4b28688a362182986f";
+        assert_eq!(v.verify(&h, b"Hello, World!", at(0)).unwrap().0, body_hash);
+        // A replay with another identifier is the same delivery.
+        let mut replay = h.clone();
+        replay.insert(
+            "X-Atlassian-Webhook-Identifier",
+            "1681919498254-43".parse().unwrap(),
+        );
         assert_eq!(
-            v.verify(&h, b"Hello, World!", at(0)).unwrap().0,
-            "1681919498254-42"
+            v.verify(&replay, b"Hello, World!", at(0)).unwrap().0,
+            body_hash
         );
     }
 

@@ -44,6 +44,18 @@ pub enum ApprovalDecision {
     Reject,
 }
 
+impl TicketApproval {
+    /// The approver's value of `attribute`, the only thing matched to an identity.
+    pub fn attribute(&self, attribute: crate::IdentityMatch) -> Option<&str> {
+        match attribute {
+            crate::IdentityMatch::Email => self.email.as_deref(),
+            crate::IdentityMatch::Login => self.login.as_deref(),
+        }
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    }
+}
+
 impl ApprovalDecision {
     /// The word for this decision (`approve` or `reject`).
     pub fn as_str(self) -> &'static str {
@@ -60,8 +72,13 @@ pub struct TicketApproval {
     /// A stable id for this approval in the ITSM (transaction id, `sysapproval_approver` sys_id,
     /// Jira approval id and approver), so the same approval is never counted twice.
     pub id: String,
-    /// Who approved: their email where the ITSM has one, else their login.
+    /// Who approved, as shown in comments: their email where the ITSM has one, else their
+    /// login or account id.
     pub approver: String,
+    /// The approver's email, if the ITSM has one.
+    pub email: Option<String>,
+    /// The approver's login name, if the ITSM has one.
+    pub login: Option<String>,
     /// Approve or reject.
     pub decision: ApprovalDecision,
     /// When it was recorded, if the ITSM says.

@@ -252,7 +252,8 @@ fn a_signed_jira_webhook_yields_only_the_issue_key() {
     );
     let now = Timestamp::parse("2026-11-29T10:05:00Z").unwrap();
     let id = verifier.verify(&h, body.as_bytes(), now).unwrap();
-    assert_eq!(id.0, "1795946700000-10120");
+    // The delivery is named by its body, not by the unsigned identifier header.
+    assert!(id.0.starts_with("sha256:"), "{}", id.0);
     assert_eq!(
         verifier.verify(&h, body.replace("ACC-12", "ACC-99").as_bytes(), now),
         Err(SignatureError::BadSignature)

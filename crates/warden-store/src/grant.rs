@@ -253,7 +253,8 @@ impl Store {
         })
     }
 
-    /// How many grants are in each state (states with none are left out).
+    /// How many grants are in each state (states with none are left out). This counts the
+    /// whole table: for tools and tests, not for every scrape ([`Store::live_grant_counts`]).
     pub async fn grant_counts(&self) -> Result<Vec<(GrantState, u64)>, StoreError> {
         on_conn!(&mut self.acquire().await?.conn(), c => {
             let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM grants GROUP BY state ORDER BY state")
@@ -263,6 +264,36 @@ impl Store {
             rows.iter()
                 .map(|r| Ok((r.parsed("state", GrantState::parse)?, count(r.int("n")?))))
                 .collect()
+        })
+    }
+
+    /// Grants in each live state (`provisioning`, `active`, `revoking`) and how many of them
+    /// are past `expires_at`, read through the `(state, expires_at)` index: the cost follows
+    /// the live grants, never the ended ones however many are stored.
+    pub async fn live_grant_counts(&self, now: Timestamp) -> Result<LiveGrants, StoreError> {
+        on_conn!(&mut self.acquire().await?.conn(), c => {
+            let rows = sqlx::query(
+                "SELECT state, COUNT(*) AS n, \
+                        COALESCE(SUM(CASE WHEN expires_at < $1 THEN 1 ELSE 0 END), 0) AS overdue \
+                 FROM grants WHERE state IN ('provisioning', 'active', 'revoking') \
+                 GROUP BY state",
+            )
+            .bind(ms(now))
+            .fetch_all(&mut **c)
+            .await
+            .map_err(db_err)?;
+            let mut live = LiveGrants::default();
+            for r in &rows {
+                let n = count(r.int("n")?);
+                live.overdue += count(r.int("overdue")?);
+                match r.parsed("state", GrantState::parse)? {
+                    GrantState::Provisioning => live.provisioning = n,
+                    GrantState::Active => live.active = n,
+                    GrantState::Revoking => live.revoking = n,
+                    GrantState::Revoked | GrantState::Failed => {}
+                }
+            }
+            Ok(live)
         })
     }
 
@@ -281,6 +312,19 @@ impl Store {
             Ok(count(n))
         })
     }
+}
+
+/// Grants not yet ended, by state, from [`Store::live_grant_counts`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiveGrants {
+    /// Waiting for their target.
+    pub provisioning: u64,
+    /// Held on their target.
+    pub active: u64,
+    /// Being removed, not yet confirmed.
+    pub revoking: u64,
+    /// Of those, past `expires_at`.
+    pub overdue: u64,
 }
 
 enum Key {

@@ -1,5 +1,5 @@
-//! ITSM bookkeeping: what each adapter already handled (delivery ids, approval ids) and
-//! where its poller stopped.
+//! ITSM bookkeeping: what each adapter already handled (webhook deliveries for a day,
+//! approval ids for good) and where its poller stopped.
 
 use warden_model::Timestamp;
 
@@ -22,6 +22,36 @@ impl Tx {
         )
         .bind(adapter)
         .bind(mark)
+        .bind(ms(now))
+        .execute(&mut **c)
+        .await
+        .map(|d| d.rows_affected()))
+        .map_err(db_err)?;
+        Ok(n == 1)
+    }
+
+    /// Records webhook delivery `delivery` for `adapter` at `now`, first deleting every
+    /// delivery recorded before `forget_before`. Returns `false` when the same delivery was
+    /// recorded since then: a repeat or a replay, which the caller ignores.
+    pub async fn mark_delivery(
+        &mut self,
+        adapter: &str,
+        delivery: &str,
+        now: Timestamp,
+        forget_before: Timestamp,
+    ) -> Result<bool, StoreError> {
+        on_conn!(&mut self.conn(), c => sqlx::query("DELETE FROM itsm_deliveries WHERE at < $1")
+            .bind(ms(forget_before))
+            .execute(&mut **c)
+            .await
+            .map(|_| ()))
+        .map_err(db_err)?;
+        let n = on_conn!(&mut self.conn(), c => sqlx::query(
+            "INSERT INTO itsm_deliveries (adapter, delivery, at) VALUES ($1, $2, $3) \
+             ON CONFLICT (adapter, delivery) DO NOTHING",
+        )
+        .bind(adapter)
+        .bind(delivery)
         .bind(ms(now))
         .execute(&mut **c)
         .await
@@ -61,6 +91,18 @@ impl Store {
                 .await
                 .map_err(db_err)?;
             Ok(row.is_some())
+        })
+    }
+
+    /// How many webhook deliveries are remembered for `adapter`.
+    pub async fn delivery_count(&self, adapter: &str) -> Result<u64, StoreError> {
+        on_conn!(&mut self.acquire().await?.conn(), c => {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM itsm_deliveries WHERE adapter = $1")
+                .bind(adapter)
+                .fetch_one(&mut **c)
+                .await
+                .map_err(db_err)?;
+            Ok(u64::try_from(n).unwrap_or(0))
         })
     }
 

@@ -28,7 +28,7 @@ pub use approval::{Approval, ApprovalDecision, UnknownDecision};
 pub use audit::{AuditEvent, AuditReport, Broken, GENESIS_HASH, NewAuditEvent};
 pub use bundle::{Activated, ActiveBundle, BundleFile};
 pub use error::{Cause, StoreError};
-pub use grant::{GrantFilter, GrantRecord, GrantTimes};
+pub use grant::{GrantFilter, GrantRecord, GrantTimes, LiveGrants};
 pub use id::{BadId, GrantId, JobId, RequestId, TokenId};
 pub use job::{Job, JobState, UnknownJobState};
 pub use request::RequestRecord;

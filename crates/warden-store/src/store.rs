@@ -71,6 +71,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "caller binding",
         include_str!("../migrations/0007_caller_binding.sql"),
     ),
+    (
+        8,
+        "webhook deliveries",
+        include_str!("../migrations/0008_webhook_deliveries.sql"),
+    ),
 ];
 
 /// Which database a [`Store`] talks to.

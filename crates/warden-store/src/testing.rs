@@ -81,6 +81,60 @@ fn with_database(url: &str, name: &str) -> String {
     }
 }
 
+/// Inserts `total` grants (each with its request) in a few statements, for benchmarks: the
+/// first `live` are `active`, `revoking` or `provisioning` in turn (one in ten of them past
+/// `expires_at`), the rest `revoked`; `now_ms` is the clock in unix milliseconds. Statistics
+/// are refreshed afterwards, as the database's own maintenance would.
+#[expect(clippy::panic, reason = "a benchmark helper fails the run it cannot serve")]
+pub async fn seed_grants(store: &Store, total: u64, live: u64, now_ms: i64) {
+    let total = i64::try_from(total).unwrap_or(i64::MAX);
+    let live = i64::try_from(live).unwrap_or(i64::MAX);
+    let seq = "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < $1) ";
+    let requests = format!(
+        "{seq}INSERT INTO requests (id, source, ticket, requester, subject, system, role, \
+         state, request_json, decision_json, outcome, bundle_hash, input_hash, decided_at, \
+         created_at, updated_at) \
+         SELECT 'seed-r-' || n, 'seed', 'SEED-' || n, 'alice', 'alice', 'session-cache', \
+         'session-cache.read', 'approved', '{{}}', '{{}}', 'grant', 'h', 'h', $2, $2, $2 FROM seq"
+    );
+    let grants = format!(
+        "{seq}INSERT INTO grants (id, request_id, subject, system, role, state, \
+         duration_seconds, activated_at, expires_at, revoked_at, created_at, updated_at) \
+         SELECT 'seed-g-' || n, 'seed-r-' || n, 'alice', 'session-cache', 'session-cache.read', \
+         CASE WHEN n > $3 THEN 'revoked' WHEN n % 3 = 0 THEN 'active' \
+              WHEN n % 3 = 1 THEN 'revoking' ELSE 'provisioning' END, \
+         3600, $2, CASE WHEN n % 10 = 0 THEN $2 - 1000 ELSE $2 + 3600000 END, \
+         CASE WHEN n > $3 THEN $2 ELSE NULL END, $2, $2 FROM seq"
+    );
+    let maintenance = match store.backend() {
+        crate::Backend::Sqlite => "ANALYZE",
+        crate::Backend::Postgres => "VACUUM ANALYZE grants",
+    };
+    let mut conn = store
+        .acquire()
+        .await
+        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    crate::conn::on_conn!(&mut conn.conn(), c => {
+        sqlx::query(AssertSqlSafe(requests))
+            .bind(total)
+            .bind(now_ms)
+            .execute(&mut **c)
+            .await
+            .unwrap_or_else(|e| panic!("seeding requests: {}", chain(&e)));
+        sqlx::query(AssertSqlSafe(grants))
+            .bind(total)
+            .bind(now_ms)
+            .bind(live)
+            .execute(&mut **c)
+            .await
+            .unwrap_or_else(|e| panic!("seeding grants: {}", chain(&e)));
+        sqlx::query(maintenance)
+            .execute(&mut **c)
+            .await
+            .unwrap_or_else(|e| panic!("{maintenance}: {}", chain(&e)));
+    });
+}
+
 /// An error and its causes on one line, so that a failed setup says what went wrong.
 fn chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();

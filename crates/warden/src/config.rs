@@ -86,6 +86,36 @@ pub struct ServerConfig {
     pub body_limit: ByteSize,
     /// How operator logs are written (`WARDEN_LOG_FORMAT`).
     pub log_format: LogFormat,
+    /// How long a client may take over a request head (`WARDEN_HEADER_READ_TIMEOUT`).
+    pub header_read_timeout: Duration,
+    /// How long a client may take over a request body (`WARDEN_BODY_READ_TIMEOUT`).
+    pub body_read_timeout: Duration,
+    /// How long a keep-alive connection may wait for its next request (`WARDEN_IDLE_TIMEOUT`).
+    pub idle_timeout: Duration,
+    /// The most connections open at once (`WARDEN_MAX_CONNECTIONS`).
+    pub max_connections: u32,
+    /// The most requests handled at once (`WARDEN_MAX_IN_FLIGHT`).
+    pub max_in_flight: u32,
+    /// The bearer token `/metrics` asks for, if any (`metrics_token`, `metrics_token_file` or
+    /// `WARDEN_METRICS_TOKEN`); `Debug` hides it.
+    pub metrics_token: Option<MetricsToken>,
+}
+
+/// The token `/metrics` requires. Never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MetricsToken(String);
+
+impl MetricsToken {
+    /// The token itself, for the server to compare with.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
 }
 
 /// `[database]`.
@@ -213,6 +243,12 @@ impl Default for Config {
                 listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
                 body_limit: ByteSize(64 * KIB),
                 log_format: LogFormat::Text,
+                header_read_timeout: seconds(10),
+                body_read_timeout: seconds(30),
+                idle_timeout: seconds(5),
+                max_connections: 1024,
+                max_in_flight: 256,
+                metrics_token: None,
             },
             database: DatabaseConfig {
                 url: "sqlite://warden-data/warden.db".to_owned(),
@@ -347,6 +383,8 @@ impl Config {
                         .map_err(|m| at(value.span().start, format!("`{}`: {m}", s.key)))?;
                 }
             }
+            config.server.metrics_token =
+                metrics_token_from_file(&parsed.server).map_err(|(offset, m)| at(offset, m))?;
             config.connectors = crate::connector::from_file(&parsed.connector, env)
                 .map_err(|(offset, m)| at(offset, m))?;
             config.itsms =
@@ -365,6 +403,13 @@ impl Config {
                 })?;
             }
         }
+        if let Some(value) = env(METRICS_TOKEN_VAR).filter(|v| !v.is_empty()) {
+            config.server.metrics_token =
+                Some(metrics_token(&value).map_err(|message| ConfigError::Env {
+                    var: METRICS_TOKEN_VAR,
+                    message,
+                })?);
+        }
         let data_dir = config
             .secrets
             .key_file
@@ -379,6 +424,48 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+/// The variable that sets (and beats the file's) `server.metrics_token`.
+const METRICS_TOKEN_VAR: &str = "WARDEN_METRICS_TOKEN";
+
+/// `server.metrics_token` or the first line of `server.metrics_token_file`; not both.
+fn metrics_token_from_file(server: &ServerFile) -> Result<Option<MetricsToken>, (usize, String)> {
+    match (&server.metrics_token, &server.metrics_token_file) {
+        (Some(_), Some(f)) => Err((
+            f.span().start,
+            "set `server.metrics_token` or `server.metrics_token_file`, not both".to_owned(),
+        )),
+        (Some(t), None) => {
+            let at = t.span().start;
+            let text =
+                text(t.get_ref()).map_err(|m| (at, format!("`server.metrics_token`: {m}")))?;
+            metrics_token(text)
+                .map(Some)
+                .map_err(|m| (at, format!("`server.metrics_token`: {m}")))
+        }
+        (None, Some(f)) => {
+            let at = f.span().start;
+            let key = "`server.metrics_token_file`";
+            let path = non_empty(f.get_ref()).map_err(|m| (at, format!("{key}: {m}")))?;
+            let content = std::fs::read_to_string(path)
+                .map_err(|e| (at, format!("{key}: cannot read `{}`: {e}", shown(path))))?;
+            let first = content.lines().next().unwrap_or_default();
+            metrics_token(first)
+                .map(Some)
+                .map_err(|m| (at, format!("{key}: {m}")))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// A metrics token: at least 16 visible characters, never quoted back.
+fn metrics_token(s: &str) -> Result<MetricsToken, String> {
+    let t = s.trim();
+    if t.len() < 16 || !t.chars().all(|c| c.is_ascii_graphic()) {
+        return Err("the token must be at least 16 visible ASCII characters".to_owned());
+    }
+    Ok(MetricsToken(t.to_owned()))
 }
 
 /// Creates the directory that will hold a SQLite database named by `url`, so that a fresh
@@ -477,6 +564,51 @@ const SETTINGS: &[Setting] = &[
         file: |f| f.server.log_format.as_ref(),
         apply: |c, v| {
             c.server.log_format = log_format(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "server.header_read_timeout",
+        var: "WARDEN_HEADER_READ_TIMEOUT",
+        file: |f| f.server.header_read_timeout.as_ref(),
+        apply: |c, v| {
+            c.server.header_read_timeout = duration(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "server.body_read_timeout",
+        var: "WARDEN_BODY_READ_TIMEOUT",
+        file: |f| f.server.body_read_timeout.as_ref(),
+        apply: |c, v| {
+            c.server.body_read_timeout = duration(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "server.idle_timeout",
+        var: "WARDEN_IDLE_TIMEOUT",
+        file: |f| f.server.idle_timeout.as_ref(),
+        apply: |c, v| {
+            c.server.idle_timeout = duration(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "server.max_connections",
+        var: "WARDEN_MAX_CONNECTIONS",
+        file: |f| f.server.max_connections.as_ref(),
+        apply: |c, v| {
+            c.server.max_connections = count(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "server.max_in_flight",
+        var: "WARDEN_MAX_IN_FLIGHT",
+        file: |f| f.server.max_in_flight.as_ref(),
+        apply: |c, v| {
+            c.server.max_in_flight = count(v)?;
             Ok(())
         },
     },
@@ -662,6 +794,13 @@ struct ServerFile {
     listen: Option<Spanned<Raw>>,
     body_limit: Option<Spanned<Raw>>,
     log_format: Option<Spanned<Raw>>,
+    header_read_timeout: Option<Spanned<Raw>>,
+    body_read_timeout: Option<Spanned<Raw>>,
+    idle_timeout: Option<Spanned<Raw>>,
+    max_connections: Option<Spanned<Raw>>,
+    max_in_flight: Option<Spanned<Raw>>,
+    metrics_token: Option<Spanned<Raw>>,
+    metrics_token_file: Option<Spanned<Raw>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -1286,6 +1425,58 @@ mod tests {
             );
             assert!(example.contains(&format!("\n{key} =")), "example: {key}");
         }
+    }
+
+    #[test]
+    fn the_metrics_token_comes_from_the_file_its_file_or_the_environment_and_is_hidden() {
+        let token = "m3trics-t0ken-0123456789";
+        let c = parse(&format!("[server]\nmetrics_token = \"{token}\"\n")).unwrap();
+        assert_eq!(c.server.metrics_token.as_ref().unwrap().expose(), token);
+        assert!(!format!("{c:?}").contains(token), "Debug shows the token");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, format!("{token}\n")).unwrap();
+        let text = format!("[server]\nmetrics_token_file = \"{}\"\n", file.display());
+        let c = parse(&text).unwrap();
+        assert_eq!(c.server.metrics_token.as_ref().unwrap().expose(), token);
+        let c = with_env(
+            Some(&text),
+            &[("WARDEN_METRICS_TOKEN", "from-the-environment-1")],
+        )
+        .unwrap();
+        assert_eq!(
+            c.server.metrics_token.unwrap().expose(),
+            "from-the-environment-1"
+        );
+        assert_eq!(Config::default().server.metrics_token, None);
+
+        let both = format!("{text}metrics_token = \"{token}\"\n");
+        assert!(parse(&both).unwrap_err().to_string().contains("not both"));
+        let e = parse("[server]\nmetrics_token = \"short\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`server.metrics_token`") && !e.contains("short"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn server_limits_are_read_and_checked() {
+        let c = parse(
+            "[server]\nheader_read_timeout = \"2s\"\nbody_read_timeout = \"3s\"\n\
+             idle_timeout = \"4s\"\nmax_connections = 7\nmax_in_flight = 5\n",
+        )
+        .unwrap();
+        assert_eq!(c.server.header_read_timeout, dur("2s"));
+        assert_eq!(c.server.body_read_timeout, dur("3s"));
+        assert_eq!(c.server.idle_timeout, dur("4s"));
+        assert_eq!((c.server.max_connections, c.server.max_in_flight), (7, 5));
+        let e = parse("[server]\nmax_in_flight = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`server.max_in_flight`"), "{e}");
     }
 
     #[test]

@@ -105,8 +105,19 @@ pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
             stopped.clone(),
         ));
         let mut rx = stopped.clone();
-        let state = warden_http::AppState::new(engine, config.server.body_limit.bytes());
-        warden_http::serve(listener, state, async move {
+        let mut state = warden_http::AppState::new(engine, config.server.body_limit.bytes());
+        if let Some(token) = &config.server.metrics_token {
+            state = state.with_metrics_token(token.expose().into());
+        }
+        let seconds = |d: warden_model::Duration| std::time::Duration::from_secs(d.seconds());
+        let limits = warden_http::ServerLimits {
+            header_read_timeout: seconds(config.server.header_read_timeout),
+            body_read_timeout: seconds(config.server.body_read_timeout),
+            idle_timeout: seconds(config.server.idle_timeout),
+            max_connections: usize::try_from(config.server.max_connections).unwrap_or(usize::MAX),
+            max_in_flight: usize::try_from(config.server.max_in_flight).unwrap_or(usize::MAX),
+        };
+        warden_http::serve(listener, state, limits, async move {
             let _ = rx.wait_for(|stop| *stop).await;
         })
         .await
