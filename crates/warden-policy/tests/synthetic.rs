@@ -12,7 +12,10 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-#[allow(dead_code, reason = "shared with the bench and the example, which use other parts")]
+#[allow(
+    dead_code,
+    reason = "shared with the bench and the example, which use other parts"
+)]
 #[path = "../benches/synthetic/mod.rs"]
 mod synthetic;
 
