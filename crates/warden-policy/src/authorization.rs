@@ -130,8 +130,22 @@ pub struct Authorization {
     entities: Entities,
     full: PolicySet,
     actions: [EntityUid; 4],
-    identities: HashMap<IdentityId, EntityUid>,
+    /// Each identity with its principal keys: its own, then its groups'.
+    identities: HashMap<IdentityId, (EntityUid, Vec<u32>)>,
     roles: HashMap<RoleId, RoleEntry>,
+}
+
+/// The principal key of policies whose principal scope is open.
+const OPEN: u32 = 0;
+
+/// The policies of one action whose resource scope can reach the roles of one system, in
+/// parts by principal scope: [`OPEN`], or the identity or group the scope names. A question
+/// is asked over the open part and the parts of its principal and the principal's groups,
+/// and the answers are combined as Cedar combines policies (any satisfied forbid denies,
+/// else any satisfied permit allows), so the answer is the union's answer.
+#[derive(Default)]
+pub(crate) struct Slice {
+    pub(crate) parts: HashMap<u32, PolicySet>,
 }
 
 /// A role as Cedar knows it, with the slices its questions are asked over.
@@ -139,7 +153,7 @@ struct RoleEntry {
     uid: EntityUid,
     /// Per action (in [`Action::index`] order), the slice of the role's system; roles of
     /// one system share them.
-    slices: [Arc<PolicySet>; 4],
+    slices: [Arc<Slice>; 4],
 }
 
 /// One question as Cedar sees it, and the slice it is asked over.
@@ -148,7 +162,9 @@ pub(crate) struct Question {
     /// Principal, action, resource and context.
     pub(crate) request: cedar_policy::Request,
     /// The slice of the question's action and its role's system.
-    pub(crate) slice: Arc<PolicySet>,
+    pub(crate) slice: Arc<Slice>,
+    /// The principal keys whose parts of the slice the question is asked over.
+    pub(crate) keys: Vec<u32>,
 }
 
 /// Which roles a policy's resource scope can match.
@@ -213,8 +229,13 @@ impl Authorization {
         let system_t = type_name("Warden::System")?;
         let action_t = type_name("Warden::Action")?;
 
-        // The identities and groups a principal scope can name and still match someone.
-        let mut principals: HashSet<EntityUid> = HashSet::new();
+        // The identities and groups a principal scope can name and still match someone,
+        // by key (0 is `OPEN`).
+        let mut principals: HashMap<EntityUid, u32> = HashMap::new();
+        let mut key = |u: &EntityUid| -> u32 {
+            let next = u32::try_from(principals.len() + 1).unwrap_or(u32::MAX);
+            *principals.entry(u.clone()).or_insert(next)
+        };
         // The system of every role and system entity, for resource scopes.
         let mut reach_of: HashMap<EntityUid, SystemId> = HashMap::new();
 
@@ -227,8 +248,8 @@ impl Authorization {
                 .iter()
                 .map(|g: &GroupId| uid(&group_t, g.as_str()))
                 .collect();
-            principals.insert(me.clone());
-            principals.extend(groups.iter().cloned());
+            let mut keys = vec![OPEN, key(&me)];
+            keys.extend(groups.iter().map(&mut key));
             let mut attrs = vec![str_attr("kind", i.kind.as_str())];
             if let Some(o) = &i.owner {
                 attrs.push(str_attr("owner", o.as_str()));
@@ -243,7 +264,7 @@ impl Authorization {
             )
             .map_err(|e| LoadError::file("catalog", format!("identity `{}`: {e}", i.id)))?;
             entities.push(entity);
-            identities.insert(i.id.clone(), me);
+            identities.insert(i.id.clone(), (me, keys));
         }
         let mut systems: HashMap<SystemId, EntityUid> = HashMap::new();
         for s in catalog.systems.values() {
@@ -289,18 +310,19 @@ impl Authorization {
 
         let actions = ACTIONS.map(|a| uid(&action_t, a));
         // Per action: the policies every system's slice holds, and those of one system.
-        let mut everywhere: [Vec<&LoadedPolicy>; 4] = Default::default();
-        let mut by_system: HashMap<SystemId, [Vec<&LoadedPolicy>; 4]> = HashMap::new();
+        type Parts<'l> = [Vec<(u32, &'l LoadedPolicy)>; 4];
+        let mut everywhere: Parts<'_> = Default::default();
+        let mut by_system: HashMap<SystemId, Parts<'_>> = HashMap::new();
         for lp in loaded {
             let p = &lp.policy;
             // A scope naming an entity the catalog lacks can never match; such policies
             // are load errors anyway, so leaving them out here is only defensive.
-            let principal_can_match = match p.principal_constraint() {
-                PrincipalConstraint::Any => true,
-                PrincipalConstraint::Is(t) => t == identity_t,
+            let principal = match p.principal_constraint() {
+                PrincipalConstraint::Any => Some(OPEN),
+                PrincipalConstraint::Is(t) => (t == identity_t).then_some(OPEN),
                 PrincipalConstraint::In(u)
                 | PrincipalConstraint::Eq(u)
-                | PrincipalConstraint::IsIn(_, u) => principals.contains(&u),
+                | PrincipalConstraint::IsIn(_, u) => principals.get(&u).copied(),
             };
             let reach = match p.resource_constraint() {
                 ResourceConstraint::Any => Reach::All,
@@ -313,9 +335,9 @@ impl Authorization {
                     .cloned()
                     .map_or(Reach::Nothing, Reach::System),
             };
-            if !principal_can_match {
+            let Some(principal) = principal else {
                 continue;
-            }
+            };
             for (slot, action) in actions.iter().enumerate() {
                 let applies = match p.action_constraint() {
                     ActionConstraint::Any => true,
@@ -330,18 +352,26 @@ impl Authorization {
                     _ => None,
                 };
                 if let Some(list) = list {
-                    list.push(lp);
+                    list.push((principal, lp));
                 }
             }
         }
-        let mut slices: HashMap<&SystemId, [Arc<PolicySet>; 4]> = HashMap::new();
+        let mut slices: HashMap<&SystemId, [Arc<Slice>; 4]> = HashMap::new();
         for s in catalog.systems.keys() {
             let own = by_system.get(s);
-            let mut built: [Arc<PolicySet>; 4] = Default::default();
+            let mut built: [Arc<Slice>; 4] = Default::default();
             for (slot, out) in built.iter_mut().enumerate() {
                 let global = everywhere.get(slot).into_iter().flatten();
                 let local = own.and_then(|o| o.get(slot)).into_iter().flatten();
-                *out = Arc::new(slice(global.chain(local).copied())?);
+                let mut by_key: HashMap<u32, Vec<&LoadedPolicy>> = HashMap::new();
+                for (k, lp) in global.chain(local) {
+                    by_key.entry(*k).or_default().push(lp);
+                }
+                let mut parts = HashMap::with_capacity(by_key.len());
+                for (k, policies) in by_key {
+                    parts.insert(k, slice(policies)?);
+                }
+                *out = Arc::new(Slice { parts });
             }
             slices.insert(s, built);
         }
@@ -384,7 +414,7 @@ impl Authorization {
         context: PreparedContext,
         evaluation: Evaluation,
     ) -> Answer {
-        let question = match self.question(identity, action, role, context) {
+        let (request, slice, keys) = match self.lookup(identity, action, role, context) {
             Ok(q) => q,
             Err(why) => {
                 return Answer {
@@ -394,41 +424,52 @@ impl Authorization {
                 };
             }
         };
-        let set = match evaluation {
-            Evaluation::Full => &self.full,
-            Evaluation::Indexed => &*question.slice,
+        let mut errors: BTreeSet<String> = BTreeSet::new();
+        let mut permits: Vec<PolicyId> = Vec::new();
+        let mut forbids: Vec<PolicyId> = Vec::new();
+        let sets: Vec<&PolicySet> = match evaluation {
+            Evaluation::Full => vec![&self.full],
+            Evaluation::Indexed => keys.iter().filter_map(|k| slice.parts.get(k)).collect(),
         };
-        let response = self
-            .authorizer
-            .is_authorized(&question.request, set, &self.entities);
-        let mut policies: Vec<PolicyId> = response
-            .diagnostics()
-            .reason()
-            .filter_map(|id| PolicyId::parse(id.as_ref()).ok())
-            .collect();
+        for set in sets {
+            let response = self.authorizer.is_authorized(&request, set, &self.entities);
+            // A part's reasons are its satisfied forbids when it denies, its satisfied
+            // permits when it allows: over the union, any forbid wins, then any permit.
+            let into = if response.decision() == CedarDecision::Allow {
+                &mut permits
+            } else {
+                &mut forbids
+            };
+            into.extend(
+                response
+                    .diagnostics()
+                    .reason()
+                    .filter_map(|id| PolicyId::parse(id.as_ref()).ok()),
+            );
+            errors.extend(response.diagnostics().errors().map(ToString::to_string));
+        }
+        let allowed = forbids.is_empty() && !permits.is_empty();
+        let mut policies = if allowed { permits } else { forbids };
         policies.sort();
-        let errors: BTreeSet<String> = response
-            .diagnostics()
-            .errors()
-            .map(ToString::to_string)
-            .collect();
+        policies.dedup();
         Answer {
-            allowed: response.decision() == CedarDecision::Allow,
+            allowed,
             policies,
             errors: errors.into_iter().collect(),
         }
     }
 
-    /// The question Cedar is asked, and the slice it is asked over; an error (the reason
-    /// it is denied) when an id is unknown or Cedar refuses the context or the request.
-    pub(crate) fn question(
+    /// The request for a question, the slice it is asked over and the principal keys
+    /// naming its parts; an error (the reason it is denied) when an id is unknown or Cedar
+    /// refuses the context or the request.
+    fn lookup(
         &self,
         identity: &IdentityId,
         action: Action,
         role: &RoleId,
         context: PreparedContext,
-    ) -> Result<Question, String> {
-        let (Some(principal), Some(resource)) =
+    ) -> Result<(cedar_policy::Request, &Arc<Slice>, &[u32]), String> {
+        let (Some((principal, keys)), Some(resource)) =
             (self.identities.get(identity), self.roles.get(role))
         else {
             return Err(format!("unknown identity `{identity}` or role `{role}`"));
@@ -447,9 +488,23 @@ impl Authorization {
             None,
         )
         .map_err(|e| format!("cannot build the request: {e}"))?;
+        Ok((request, slice, keys))
+    }
+
+    /// The question Cedar is asked, and the slice it is asked over; an error (the reason
+    /// it is denied) when an id is unknown or Cedar refuses the context or the request.
+    pub(crate) fn question(
+        &self,
+        identity: &IdentityId,
+        action: Action,
+        role: &RoleId,
+        context: PreparedContext,
+    ) -> Result<Question, String> {
+        let (request, slice, keys) = self.lookup(identity, action, role, context)?;
         Ok(Question {
             request,
             slice: Arc::clone(slice),
+            keys: keys.to_vec(),
         })
     }
 

@@ -16,7 +16,8 @@ use crate::decide::DecisionInput;
 pub enum Over {
     /// Every policy of the bundle, as an application calling Cedar directly would.
     Full,
-    /// The slice `decide()` asks the question over: Cedar's own evaluation cost alone.
+    /// The parts of the slice `decide()` asks the question over, one call each: Cedar's
+    /// own evaluation cost alone.
     Slice,
 }
 
@@ -55,28 +56,42 @@ impl<'b> Questions<'b> {
             .iter()
             .flatten()
             .fold((0usize, 0usize), |(n, t), q| {
-                (n + 1, t + q.slice.policies().count())
+                let size: usize = q
+                    .keys
+                    .iter()
+                    .filter_map(|k| q.slice.parts.get(k))
+                    .map(|p| p.policies().count())
+                    .sum();
+                (n + 1, t + size)
             });
         if n == 0 { 0.0 } else { total as f64 / n as f64 }
     }
 
-    /// Asks Cedar every question of decision `n` over `over`; returns how many were allowed.
+    /// Asks Cedar every question of decision `n` over `over`; returns how many calls
+    /// allowed.
     pub fn ask(&self, n: usize, over: Over) -> usize {
         let (entities, full) = self.bundle.authorization.parts();
+        let allowed = |set: &PolicySet, q: &Question| {
+            usize::from(
+                self.authorizer
+                    .is_authorized(&q.request, set, entities)
+                    .decision()
+                    == CedarDecision::Allow,
+            )
+        };
         self.cases.get(n).map_or(0, |questions| {
             questions
                 .iter()
-                .filter(|q| {
-                    let set = match over {
-                        Over::Full => full,
-                        Over::Slice => &*q.slice,
-                    };
-                    self.authorizer
-                        .is_authorized(&q.request, set, entities)
-                        .decision()
-                        == CedarDecision::Allow
+                .map(|q| match over {
+                    Over::Full => allowed(full, q),
+                    Over::Slice => q
+                        .keys
+                        .iter()
+                        .filter_map(|k| q.slice.parts.get(k))
+                        .map(|set| allowed(set, q))
+                        .sum(),
                 })
-                .count()
+                .sum()
         })
     }
 }
