@@ -2,12 +2,14 @@
 //! that each question evaluates only the policies whose scope can match it.
 //!
 //! Cedar evaluates every policy of the set it is given. With hundreds of policies most of
-//! them are about other systems, so while the bundle loads every policy is placed, per
-//! action, in the slice of each system whose roles its resource scope can match (in every
-//! system's slice when its resource scope is open). A question is answered over the slice
-//! of its action and its role's system. Slices only ever over-approximate: the principal
-//! scope is left to Cedar, and Cedar checks every scope again, so the answer is exactly the
-//! full set's answer (a property test in `tests/index.rs` holds it to that).
+//! them are about other systems and other people, so while the bundle loads every policy is
+//! placed, per action, in the slice of each system whose roles its resource scope can match
+//! (every system's slice when its resource scope is open), and within a slice in the part of
+//! its principal scope (open, or the identity or group it names). A question is asked over
+//! the open part and the parts of its principal and the principal's groups, and the answers
+//! are combined as Cedar combines policies. Slices only ever over-approximate and Cedar
+//! checks every scope again, so the answer is exactly the full set's answer (a property test
+//! in `tests/index.rs` holds it to that).
 //!
 //! Slices never change after the load: no lock, no cache, and a policy that Cedar refuses
 //! to add to a slice fails the load instead of being left out (a forbid left out would
