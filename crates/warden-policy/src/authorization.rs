@@ -1,17 +1,23 @@
-//! Asking Cedar: the entity store built once per bundle, and a scope index so that each
-//! question evaluates only the policies whose scope can match it.
+//! Asking Cedar: the entity store and the policy slices, both built once per bundle, so
+//! that each question evaluates only the policies whose scope can match it.
 //!
 //! Cedar evaluates every policy of the set it is given. With hundreds of policies most of
-//! them are about other groups, roles or systems, so the index maps (action, principal
-//! scope, resource scope) to the policies with that scope, and each question builds a small
-//! set from the entries its principal, the principal's groups, its resource and the
-//! resource's system select. The index only ever over-approximates: Cedar still checks
-//! every candidate's scope, so the answer is exactly the full set's answer (a property test
+//! them are about other systems and other people, so while the bundle loads every policy is
+//! placed, per action, in the slice of each system whose roles its resource scope can match
+//! (every system's slice when its resource scope is open), and within a slice in the part of
+//! its principal scope (open, or the identity or group it names). A question is asked over
+//! the open part and the parts of its principal and the principal's groups, and the answers
+//! are combined as Cedar combines policies. Slices only ever over-approximate and Cedar
+//! checks every scope again, so the answer is exactly the full set's answer (a property test
 //! in `tests/index.rs` holds it to that).
+//!
+//! Slices never change after the load: no lock, no cache, and a policy that Cedar refuses
+//! to add to a slice fails the load instead of being left out (a forbid left out would
+//! widen access).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use cedar_policy::{
     ActionConstraint, Authorizer, Context, Decision as CedarDecision, Effect, Entities, Entity,
@@ -89,11 +95,6 @@ pub struct Answer {
     pub errors: Vec<String>,
 }
 
-const ANY: u32 = 0;
-
-/// How many per-question policy sets are kept before the cache starts over.
-const SET_CACHE_LIMIT: usize = 4096;
-
 /// Cedar's form of an [`AuthContext`], built once and reusable for several questions.
 #[derive(Clone)]
 pub(crate) struct PreparedContext(Result<Context, String>);
@@ -125,20 +126,72 @@ pub(crate) fn prepare(ctx: &AuthContext<'_>) -> PreparedContext {
     PreparedContext(context)
 }
 
-/// The entity store, the policies and the scope index of one bundle.
+/// The entity store, the policies and their slices for one bundle.
 pub struct Authorization {
     authorizer: Authorizer,
     entities: Entities,
-    policies: Vec<cedar_policy::Policy>,
     full: PolicySet,
-    /// Per action: (principal key, resource key) → policy numbers.
-    index: [HashMap<(u32, u32), Vec<u32>>; 4],
     actions: [EntityUid; 4],
+    /// Each identity with its principal keys: its own, then its groups'.
     identities: HashMap<IdentityId, (EntityUid, Vec<u32>)>,
-    roles: HashMap<RoleId, (EntityUid, [u32; 2])>,
-    /// Per-question policy sets by candidate list: questions repeat a limited number of
-    /// scopes, and building a set costs more than evaluating it.
-    sets: RwLock<HashMap<Vec<u32>, Arc<PolicySet>>>,
+    roles: HashMap<RoleId, RoleEntry>,
+}
+
+/// The principal key of policies whose principal scope is open.
+const OPEN: u32 = 0;
+
+/// The policies of one action whose resource scope can reach the roles of one system, in
+/// parts by principal scope: [`OPEN`], or the identity or group the scope names. A question
+/// is asked over the open part and the parts of its principal and the principal's groups,
+/// and the answers are combined as Cedar combines policies (any satisfied forbid denies,
+/// else any satisfied permit allows), so the answer is the union's answer.
+#[derive(Default)]
+pub(crate) struct Slice {
+    pub(crate) parts: HashMap<u32, PolicySet>,
+}
+
+/// A role as Cedar knows it, with the slices its questions are asked over.
+struct RoleEntry {
+    uid: EntityUid,
+    /// Per action (in [`Action::index`] order), the slice of the role's system; roles of
+    /// one system share them.
+    slices: [Arc<Slice>; 4],
+}
+
+/// One question as Cedar sees it, and the slice it is asked over.
+#[derive(Clone)]
+pub(crate) struct Question {
+    /// Principal, action, resource and context.
+    pub(crate) request: cedar_policy::Request,
+    /// The slice of the question's action and its role's system.
+    pub(crate) slice: Arc<Slice>,
+    /// The principal keys whose parts of the slice the question is asked over.
+    pub(crate) keys: Vec<u32>,
+}
+
+/// Which roles a policy's resource scope can match.
+#[derive(Clone, PartialEq, Eq, Debug)]
+enum Reach {
+    /// Any role.
+    All,
+    /// The roles of one system.
+    System(SystemId),
+    /// None: the scope names something no role is, or is in.
+    Nothing,
+}
+
+/// Builds one slice from `policies`. A policy Cedar refuses to add is an error naming it,
+/// never skipped: a slice without one of its forbids would widen access.
+fn slice<'p>(policies: impl IntoIterator<Item = &'p LoadedPolicy>) -> Result<PolicySet, LoadError> {
+    let mut set = PolicySet::new();
+    for lp in policies {
+        set.add(lp.policy.clone()).map_err(|e| LoadError {
+            file: lp.file.clone(),
+            line: Some(lp.line),
+            message: format!("policy `{}` cannot be added to a policy set: {e}", lp.id),
+        })?;
+    }
+    Ok(set)
 }
 
 fn uid(ty: &EntityTypeName, id: &str) -> EntityUid {
@@ -166,7 +219,7 @@ fn str_attr(name: &str, value: &str) -> (String, RestrictedExpression) {
 }
 
 impl Authorization {
-    /// Builds the entity store and the index.
+    /// Builds the entity store, the full policy set and every slice.
     pub fn new(
         catalog: &Catalog,
         schema: &Schema,
@@ -178,12 +231,15 @@ impl Authorization {
         let system_t = type_name("Warden::System")?;
         let action_t = type_name("Warden::Action")?;
 
-        // Entity numbers for the index; 0 means "any".
-        let mut numbers: HashMap<EntityUid, u32> = HashMap::new();
-        let mut number = |u: &EntityUid| -> u32 {
-            let next = u32::try_from(numbers.len() + 1).unwrap_or(u32::MAX);
-            *numbers.entry(u.clone()).or_insert(next)
+        // The identities and groups a principal scope can name and still match someone,
+        // by key (0 is `OPEN`).
+        let mut principals: HashMap<EntityUid, u32> = HashMap::new();
+        let mut key = |u: &EntityUid| -> u32 {
+            let next = u32::try_from(principals.len() + 1).unwrap_or(u32::MAX);
+            *principals.entry(u.clone()).or_insert(next)
         };
+        // The system of every role and system entity, for resource scopes.
+        let mut reach_of: HashMap<EntityUid, SystemId> = HashMap::new();
 
         let mut entities = Vec::new();
         let mut identities = HashMap::new();
@@ -194,8 +250,8 @@ impl Authorization {
                 .iter()
                 .map(|g: &GroupId| uid(&group_t, g.as_str()))
                 .collect();
-            let mut keys = vec![number(&me)];
-            keys.extend(groups.iter().map(&mut number));
+            let mut keys = vec![OPEN, key(&me)];
+            keys.extend(groups.iter().map(&mut key));
             let mut attrs = vec![str_attr("kind", i.kind.as_str())];
             if let Some(o) = &i.owner {
                 attrs.push(str_attr("owner", o.as_str()));
@@ -215,7 +271,7 @@ impl Authorization {
         let mut systems: HashMap<SystemId, EntityUid> = HashMap::new();
         for s in catalog.systems.values() {
             let me = uid(&system_t, s.id.as_str());
-            number(&me);
+            reach_of.insert(me.clone(), s.id.clone());
             let attrs = [
                 str_attr("sensitivity", s.sensitivity.as_str()),
                 str_attr("environment", s.environment.as_str()),
@@ -226,7 +282,7 @@ impl Authorization {
             entities.push(entity);
             systems.insert(s.id.clone(), me);
         }
-        let mut roles = HashMap::new();
+        let mut role_uids: Vec<(RoleId, SystemId, EntityUid)> = Vec::new();
         for r in catalog.roles.values() {
             let (Some(system), Some(sys_uid)) =
                 (catalog.systems.get(&r.system), systems.get(&r.system))
@@ -234,7 +290,7 @@ impl Authorization {
                 continue;
             };
             let me = uid(&role_t, r.id.as_str());
-            let keys = [number(&me), number(sys_uid)];
+            reach_of.insert(me.clone(), r.system.clone());
             let attrs = [
                 str_attr("system", r.system.as_str()),
                 str_attr("sensitivity", system.sensitivity.as_str()),
@@ -249,109 +305,94 @@ impl Authorization {
             )
             .map_err(|e| LoadError::file("catalog", format!("role `{}`: {e}", r.id)))?;
             entities.push(entity);
-            roles.insert(r.id.clone(), (me, keys));
+            role_uids.push((r.id.clone(), r.system.clone(), me));
         }
         let entities = Entities::from_entities(entities, Some(schema))
             .map_err(|e| LoadError::file("catalog", format!("cannot build entities: {e}")))?;
 
         let actions = ACTIONS.map(|a| uid(&action_t, a));
-        let mut index: [HashMap<(u32, u32), Vec<u32>>; 4] = Default::default();
-        let mut policies = Vec::with_capacity(loaded.len());
-        let mut full = PolicySet::new();
-        for (n, lp) in loaded.iter().enumerate() {
-            let n = u32::try_from(n).unwrap_or(u32::MAX);
+        // Per action: the policies every system's slice holds, and those of one system.
+        type Parts<'l> = [Vec<(u32, &'l LoadedPolicy)>; 4];
+        let mut everywhere: Parts<'_> = Default::default();
+        let mut by_system: HashMap<SystemId, Parts<'_>> = HashMap::new();
+        for lp in loaded {
             let p = &lp.policy;
-            let key_of = |u: &EntityUid| numbers.get(u).copied();
             // A scope naming an entity the catalog lacks can never match; such policies
-            // are load errors anyway, so skipping them here is only defensive.
+            // are load errors anyway, so leaving them out here is only defensive.
             let principal = match p.principal_constraint() {
-                PrincipalConstraint::Any => Some(ANY),
-                PrincipalConstraint::Is(t) => (t == identity_t).then_some(ANY),
+                PrincipalConstraint::Any => Some(OPEN),
+                PrincipalConstraint::Is(t) => (t == identity_t).then_some(OPEN),
                 PrincipalConstraint::In(u)
                 | PrincipalConstraint::Eq(u)
-                | PrincipalConstraint::IsIn(_, u) => key_of(&u),
+                | PrincipalConstraint::IsIn(_, u) => principals.get(&u).copied(),
             };
-            let resource = match p.resource_constraint() {
-                ResourceConstraint::Any => Some(ANY),
-                ResourceConstraint::Is(t) => (t == role_t).then_some(ANY),
+            let reach = match p.resource_constraint() {
+                ResourceConstraint::Any => Reach::All,
+                ResourceConstraint::Is(t) if t == role_t => Reach::All,
+                ResourceConstraint::Is(_) => Reach::Nothing,
                 ResourceConstraint::In(u)
                 | ResourceConstraint::Eq(u)
-                | ResourceConstraint::IsIn(_, u) => key_of(&u),
+                | ResourceConstraint::IsIn(_, u) => reach_of
+                    .get(&u)
+                    .cloned()
+                    .map_or(Reach::Nothing, Reach::System),
             };
-            let action_slots: Vec<usize> = match p.action_constraint() {
-                ActionConstraint::Any => (0..4).collect(),
-                ActionConstraint::Eq(a) => {
-                    actions.iter().position(|x| *x == a).into_iter().collect()
-                }
-                ActionConstraint::In(list) => (0..4)
-                    .filter(|i| actions.get(*i).is_some_and(|x| list.contains(x)))
-                    .collect(),
+            let Some(principal) = principal else {
+                continue;
             };
-            if let (Some(pk), Some(rk)) = (principal, resource) {
-                for slot in action_slots {
-                    if let Some(map) = index.get_mut(slot) {
-                        map.entry((pk, rk)).or_default().push(n);
+            for (slot, action) in actions.iter().enumerate() {
+                let applies = match p.action_constraint() {
+                    ActionConstraint::Any => true,
+                    ActionConstraint::Eq(a) => a == *action,
+                    ActionConstraint::In(list) => list.contains(action),
+                };
+                let list = match (&reach, applies) {
+                    (Reach::All, true) => everywhere.get_mut(slot),
+                    (Reach::System(s), true) => {
+                        by_system.entry(s.clone()).or_default().get_mut(slot)
                     }
+                    _ => None,
+                };
+                if let Some(list) = list {
+                    list.push((principal, lp));
                 }
             }
-            policies.push(p.clone());
-            full.add(p.clone())
-                .map_err(|e| LoadError::file(&lp.file, format!("policy `{}`: {e}", lp.id)))?;
         }
+        let mut slices: HashMap<&SystemId, [Arc<Slice>; 4]> = HashMap::new();
+        for s in catalog.systems.keys() {
+            let own = by_system.get(s);
+            let mut built: [Arc<Slice>; 4] = Default::default();
+            for (slot, out) in built.iter_mut().enumerate() {
+                let global = everywhere.get(slot).into_iter().flatten();
+                let local = own.and_then(|o| o.get(slot)).into_iter().flatten();
+                let mut by_key: HashMap<u32, Vec<&LoadedPolicy>> = HashMap::new();
+                for (k, lp) in global.chain(local) {
+                    by_key.entry(*k).or_default().push(lp);
+                }
+                let mut parts = HashMap::with_capacity(by_key.len());
+                for (k, policies) in by_key {
+                    parts.insert(k, slice(policies)?);
+                }
+                *out = Arc::new(Slice { parts });
+            }
+            slices.insert(s, built);
+        }
+        let full = slice(loaded)?;
+        let roles = role_uids
+            .into_iter()
+            .filter_map(|(id, system, uid)| {
+                let slices = slices.get(&system)?.clone();
+                Some((id, RoleEntry { uid, slices }))
+            })
+            .collect();
         Ok(Self {
             authorizer: Authorizer::new(),
             entities,
-            policies,
             full,
-            index,
             actions,
             identities,
             roles,
-            sets: RwLock::new(HashMap::new()),
         })
-    }
-
-    /// The policy set of the candidates `numbers`, from the cache or built and cached.
-    fn policy_set(&self, numbers: Vec<u32>) -> Arc<PolicySet> {
-        if let Ok(cache) = self.sets.read()
-            && let Some(set) = cache.get(&numbers)
-        {
-            return Arc::clone(set);
-        }
-        let mut set = PolicySet::new();
-        for n in &numbers {
-            if let Some(p) = self.policies.get(*n as usize) {
-                // Ids are unique in the bundle, so adding cannot fail.
-                let _ = set.add(p.clone());
-            }
-        }
-        let set = Arc::new(set);
-        // A poisoned lock only costs the cache; the answer does not depend on it.
-        if let Ok(mut cache) = self.sets.write() {
-            if cache.len() >= SET_CACHE_LIMIT {
-                cache.clear();
-            }
-            cache.insert(numbers, Arc::clone(&set));
-        }
-        set
-    }
-
-    /// The policy numbers whose scope can match this question, sorted.
-    fn candidates(&self, action: Action, principal: &[u32], resource: &[u32; 2]) -> Vec<u32> {
-        let Some(map) = self.index.get(action.index()) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for pk in std::iter::once(&ANY).chain(principal) {
-            for rk in [&ANY, &resource[0], &resource[1]] {
-                if let Some(list) = map.get(&(*pk, *rk)) {
-                    out.extend_from_slice(list);
-                }
-            }
-        }
-        out.sort_unstable();
-        out.dedup();
-        out
     }
 
     /// Asks whether `identity` may take `action` on `role`. Unknown ids are never allowed.
@@ -375,59 +416,105 @@ impl Authorization {
         context: PreparedContext,
         evaluation: Evaluation,
     ) -> Answer {
-        let denied = |why: String| Answer {
-            allowed: false,
-            policies: Vec::new(),
-            errors: vec![why],
-        };
-        let (Some((principal, pkeys)), Some((resource, rkeys))) =
-            (self.identities.get(identity), self.roles.get(role))
-        else {
-            return denied(format!("unknown identity `{identity}` or role `{role}`"));
-        };
-        let Some(action_uid) = self.actions.get(action.index()) else {
-            return denied("unknown action".into());
-        };
-        let context = match context.0 {
-            Ok(c) => c,
-            Err(e) => return denied(e),
-        };
-        let request = match cedar_policy::Request::new(
-            principal.clone(),
-            action_uid.clone(),
-            resource.clone(),
-            context,
-            None,
-        ) {
-            Ok(r) => r,
-            Err(e) => return denied(format!("cannot build the request: {e}")),
-        };
-        let response = match evaluation {
-            Evaluation::Full => self
-                .authorizer
-                .is_authorized(&request, &self.full, &self.entities),
-            Evaluation::Indexed => {
-                let set = self.policy_set(self.candidates(action, pkeys, rkeys));
-                self.authorizer
-                    .is_authorized(&request, &set, &self.entities)
+        let (request, slice, keys) = match self.lookup(identity, action, role, context) {
+            Ok(q) => q,
+            Err(why) => {
+                return Answer {
+                    allowed: false,
+                    policies: Vec::new(),
+                    errors: vec![why],
+                };
             }
         };
-        let mut policies: Vec<PolicyId> = response
-            .diagnostics()
-            .reason()
-            .filter_map(|id| PolicyId::parse(id.as_ref()).ok())
-            .collect();
+        let mut errors: BTreeSet<String> = BTreeSet::new();
+        let mut permits: Vec<PolicyId> = Vec::new();
+        let mut forbids: Vec<PolicyId> = Vec::new();
+        let sets: Vec<&PolicySet> = match evaluation {
+            Evaluation::Full => vec![&self.full],
+            Evaluation::Indexed => keys.iter().filter_map(|k| slice.parts.get(k)).collect(),
+        };
+        for set in sets {
+            let response = self.authorizer.is_authorized(&request, set, &self.entities);
+            // A part's reasons are its satisfied forbids when it denies, its satisfied
+            // permits when it allows: over the union, any forbid wins, then any permit.
+            let into = if response.decision() == CedarDecision::Allow {
+                &mut permits
+            } else {
+                &mut forbids
+            };
+            into.extend(
+                response
+                    .diagnostics()
+                    .reason()
+                    .filter_map(|id| PolicyId::parse(id.as_ref()).ok()),
+            );
+            errors.extend(response.diagnostics().errors().map(ToString::to_string));
+        }
+        let allowed = forbids.is_empty() && !permits.is_empty();
+        let mut policies = if allowed { permits } else { forbids };
         policies.sort();
-        let errors: BTreeSet<String> = response
-            .diagnostics()
-            .errors()
-            .map(ToString::to_string)
-            .collect();
+        policies.dedup();
         Answer {
-            allowed: response.decision() == CedarDecision::Allow,
+            allowed,
             policies,
             errors: errors.into_iter().collect(),
         }
+    }
+
+    /// The request for a question, the slice it is asked over and the principal keys
+    /// naming its parts; an error (the reason it is denied) when an id is unknown or Cedar
+    /// refuses the context or the request.
+    fn lookup(
+        &self,
+        identity: &IdentityId,
+        action: Action,
+        role: &RoleId,
+        context: PreparedContext,
+    ) -> Result<(cedar_policy::Request, &Arc<Slice>, &[u32]), String> {
+        let (Some((principal, keys)), Some(resource)) =
+            (self.identities.get(identity), self.roles.get(role))
+        else {
+            return Err(format!("unknown identity `{identity}` or role `{role}`"));
+        };
+        let (Some(action_uid), Some(slice)) = (
+            self.actions.get(action.index()),
+            resource.slices.get(action.index()),
+        ) else {
+            return Err("unknown action".into());
+        };
+        let request = cedar_policy::Request::new(
+            principal.clone(),
+            action_uid.clone(),
+            resource.uid.clone(),
+            context.0?,
+            None,
+        )
+        .map_err(|e| format!("cannot build the request: {e}"))?;
+        Ok((request, slice, keys))
+    }
+
+    /// The question Cedar is asked, and the slice it is asked over; an error (the reason
+    /// it is denied) when an id is unknown or Cedar refuses the context or the request.
+    pub(crate) fn question(
+        &self,
+        identity: &IdentityId,
+        action: Action,
+        role: &RoleId,
+        context: PreparedContext,
+    ) -> Result<Question, String> {
+        let (request, slice, keys) = self.lookup(identity, action, role, context)?;
+        Ok(Question {
+            request,
+            slice: Arc::clone(slice),
+            keys: keys.to_vec(),
+        })
+    }
+
+    /// The entity store and the full policy set, for putting recorded questions to Cedar
+    /// directly.
+    #[cfg(feature = "bench")]
+    pub(crate) fn parts(&self) -> (&Entities, &PolicySet) {
+        (&self.entities, &self.full)
     }
 
     /// The effect of the policy with id `id`.
@@ -435,5 +522,126 @@ impl Authorization {
         self.full
             .policy(&cedar_policy::PolicyId::new(id.as_str()))
             .map(cedar_policy::Policy::effect)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        reason = "test code: a failed unwrap is a failed test"
+    )]
+
+    use super::*;
+    use crate::source::SourceFile;
+
+    const CATALOG: &str = r#"
+[[group]]
+id = "g1"
+
+[[identity]]
+id = "i1"
+kind = "human"
+groups = ["g1"]
+
+[[system]]
+id = "s1"
+sensitivity = "low"
+environment = "dev"
+owner = "g1"
+
+[[role]]
+id = "r1"
+system = "s1"
+permissions = ["read"]
+max_duration = "1h"
+"#;
+
+    /// A loaded policy whose Cedar id is `cedar_id`, as the loader would hand it over.
+    fn loaded(id: &str, cedar_id: &str, text: &str, line: usize) -> LoadedPolicy {
+        let policy =
+            cedar_policy::Policy::parse(Some(cedar_policy::PolicyId::new(cedar_id)), text).unwrap();
+        LoadedPolicy {
+            effect: policy.effect(),
+            policy,
+            id: PolicyId::parse(id).unwrap(),
+            max_duration: None,
+            approvals: None,
+            file: "policies/p.cedar".into(),
+            line,
+        }
+    }
+
+    /// A permit and a forbid that Cedar cannot hold in one set (they share a Cedar id).
+    fn clashing() -> Vec<LoadedPolicy> {
+        vec![
+            loaded(
+                "allow-all",
+                "same",
+                "permit(principal, action, resource);",
+                1,
+            ),
+            loaded(
+                "deny-all",
+                "same",
+                "forbid(principal, action, resource);",
+                4,
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_policy_cedar_refuses_fails_the_slice_instead_of_being_left_out() {
+        let policies = clashing();
+        let err = slice(&policies).expect_err("the forbid cannot be added, so no slice");
+        assert_eq!(err.file, "policies/p.cedar");
+        assert_eq!(err.line, Some(4));
+        assert!(err.message.contains("`deny-all`"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_bundle_whose_slices_cannot_be_built_does_not_load() {
+        let catalog = crate::catalog::load(&[SourceFile {
+            name: "catalog.toml".into(),
+            text: CATALOG.into(),
+        }])
+        .unwrap();
+        let schema = crate::schema::build(&catalog).unwrap();
+        let policies = clashing();
+        let Err(err) = Authorization::new(&catalog, &schema, &policies) else {
+            panic!("a bundle missing its forbid loaded");
+        };
+        assert!(err.message.contains("`deny-all`"), "{}", err.message);
+        // Without the clash the forbid is there and decides.
+        let policies = [
+            clashing().remove(0),
+            loaded(
+                "deny-all",
+                "deny-all",
+                "forbid(principal, action, resource);",
+                4,
+            ),
+        ];
+        let auth = Authorization::new(&catalog, &schema, &policies).unwrap();
+        let ctx = AuthContext {
+            duration_seconds: 60,
+            emergency: false,
+            purpose: "x",
+            ticket: "",
+            source: "",
+            requester_is_subject: true,
+            approvals: 0,
+        };
+        let answer = auth.ask(
+            &IdentityId::parse("i1").unwrap(),
+            Action::Request,
+            &RoleId::parse("r1").unwrap(),
+            &ctx,
+            Evaluation::Indexed,
+        );
+        assert!(!answer.allowed);
+        assert_eq!(answer.policies, vec![PolicyId::parse("deny-all").unwrap()]);
     }
 }

@@ -9,7 +9,9 @@ use warden_model::{
     PolicyId, Reason, ReasonCode, Request, Role, SecondCheck, Task, Timestamp, canonical,
 };
 
-use crate::authorization::{Action, AuthContext, Evaluation, PreparedContext, prepare};
+use crate::authorization::{
+    Action, AuthContext, Authorization, Evaluation, PreparedContext, Question, prepare,
+};
 use crate::bundle::Bundle;
 
 /// Everything a decision depends on besides the bundle.
@@ -50,11 +52,29 @@ struct Draft {
     system: Option<warden_model::SystemId>,
     reasons: Vec<Reason>,
     policies: Vec<PolicyId>,
+    /// Every question put to Cedar, when asked for (benchmarks put them to bare Cedar).
+    trace: Option<Vec<Question>>,
 }
 
 impl Draft {
     fn reason(&mut self, code: ReasonCode, message: String) {
         self.reasons.push(Reason::new(code, message));
+    }
+
+    /// Keeps the question about to be asked, when tracing.
+    fn record(
+        &mut self,
+        authorization: &Authorization,
+        identity: &warden_model::IdentityId,
+        action: Action,
+        role: &warden_model::RoleId,
+        context: &PreparedContext,
+    ) {
+        if let Some(trace) = &mut self.trace
+            && let Ok(q) = authorization.question(identity, action, role, context.clone())
+        {
+            trace.push(q);
+        }
     }
 }
 
@@ -125,6 +145,18 @@ impl Bundle {
             bundle_hash: self.hash().to_owned(),
             input_hash: input_hash(input),
         }
+    }
+
+    /// The questions `decide()` puts to Cedar for `input`, in order.
+    #[cfg(feature = "bench")]
+    pub(crate) fn questions(&self, input: &DecisionInput<'_>) -> Vec<Question> {
+        let mut draft = Draft {
+            trace: Some(Vec::new()),
+            ..Draft::default()
+        };
+        // Only the questions matter here; the decision is `decide()`'s.
+        let _ = self.steps(input, Evaluation::Indexed, &mut draft);
+        draft.trace.unwrap_or_default()
     }
 
     /// Runs the steps; `None` is a denial whose reasons are in `draft`.
@@ -224,13 +256,11 @@ impl Bundle {
         let mut forbids: BTreeSet<PolicyId> = BTreeSet::new();
         let mut chosen: Option<(&Role, PolicyId)> = None;
         for role in &candidates {
-            let answer = self.authorization.ask_prepared(
-                &subject.id,
-                action,
-                &role.id,
-                context_of(&mut prepared, ctx_for(role)),
-                evaluation,
-            );
+            let context = context_of(&mut prepared, ctx_for(role));
+            d.record(&self.authorization, &subject.id, action, &role.id, &context);
+            let answer =
+                self.authorization
+                    .ask_prepared(&subject.id, action, &role.id, context, evaluation);
             if answer.allowed {
                 if let Some(winner) = self.most_favourable(&answer.policies) {
                     chosen = Some((role, winner));
@@ -356,11 +386,19 @@ impl Bundle {
                 duration_seconds: duration_i64(duration),
                 ..ctx_for(role)
             };
+            let context = context_of(&mut prepared, ctx);
+            d.record(
+                &self.authorization,
+                &subject.id,
+                Action::Provision,
+                &role.id,
+                &context,
+            );
             let answer = self.authorization.ask_prepared(
                 &subject.id,
                 Action::Provision,
                 &role.id,
-                context_of(&mut prepared, ctx),
+                context,
                 evaluation,
             );
             if !answer.allowed {

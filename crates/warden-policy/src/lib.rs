@@ -4,6 +4,8 @@
 //! This is the only crate that names `cedar_policy`.
 
 pub mod authorization;
+#[cfg(feature = "bench")]
+pub mod bare;
 pub mod bundle;
 pub mod case;
 pub mod catalog;
