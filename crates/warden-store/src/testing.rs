@@ -85,7 +85,10 @@ fn with_database(url: &str, name: &str) -> String {
 /// first `live` are `active`, `revoking` or `provisioning` in turn (one in ten of them past
 /// `expires_at`), the rest `revoked`; `now_ms` is the clock in unix milliseconds. Statistics
 /// are refreshed afterwards, as the database's own maintenance would.
-#[expect(clippy::panic, reason = "a benchmark helper fails the run it cannot serve")]
+#[expect(
+    clippy::panic,
+    reason = "a benchmark helper fails the run it cannot serve"
+)]
 pub async fn seed_grants(store: &Store, total: u64, live: u64, now_ms: i64) {
     let total = i64::try_from(total).unwrap_or(i64::MAX);
     let live = i64::try_from(live).unwrap_or(i64::MAX);
