@@ -158,8 +158,10 @@ struct RoleEntry {
     slices: [Arc<Slice>; 4],
 }
 
-/// One question as Cedar sees it, and the slice it is asked over.
+/// One question as Cedar sees it, and the slice it is asked over. Only the `bench`
+/// feature's bare-Cedar comparison reads the fields.
 #[derive(Clone)]
+#[cfg_attr(not(feature = "bench"), allow(dead_code, reason = "read by the bench feature only"))]
 pub(crate) struct Question {
     /// Principal, action, resource and context.
     pub(crate) request: cedar_policy::Request,
