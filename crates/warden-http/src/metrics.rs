@@ -51,6 +51,7 @@ pub struct HttpMetrics {
     requests: Family<RouteLabel, Counter>,
     grants: Family<StateLabel, Gauge>,
     overdue: Gauge,
+    orphaned_nhis: Gauge,
 }
 
 impl HttpMetrics {
@@ -60,6 +61,12 @@ impl HttpMetrics {
         let requests = Family::<RouteLabel, Counter>::default();
         let grants = Family::<StateLabel, Gauge>::default();
         let overdue = Gauge::default();
+        let orphaned_nhis = Gauge::default();
+        registry.register(
+            "warden_orphaned_nhis",
+            "Services and workloads in the active catalog whose owner is missing or disabled",
+            orphaned_nhis.clone(),
+        );
         registry.register(
             "warden_http_requests",
             "HTTP requests answered, by route and status class",
@@ -80,6 +87,7 @@ impl HttpMetrics {
             requests,
             grants,
             overdue,
+            orphaned_nhis,
         }
     }
 
@@ -150,6 +158,10 @@ pub async fn scrape(
     }
     m.overdue
         .set(i64::try_from(live.overdue).unwrap_or(i64::MAX));
+    // From the active catalog in memory: no query.
+    let orphaned = warden_engine::standing::orphaned_nhis(&state.engine.bundle().catalog).count();
+    m.orphaned_nhis
+        .set(i64::try_from(orphaned).unwrap_or(i64::MAX));
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &m.registry)
         .map_err(|e| warden_engine::EngineError::Internal(format!("encoding metrics: {e}")))?;

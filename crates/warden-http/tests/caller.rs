@@ -327,3 +327,29 @@ async fn a_source_named_by_an_itsm_adapter_is_reserved_for_it() {
     }
     assert!(!request_count(&h, "rt", "43").await);
 }
+
+#[tokio::test]
+async fn orphaned_services_and_workloads_are_counted_on_metrics() {
+    for h in harnesses().await {
+        let gauge = |text: &str| -> i64 {
+            text.lines()
+                .find(|l| l.starts_with("warden_orphaned_nhis "))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        let before = h
+            .call(axum::http::Method::GET, "/metrics", None, None)
+            .await;
+        // The example's svc-legacy-reports is owned by frank, who left.
+        assert_eq!(gauge(&before.text), 1, "{}", before.text);
+        // alice owns svc-billing: disabling her orphans it.
+        let next = warden_policy::testing::with_disabled(&h.engine.bundle(), &["alice"]);
+        h.engine.activate(next, "test").await.unwrap();
+        let after = h
+            .call(axum::http::Method::GET, "/metrics", None, None)
+            .await;
+        assert_eq!(gauge(&after.text), 2, "{}", after.text);
+    }
+}

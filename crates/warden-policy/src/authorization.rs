@@ -161,7 +161,10 @@ struct RoleEntry {
 /// One question as Cedar sees it, and the slice it is asked over. Only the `bench`
 /// feature's bare-Cedar comparison reads the fields.
 #[derive(Clone)]
-#[cfg_attr(not(feature = "bench"), allow(dead_code, reason = "read by the bench feature only"))]
+#[cfg_attr(
+    not(feature = "bench"),
+    allow(dead_code, reason = "read by the bench feature only")
+)]
 pub(crate) struct Question {
     /// Principal, action, resource and context.
     pub(crate) request: cedar_policy::Request,
