@@ -93,7 +93,7 @@ where
                 Err(_) => break,
             },
         };
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
@@ -105,6 +105,7 @@ where
                 }
             },
         };
+        tracing::trace!(%peer, "connection accepted");
         let app = app.clone();
         let stopping = stopping.clone();
         tokio::spawn(async move {
