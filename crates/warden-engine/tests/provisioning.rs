@@ -44,10 +44,12 @@ fn fresh_prefix() -> Prefix {
 fn uuid_hex() -> String {
     let mut b = [0u8; 8];
     getrandom::fill(&mut b).unwrap();
+    // Every nibble as a letter (`a`–`p`): replacing digits by one letter made prefixes
+    // like `wtaaaaaaaa_` common enough for two tests to share one.
     b.iter()
-        .map(|x| format!("{x:02x}"))
-        .collect::<String>()
-        .replace(|c: char| c.is_ascii_digit(), "a")
+        .flat_map(|x| [x >> 4, x & 0x0f])
+        .map(|n| char::from(b'a' + n))
+        .collect()
 }
 
 struct Env {
