@@ -24,11 +24,13 @@ pub(crate) enum Effect {
     /// connector, or a grant no longer in the state the job expects).
     Nothing,
     /// Generation `generation` exists on the target, with its sealed credential if one
-    /// was minted; `rotate_every` is the role's, as the act step read it.
+    /// was minted; `rotate_every` is the role's and `subject` the grant's, as the act step
+    /// read them.
     Provisioned {
         generation: u32,
         sealed: Option<String>,
         rotate_every: Option<Duration>,
+        subject: warden_model::IdentityId,
     },
     /// Generation `to` exists beside `from`.
     Rotated {
@@ -79,6 +81,7 @@ pub(crate) enum Plan {
 /// A target call planned for a provisioning job.
 pub(crate) struct Planned {
     grant: GrantId,
+    subject: warden_model::IdentityId,
     target: Target,
     spec: Spec,
     rotate_every: Option<Duration>,
@@ -117,15 +120,6 @@ fn grant_id(job: &Job) -> Result<GrantId, EngineError> {
 }
 
 /// A `RETIRE` job's target: `GRANT:GENERATION`.
-/// The subject of the job's grant, as `tx` sees it.
-async fn grant_subject(tx: &mut Tx, job: &Job) -> Result<warden_model::IdentityId, EngineError> {
-    let gid = grant_id(job)?;
-    tx.grant(gid)
-        .await?
-        .map(|g| g.subject)
-        .ok_or_else(|| EngineError::Internal(format!("grant `{gid}` vanished")))
-}
-
 fn generation_of(job: &Job) -> Result<(GrantId, u32), EngineError> {
     let bad = || EngineError::Internal(format!("bad account `{}` in job", job.target_id));
     let (g, n) = job.target_id.split_once(':').ok_or_else(bad)?;
@@ -329,6 +323,7 @@ impl Engine {
         let intent = self.intent(&name, &target, g.id, 1, &spec)?;
         Ok(Plan::Call(Planned {
             grant: g.id,
+            subject: g.subject.clone(),
             target,
             spec,
             rotate_every,
@@ -343,6 +338,7 @@ impl Engine {
                 generation: p.intent.generation,
                 sealed: self.seal(p.grant, p.intent.generation, c)?,
                 rotate_every: p.rotate_every,
+                subject: p.subject,
             }),
             Err(e) => Ok(Effect::Failed(e)),
         }
@@ -556,21 +552,22 @@ impl Engine {
                 generation,
                 sealed,
                 rotate_every,
-            } => (Some(*generation), sealed.as_deref(), *rotate_every),
+                subject,
+            } => {
+                // Checked again now that the target has answered: the subject may have
+                // been offboarded while its account was being made.
+                if let Err(barred) = crate::standing::standing(&self.bundle().catalog, subject) {
+                    return self
+                        .refuse_activation(tx, job, worker, barred, Some(*generation))
+                        .await;
+                }
+                (Some(*generation), sealed.as_deref(), *rotate_every)
+            }
             Effect::Barred(barred) => {
                 return self.refuse_activation(tx, job, worker, *barred, None).await;
             }
             _ => (None, None, None),
         };
-        // Checked again now that the target has answered: the subject may have been
-        // offboarded while its account was being made.
-        if let Err(barred) =
-            crate::standing::standing(&self.bundle().catalog, &grant_subject(tx, job).await?)
-        {
-            return self
-                .refuse_activation(tx, job, worker, barred, generation.map(|g| (g, sealed)))
-                .await;
-        }
         let moved = self
             .move_grant(
                 tx,
@@ -628,9 +625,9 @@ impl Engine {
         job: &Job,
         worker: &str,
         barred: crate::standing::Barred,
-        made: Option<(u32, Option<&str>)>,
+        made: Option<u32>,
     ) -> Result<(), EngineError> {
-        let Some((generation, _)) = made else {
+        let Some(generation) = made else {
             self.move_grant(
                 tx,
                 job,
