@@ -1,5 +1,6 @@
 //! ITSM bookkeeping: what each adapter already handled (webhook deliveries for a day,
-//! approval ids for good) and where its poller stopped.
+//! approval ids for good, with the comment to post about one if any) and where its poller
+//! stopped.
 
 use warden_model::Timestamp;
 
@@ -28,6 +29,45 @@ impl Tx {
         .map(|d| d.rows_affected()))
         .map_err(db_err)?;
         Ok(n == 1)
+    }
+
+    /// Records `mark` as handled for `adapter`, with `note`, a comment to post on `ticket`.
+    /// Returns `false`, recording nothing, when the mark already was.
+    pub async fn note_itsm(
+        &mut self,
+        adapter: &str,
+        mark: &str,
+        ticket: &str,
+        note: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let n = on_conn!(&mut self.conn(), c => sqlx::query(
+            "INSERT INTO itsm_marks (adapter, mark, at, ticket, note) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (adapter, mark) DO NOTHING",
+        )
+        .bind(adapter)
+        .bind(mark)
+        .bind(ms(now))
+        .bind(ticket)
+        .bind(note)
+        .execute(&mut **c)
+        .await
+        .map(|d| d.rows_affected()))
+        .map_err(db_err)?;
+        Ok(n == 1)
+    }
+
+    /// Whether `mark` was already handled for `adapter`, as this transaction sees it.
+    pub async fn itsm_marked(&mut self, adapter: &str, mark: &str) -> Result<bool, StoreError> {
+        on_conn!(&mut self.conn(), c => {
+            let row = sqlx::query("SELECT at FROM itsm_marks WHERE adapter = $1 AND mark = $2")
+                .bind(adapter)
+                .bind(mark)
+                .fetch_optional(&mut **c)
+                .await
+                .map_err(db_err)?;
+            Ok(row.is_some())
+        })
     }
 
     /// Records webhook delivery `delivery` for `adapter` at `now`, first deleting every
@@ -91,6 +131,26 @@ impl Store {
                 .await
                 .map_err(db_err)?;
             Ok(row.is_some())
+        })
+    }
+
+    /// The comment noted on `mark` for `adapter`: the ticket and the text.
+    pub async fn itsm_note(
+        &self,
+        adapter: &str,
+        mark: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        on_conn!(&mut self.acquire().await?.conn(), c => {
+            let row = sqlx::query(
+                "SELECT ticket, note FROM itsm_marks WHERE adapter = $1 AND mark = $2",
+            )
+            .bind(adapter)
+            .bind(mark)
+            .fetch_optional(&mut **c)
+            .await
+            .map_err(db_err)?;
+            let Some(row) = row else { return Ok(None) };
+            Ok(row.opt_text("ticket")?.zip(row.opt_text("note")?))
         })
     }
 

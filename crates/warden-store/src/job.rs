@@ -136,8 +136,8 @@ impl Tx {
         Ok(id)
     }
 
-    /// Schedules a periodic job (`reconcile`, `itsm_poll`) unless one of the same kind and
-    /// target is already pending. Returns whether it was scheduled.
+    /// Schedules a job that may be pending at most once per kind and target (periodic work),
+    /// unless one is pending already. Returns whether it was scheduled.
     pub async fn schedule_job_once(
         &mut self,
         kind: &str,
@@ -146,9 +146,9 @@ impl Tx {
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let n = on_conn!(&mut self.conn(), c => sqlx::query(
-            "INSERT INTO jobs (id, kind, target_id, due_at, state, attempts, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) \
-             ON CONFLICT (kind, target_id) WHERE state = 'pending' AND kind IN ('reconcile', 'itsm_poll') \
+            "INSERT INTO jobs (id, kind, target_id, due_at, state, attempts, created_at, updated_at, singleton) \
+             VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, 1) \
+             ON CONFLICT (kind, target_id) WHERE state = 'pending' AND singleton = 1 \
              DO NOTHING",
         )
         .bind(JobId::new().to_string())
@@ -295,8 +295,7 @@ impl Store {
         })
     }
 
-    /// Whether a job of `kind` on `target_id` is pending: periodic jobs (reconciliation)
-    /// are scheduled only when none is.
+    /// Whether a job of `kind` on `target_id` is pending.
     pub async fn job_pending(&self, kind: &str, target_id: &str) -> Result<bool, StoreError> {
         on_conn!(&mut self.acquire().await?.conn(), c => {
             let row = sqlx::query(

@@ -76,6 +76,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhook deliveries",
         include_str!("../migrations/0008_webhook_deliveries.sql"),
     ),
+    (
+        9,
+        "singleton flag",
+        include_str!("../migrations/0009_singleton_flag.sql"),
+    ),
+    (
+        10,
+        "ticket notes",
+        include_str!("../migrations/0010_ticket_notes.sql"),
+    ),
 ];
 
 /// Which database a [`Store`] talks to.

@@ -140,3 +140,20 @@ both! {
         tx.commit().await.unwrap();
     }
 }
+
+both! {
+    async fn the_store_knows_no_kind_names(db) {
+        // Any kind may be scheduled once or freely: who schedules says which.
+        let mut tx = db.store.begin().await.unwrap();
+        assert!(tx.schedule_job_once("access_review", "q1", at(10), at(0)).await.unwrap());
+        assert!(!tx.schedule_job_once("access_review", "q1", at(20), at(0)).await.unwrap());
+        // A job scheduled freely never blocks, and is never blocked by, a once-only one.
+        tx.schedule_job("access_review", "q1", at(10), at(0)).await.unwrap();
+        tx.schedule_job("reconcile", "pg", at(10), at(0)).await.unwrap();
+        tx.schedule_job("reconcile", "pg", at(10), at(0)).await.unwrap();
+        assert!(tx.schedule_job_once("reconcile", "pg", at(10), at(0)).await.unwrap());
+        tx.commit().await.unwrap();
+        let jobs = db.store.claim_jobs("w", at(10), std::time::Duration::from_secs(30), 10).await.unwrap();
+        assert_eq!(jobs.len(), 5);
+    }
+}
