@@ -32,7 +32,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration as StdDuration, Instant};
 
-use warden_engine::{Clock, Engine, EngineConfig, SystemClock, job_kind};
+use warden_engine::job::JobKind;
+use warden_engine::{Clock, Engine, EngineConfig, SystemClock};
 use warden_model::{
     Duration, GrantState, IdentityId, Outcome, RequestState, RoleId, SystemId, Timestamp,
 };
@@ -172,9 +173,14 @@ async fn insert_active_grant(
     })
     .await
     .unwrap();
-    tx.schedule_job(job_kind::EXPIRE, &grant_id.to_string(), expires_at, now)
-        .await
-        .unwrap();
+    tx.schedule_job(
+        JobKind::Expire.as_str(),
+        &grant_id.to_string(),
+        expires_at,
+        now,
+    )
+    .await
+    .unwrap();
     grant_id
 }
 

@@ -61,8 +61,9 @@ use std::time::{Duration as StdDuration, Instant};
 use async_trait::async_trait;
 use secrecy::SecretString;
 use warden_connect::{ConnectError, Connector, Credential, Held, Kind, Prefix, Settings, Spec};
+use warden_engine::job::JobKind;
 use warden_engine::target::{Target, Targets};
-use warden_engine::{Clock, Engine, EngineConfig, ManualClock, SystemClock, job_kind};
+use warden_engine::{Clock, Engine, EngineConfig, ManualClock, SystemClock};
 use warden_model::{
     Duration, GrantState, IdentityId, Outcome, RequestState, RoleId, SystemId, Timestamp,
 };
@@ -366,7 +367,7 @@ async fn seed(
         })
         .await
         .unwrap();
-        tx.schedule_job(job_kind::PROVISION, &id.to_string(), now, now)
+        tx.schedule_job(JobKind::Provision.as_str(), &id.to_string(), now, now)
             .await
             .unwrap();
         ids.push(id);

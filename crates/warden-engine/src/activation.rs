@@ -9,8 +9,10 @@ use warden_model::Timestamp;
 use warden_policy::Bundle;
 use warden_store::{Activated, BundleFile, NewAuditEvent, Store, Tx};
 
+use crate::error::Fault;
+use crate::job::{JobKey, schedule};
 use crate::standing::{self, Barred};
-use crate::{Engine, EngineError, job_kind, note};
+use crate::{Engine, EngineError, note};
 
 /// What [`activate`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -141,8 +143,7 @@ async fn activate_once(
         .iter()
         .filter(|id| standing::standing(&bundle.catalog, id).is_err())
     {
-        tx.schedule_job(job_kind::OFFBOARD, id.as_str(), now, now)
-            .await?;
+        schedule(&mut tx, &JobKey::Offboard(id.clone()), now, now).await?;
     }
     tx.commit().await?;
     Ok(Activation {
@@ -181,11 +182,12 @@ pub(crate) async fn load_stored(store: &Store, hash: &str) -> Result<Bundle, Eng
             text: f.text,
         })
         .collect();
-    let bundle = Bundle::from_files(files).map_err(|e| {
-        EngineError::Internal(format!("stored bundle `{hash}` no longer loads: {e}"))
+    let bundle = Bundle::from_files(files).map_err(|source| Fault::Bundle {
+        hash: hash.to_owned(),
+        source,
     })?;
     if bundle.hash() != hash {
-        return Err(EngineError::Internal(format!(
+        return Err(EngineError::broken(format!(
             "stored bundle `{hash}` hashes to `{}`",
             bundle.hash()
         )));

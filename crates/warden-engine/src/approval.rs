@@ -7,8 +7,9 @@
 
 use warden_model::{ApprovalStep, Decision, IdentityId, RequestState};
 use warden_policy::{Action, AuthContext, Bundle, Evaluation};
-use warden_store::{Approval, ApprovalDecision, NewAuditEvent};
+use warden_store::{Approval, ApprovalDecision, NewAuditEvent, RequestId, RequestRecord, Tx};
 
+use crate::job::WriteBack;
 use crate::standing::standing;
 use crate::view::{RequestView, StoredInput};
 use crate::{Engine, EngineError, audit};
@@ -99,35 +100,83 @@ impl Engine {
         id: &str,
         answer: ApprovalDecision,
     ) -> Result<RequestView, EngineError> {
-        let record = self.request_record(id).await?;
-        let rid = record.id;
-        let approvals = self.store().approvals(rid).await?;
-        if approvals.iter().any(|a| a.approver == *who) {
-            return self.view_of(&record).await;
+        let rid = self.request_record(id).await?.id;
+        let mut tx = self.store().begin().await?;
+        match self.answer_in(&mut tx, who, rid, answer).await {
+            Ok(Answered::Recorded) => tx.commit().await?,
+            Ok(Answered::Repeated) => tx.rollback().await?,
+            Ok(Answered::Refused(e)) | Err(e) => {
+                tx.rollback().await?;
+                return Err(e);
+            }
         }
+        let stored = self
+            .store()
+            .request(rid)
+            .await?
+            .ok_or_else(|| EngineError::broken("stored request vanished"))?;
+        self.view_of(&stored).await
+    }
+
+    /// Records `who`'s answer on request `rid` inside `tx`. A refusal is
+    /// [`Answered::Refused`] and writes nothing, so the caller may go on in the same
+    /// transaction; an error ([`EngineError::Conflict`]: the request changed while the
+    /// answer was recorded) leaves writes the caller must roll back.
+    pub(crate) async fn answer_in(
+        &self,
+        tx: &mut Tx,
+        who: &IdentityId,
+        rid: RequestId,
+        answer: ApprovalDecision,
+    ) -> Result<Answered, EngineError> {
+        let Some(record) = tx.request(rid).await? else {
+            return Err(EngineError::NotFound(format!("no request `{rid}`")));
+        };
+        let approvals = tx.approvals(rid).await?;
+        if approvals.iter().any(|a| a.approver == *who) {
+            return Ok(Answered::Repeated);
+        }
+        match self.check_answer(who, &record, &approvals).await? {
+            Ok(checked) => self.record_answer(tx, who, &record, answer, checked).await,
+            Err(refused) => Ok(Answered::Refused(refused)),
+        }
+    }
+
+    /// Whether `who` may answer `record` now, given the `approvals` already recorded: the
+    /// approvers that would count with `who`'s answer, or why not.
+    async fn check_answer(
+        &self,
+        who: &IdentityId,
+        record: &RequestRecord,
+        approvals: &[Approval],
+    ) -> Result<Result<Checked, EngineError>, EngineError> {
+        let id = record.id;
         if record.state != RequestState::ApprovalRequired {
-            return Err(EngineError::Conflict(format!(
+            return Ok(Err(EngineError::Conflict(format!(
                 "request `{id}` is `{}`, not waiting for approvals",
                 record.state
-            )));
+            ))));
         }
         let decision: Decision = serde_json::from_value(record.decision.clone())?;
         let input: StoredInput = serde_json::from_value(record.request.clone())?;
         let bundle = self.bundle_by_hash(&record.bundle_hash).await?;
+        let refuse = |why: String| Ok(Err(EngineError::Forbidden(why)));
         if *who == record.requester {
-            return Err(EngineError::Forbidden(format!(
+            return refuse(format!(
                 "`{who}` asked for this access and cannot approve it"
-            )));
+            ));
         }
         if *who == record.subject {
-            return Err(EngineError::Forbidden(format!(
+            return refuse(format!(
                 "`{who}` would receive this access and cannot approve it"
-            )));
+            ));
         }
         // The current catalog decides who may act: a disabled or removed approver is
         // refused, and approvals given earlier by someone barred since count no more.
         let current = self.bundle();
-        standing(&current.catalog, who).map_err(|b| EngineError::Forbidden(b.describe(who)))?;
+        if let Err(b) = standing(&current.catalog, who) {
+            return refuse(b.describe(who));
+        }
         let eligible = |a: &IdentityId, step: &ApprovalStep| fits_now(&bundle, &current, a, step);
         let mut approvers: Vec<IdentityId> = approvals
             .iter()
@@ -136,7 +185,8 @@ impl Engine {
             .collect();
         let before = matched(&eligible, &decision.approvals, &approvers);
         approvers.push(who.clone());
-        if matched(&eligible, &decision.approvals, &approvers) == before {
+        let after = matched(&eligible, &decision.approvals, &approvers);
+        if after == before {
             let groups: Vec<String> = decision
                 .approvals
                 .iter()
@@ -147,10 +197,10 @@ impl Engine {
                         .chain(s.from_identities.iter().map(|i| format!("`{i}`")))
                 })
                 .collect();
-            return Err(EngineError::Forbidden(format!(
+            return refuse(format!(
                 "`{who}` cannot fill any approval still needed (eligible: {})",
                 groups.join(", ")
-            )));
+            ));
         }
         if let Some(role) = &decision.role {
             let ctx = AuthContext {
@@ -174,7 +224,7 @@ impl Engine {
                     bundle.authorize(who, Action::Approve, role, &ctx, Evaluation::Indexed)
                 });
             if !answer_.allowed {
-                return Err(EngineError::Forbidden(format!(
+                return refuse(format!(
                     "policy does not permit `{who}` to approve `{role}`{}",
                     if answer_.policies.is_empty() {
                         String::new()
@@ -189,12 +239,34 @@ impl Engine {
                                 .join(", ")
                         )
                     }
-                )));
+                ));
             }
         }
+        let complete = after >= needed(&decision);
+        Ok(Ok(Checked {
+            decision,
+            approvers,
+            complete,
+        }))
+    }
 
+    /// Records an answer [`Engine::check_answer`] allowed, and — when it completes or
+    /// rejects the request — the request's new state, its grant and its write-back.
+    async fn record_answer(
+        &self,
+        tx: &mut Tx,
+        who: &IdentityId,
+        record: &RequestRecord,
+        answer: ApprovalDecision,
+        checked: Checked,
+    ) -> Result<Answered, EngineError> {
+        let Checked {
+            decision,
+            approvers,
+            complete,
+        } = checked;
+        let rid = record.id;
         let now = self.now();
-        let mut tx = self.store().begin().await?;
         if !tx
             .insert_approval(&Approval {
                 request_id: rid,
@@ -204,11 +276,10 @@ impl Engine {
             })
             .await?
         {
-            tx.rollback().await?;
-            return self.view_of(&record).await;
+            return Ok(Answered::Repeated);
         }
         audit(
-            &mut tx,
+            tx,
             NewAuditEvent {
                 at: now,
                 actor: who.to_string(),
@@ -222,7 +293,6 @@ impl Engine {
             },
         )
         .await?;
-        let complete = matched(&eligible, &decision.approvals, &approvers) >= needed(&decision);
         let next = match answer {
             ApprovalDecision::Reject => Some(RequestState::Denied),
             ApprovalDecision::Approve if complete => Some(RequestState::Approved),
@@ -233,13 +303,12 @@ impl Engine {
                 .set_request_state(rid, RequestState::ApprovalRequired, next, now)
                 .await?
             {
-                tx.rollback().await?;
                 return Err(EngineError::Conflict(format!(
-                    "request `{id}` changed while this answer was recorded; try again"
+                    "request `{rid}` changed while this answer was recorded; try again"
                 )));
             }
             audit(
-                &mut tx,
+                tx,
                 NewAuditEvent {
                     at: now,
                     actor: who.to_string(),
@@ -258,20 +327,34 @@ impl Engine {
             )
             .await?;
             if next == RequestState::Approved {
-                self.create_grant(&mut tx, &record, &decision, who.as_str())
+                self.create_grant(tx, record, &decision, who.as_str())
                     .await?;
             }
-            self.schedule_writeback(&mut tx, &record, crate::itsm::ANSWERED, now)
+            self.schedule_writeback(tx, record, WriteBack::Answered, now)
                 .await?;
         }
-        tx.commit().await?;
-        let stored = self
-            .store()
-            .request(rid)
-            .await?
-            .ok_or_else(|| EngineError::Internal("stored request vanished".into()))?;
-        self.view_of(&stored).await
+        Ok(Answered::Recorded)
     }
+}
+
+/// What recording an answer did.
+pub(crate) enum Answered {
+    /// It was recorded.
+    Recorded,
+    /// The same approver had answered already; nothing changed.
+    Repeated,
+    /// It was refused, with the reason ([`EngineError::Forbidden`] or
+    /// [`EngineError::Conflict`]); nothing was written.
+    Refused(EngineError),
+}
+
+/// An answer [`Engine::check_answer`] allowed.
+struct Checked {
+    decision: Decision,
+    /// The approvers that count, the new one included.
+    approvers: Vec<IdentityId>,
+    /// Whether they fill every step.
+    complete: bool,
 }
 
 #[cfg(test)]

@@ -3,8 +3,9 @@
 use warden_model::{GrantState, IdentityId, SystemId, Timestamp};
 use warden_store::{GrantFilter, GrantId, GrantRecord, GrantTimes, NewAuditEvent, Tx};
 
+use crate::job::{JobKey, schedule};
 use crate::view::GrantView;
-use crate::{Engine, EngineError, audit, job_kind};
+use crate::{Engine, EngineError, audit};
 
 /// Which grants to list.
 #[derive(Clone, Debug, Default)]
@@ -122,8 +123,7 @@ impl Engine {
         )
         .await?;
         tx.set_grant_end_reason(g.id, end_reason).await?;
-        tx.schedule_job(job_kind::REVOKE, &g.id.to_string(), now, now)
-            .await?;
+        schedule(tx, &JobKey::Revoke(g.id), now, now).await?;
         Ok(true)
     }
 }

@@ -6,9 +6,10 @@ use warden_model::{Decision, GrantState, IdentityId, Outcome, Request, RequestSt
 use warden_policy::DecisionInput;
 use warden_store::{GrantId, GrantRecord, NewAuditEvent, RequestId, RequestRecord, Tx};
 
+use crate::job::{JobKey, WriteBack, schedule};
 use crate::metrics::OutcomeLabel;
 use crate::view::{RequestView, StoredInput};
-use crate::{Engine, EngineError, Stopwatch, audit, job_kind};
+use crate::{Engine, EngineError, Stopwatch, audit};
 
 /// The source recorded for requests that name none.
 pub const DEFAULT_SOURCE: &str = "api";
@@ -22,6 +23,20 @@ pub struct Intake {
     pub created: bool,
     /// Who filed the request as stored (for a known one, whoever filed it first).
     pub filed_by: String,
+}
+
+/// A request decided by [`Engine::decide_intake`].
+pub(crate) enum Decided {
+    /// Its `(source, ticket)` is stored already.
+    Known(Box<RequestRecord>),
+    /// A new request, ready to store.
+    New(Box<NewRequest>),
+}
+
+/// A new request and its decision, not yet stored.
+pub(crate) struct NewRequest {
+    pub(crate) record: RequestRecord,
+    pub(crate) decision: Decision,
 }
 
 /// An authenticated API caller filing a request.
@@ -112,6 +127,41 @@ impl Engine {
     /// it and stores the outcome. A request whose `(source, ticket)` is already stored is
     /// answered from the store, unchanged; [`Engine::file`] decides who may see it.
     pub async fn intake(&self, filed_by: &str, request: Request) -> Result<Intake, EngineError> {
+        let new = match self.decide_intake(filed_by, request).await? {
+            Decided::Known(existing) => return self.known(&existing).await,
+            Decided::New(new) => new,
+        };
+        let mut tx = self.store().begin().await?;
+        if !self.store_intake(&mut tx, &new).await? {
+            // Another delivery of the same ticket won the race; answer with its result.
+            tx.rollback().await?;
+            let existing = self
+                .store()
+                .request_by_ticket(&new.record.source, &new.record.ticket)
+                .await?
+                .ok_or_else(|| EngineError::broken("duplicate ticket vanished"))?;
+            return self.known(&existing).await;
+        }
+        tx.commit().await?;
+        let stored = self
+            .store()
+            .request(new.record.id)
+            .await?
+            .ok_or_else(|| EngineError::broken("stored request vanished"))?;
+        Ok(Intake {
+            view: self.view_of(&stored).await?,
+            created: true,
+            filed_by: new.record.filed_by.clone(),
+        })
+    }
+
+    /// Decides a request filed by `filed_by`, reading the store but writing nothing: the
+    /// request already stored under its `(source, ticket)`, or a new one to store.
+    pub(crate) async fn decide_intake(
+        &self,
+        filed_by: &str,
+        request: Request,
+    ) -> Result<Decided, EngineError> {
         let id = RequestId::new();
         let source = request
             .source
@@ -119,7 +169,7 @@ impl Engine {
             .unwrap_or_else(|| DEFAULT_SOURCE.to_owned());
         let ticket = request.ticket.clone().unwrap_or_else(|| id.to_string());
         if let Some(existing) = self.store().request_by_ticket(&source, &ticket).await? {
-            return self.known(&existing).await;
+            return Ok(Decided::Known(Box::new(existing)));
         }
         let now = self.now();
         let grants = self.store().active_grants(request.subject(), now).await?;
@@ -158,20 +208,24 @@ impl Engine {
             updated_at: now,
             filed_by: filed_by.to_owned(),
         };
-        let actor = filed_by;
-        let mut tx = self.store().begin().await?;
-        if !tx.insert_request(&record).await? {
-            // Another delivery of the same ticket won the race; answer with its result.
-            tx.rollback().await?;
-            let existing = self
-                .store()
-                .request_by_ticket(&record.source, &record.ticket)
-                .await?
-                .ok_or_else(|| EngineError::Internal("duplicate ticket vanished".into()))?;
-            return self.known(&existing).await;
+        Ok(Decided::New(Box::new(NewRequest { record, decision })))
+    }
+
+    /// Stores a decided request inside `tx`: the request, its audit event, its grant (when
+    /// granted outright) or its approval deadline, and the ticket's write-back. Returns
+    /// `false`, storing nothing, when its `(source, ticket)` is already stored.
+    pub(crate) async fn store_intake(
+        &self,
+        tx: &mut Tx,
+        new: &NewRequest,
+    ) -> Result<bool, EngineError> {
+        let NewRequest { record, decision } = new;
+        if !tx.insert_request(record).await? {
+            return Ok(false);
         }
+        let (id, now, actor) = (record.id, record.decided_at, record.filed_by.as_str());
         audit(
-            &mut tx,
+            tx,
             NewAuditEvent {
                 at: now,
                 actor: actor.to_owned(),
@@ -179,7 +233,7 @@ impl Engine {
                 request_id: Some(id),
                 grant_id: None,
                 before_state: None,
-                after_state: Some(state.as_str().into()),
+                after_state: Some(record.state.as_str().into()),
                 bundle_hash: Some(decision.bundle_hash.clone()),
                 data: serde_json::json!({
                     "source": record.source,
@@ -197,32 +251,20 @@ impl Engine {
             },
         )
         .await?;
-        match state {
+        match record.state {
             RequestState::Approved => {
-                self.create_grant(&mut tx, &record, &decision, actor)
-                    .await?;
+                self.create_grant(tx, record, decision, actor).await?;
             }
             RequestState::ApprovalRequired => {
-                if let Some(due) = approval_expires_at {
-                    tx.schedule_job(job_kind::APPROVAL_EXPIRE, &id.to_string(), due, now)
-                        .await?;
+                if let Some(due) = record.approval_expires_at {
+                    schedule(tx, &JobKey::ApprovalExpire(id), due, now).await?;
                 }
             }
             _ => {}
         }
-        self.schedule_writeback(&mut tx, &record, crate::itsm::DECISION, now)
+        self.schedule_writeback(tx, record, WriteBack::Decision, now)
             .await?;
-        tx.commit().await?;
-        let stored = self
-            .store()
-            .request(id)
-            .await?
-            .ok_or_else(|| EngineError::Internal("stored request vanished".into()))?;
-        Ok(Intake {
-            view: self.view_of(&stored).await?,
-            created: true,
-            filed_by: record.filed_by,
-        })
+        Ok(true)
     }
 
     async fn known(&self, existing: &RequestRecord) -> Result<Intake, EngineError> {
@@ -248,12 +290,12 @@ impl Engine {
             decision.system.clone(),
             decision.duration_seconds,
         ) else {
-            return Err(EngineError::Internal(
-                "an approved decision lacks role, system or duration".into(),
+            return Err(EngineError::broken(
+                "an approved decision lacks role, system or duration",
             ));
         };
         let duration = warden_model::Duration::from_seconds(secs)
-            .ok_or_else(|| EngineError::Internal(format!("bad stored duration {secs}")))?;
+            .ok_or_else(|| EngineError::broken(format!("bad stored duration {secs}")))?;
         let id = GrantId::new();
         tx.insert_grant(&GrantRecord {
             id,
@@ -313,8 +355,7 @@ impl Engine {
             )
             .await?;
         }
-        tx.schedule_job(job_kind::PROVISION, &id.to_string(), now, now)
-            .await?;
+        schedule(tx, &JobKey::Provision(id), now, now).await?;
         Ok(id)
     }
 

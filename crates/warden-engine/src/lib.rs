@@ -10,13 +10,12 @@ pub mod error;
 pub mod grant;
 pub mod intake;
 pub mod itsm;
+pub mod job;
 pub mod metrics;
-mod offboarding;
 pub mod replay;
 pub mod revocation;
 pub mod seal;
 pub mod standing;
-mod step;
 pub mod target;
 pub mod view;
 pub mod worker;
@@ -29,36 +28,9 @@ use warden_policy::Bundle;
 use warden_store::{NewAuditEvent, Store, Tx};
 
 pub use clock::{Clock, ManualClock, Stopwatch, SystemClock};
-pub use error::EngineError;
+pub use error::{EngineError, Fault};
 pub use metrics::Metrics;
 pub use view::{ApprovalView, GrantView, RequestView, StoredInput};
-
-/// Job kinds the worker knows.
-pub mod job_kind {
-    /// Make an approved grant exist on its target.
-    pub const PROVISION: &str = "provision";
-    /// A grant's `expires_at` has come.
-    pub const EXPIRE: &str = "expire";
-    /// Remove a grant from its target and confirm it.
-    pub const REVOKE: &str = "revoke";
-    /// A pending request's approval window has lapsed.
-    pub const APPROVAL_EXPIRE: &str = "approval_expire";
-    /// Mint the next generation of a long-running grant's credential.
-    pub const ROTATE: &str = "rotate";
-    /// Remove one generation of a grant's account (`GRANT:GENERATION`).
-    pub const RETIRE: &str = "retire";
-    /// Compare one connector's target with the accounts Warden holds there.
-    pub const RECONCILE: &str = "reconcile";
-    /// Re-read one ticket (`ADAPTER:TICKET`) and act on it.
-    pub const ITSM_SYNC: &str = "itsm_sync";
-    /// Write one outcome on a request's ticket (`REQUEST:EVENT`).
-    pub const ITSM_WRITE: &str = "itsm_write";
-    /// Look for tickets an ITSM's webhooks missed.
-    pub const ITSM_POLL: &str = "itsm_poll";
-    /// Offboard one identity (`IDENTITY`): revoke its tokens, withdraw its pending
-    /// requests, revoke its active grants.
-    pub const OFFBOARD: &str = "offboard";
-}
 
 /// Settings of the lifecycle and the worker.
 #[derive(Clone, Debug)]

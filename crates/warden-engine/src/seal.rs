@@ -10,6 +10,7 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 
 use crate::EngineError;
+use crate::error::Fault;
 
 /// The length of a sealing key in bytes.
 pub const KEY_LEN: usize = 32;
@@ -47,11 +48,10 @@ impl Sealer {
     /// Seals `secret` for the row of generation `generation` of grant `grant`.
     pub fn seal(&self, grant: &str, generation: u32, secret: &str) -> Result<String, EngineError> {
         let mut nonce = [0u8; NONCE_LEN];
-        getrandom::fill(&mut nonce)
-            .map_err(|e| EngineError::Internal(format!("no randomness for a nonce: {e}")))?;
+        getrandom::fill(&mut nonce).map_err(|e| Fault::Random("a nonce", e))?;
         let aad = aad(grant, generation);
         let nonce_ref = XNonce::try_from(nonce.as_slice())
-            .map_err(|_| EngineError::Internal("a nonce of the wrong length".into()))?;
+            .map_err(|_| Fault::Crypto("a nonce of the wrong length"))?;
         let ct = self
             .cipher()
             .encrypt(
@@ -61,7 +61,7 @@ impl Sealer {
                     aad: aad.as_bytes(),
                 },
             )
-            .map_err(|_| EngineError::Internal("sealing a credential failed".into()))?;
+            .map_err(|_| Fault::Crypto("sealing a credential failed"))?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
         Ok(format!("{VERSION}{}", STANDARD.encode(out)))
@@ -74,9 +74,7 @@ impl Sealer {
         generation: u32,
         sealed: &str,
     ) -> Result<SecretString, EngineError> {
-        let bad = || {
-            EngineError::Internal("a sealed credential does not open with this server's key".into())
-        };
+        let bad = || Fault::Crypto("a sealed credential does not open with this server's key");
         let raw = sealed
             .strip_prefix(VERSION)
             .and_then(|b| STANDARD.decode(b).ok())
@@ -94,9 +92,9 @@ impl Sealer {
                 },
             )
             .map_err(|_| bad())?;
-        String::from_utf8(plain)
+        Ok(String::from_utf8(plain)
             .map(SecretString::from)
-            .map_err(|_| bad())
+            .map_err(|_| bad())?)
     }
 }
 
@@ -107,8 +105,7 @@ fn aad(grant: &str, generation: u32) -> String {
 /// A fresh key from the operating system's CSPRNG.
 pub fn random_key() -> Result<[u8; KEY_LEN], EngineError> {
     let mut key = [0u8; KEY_LEN];
-    getrandom::fill(&mut key)
-        .map_err(|e| EngineError::Internal(format!("no randomness for a key: {e}")))?;
+    getrandom::fill(&mut key).map_err(|e| Fault::Random("a key", e))?;
     Ok(key)
 }
 

@@ -10,12 +10,11 @@
 use std::time::Duration as StdDuration;
 
 use futures::StreamExt as _;
-use warden_connect::ConnectError;
 use warden_model::{Duration, GrantState};
 use warden_store::{Job, NewAccount, Tx};
 
-use crate::step::{Effect, Plan};
-use crate::{Engine, EngineError, audit, job_kind, note};
+use crate::job::{Effect, JobKey, Plan, StepFailure};
+use crate::{Engine, EngineError, audit, note};
 
 /// The shortest pause between empty worker rounds.
 pub const MIN_PAUSE: StdDuration = StdDuration::from_millis(20);
@@ -24,20 +23,27 @@ impl Engine {
     /// Claims and runs one batch of due jobs; returns how many were claimed.
     pub async fn run_due_jobs(&self, worker: &str) -> Result<usize, EngineError> {
         let now = self.now();
-        let jobs = self
+        let claimed = self
             .store()
             .claim_jobs(worker, now, self.config().lease, self.config().batch)
             .await?;
-        let n = jobs.len();
+        let n = claimed.len();
         if n == 0 {
             return Ok(0);
+        }
+        let mut jobs = Vec::with_capacity(n);
+        for job in claimed {
+            match JobKey::parse(&job.kind, &job.target_id) {
+                Ok(key) => jobs.push((job, key)),
+                Err(e) => self.job_failed(&job, worker, &EngineError::from(e)).await?,
+            }
         }
         let parallel = self.config().target_parallelism.max(1);
         // Provisioning jobs are planned first and all their intent rows written in one
         // transaction, instead of one commit per job before its target call.
         // (Futures built in a loop rather than by a closure over `&Job`: such a closure
         // is not general enough over lifetimes for a worker that is spawned.)
-        let planning: Vec<_> = jobs.iter().map(|job| self.plan_of(job)).collect();
+        let planning: Vec<_> = jobs.iter().map(|(_, key)| self.plan_of(key)).collect();
         let plans: Vec<Option<Result<Plan, EngineError>>> = futures::stream::iter(planning)
             .buffered(parallel)
             .collect()
@@ -50,48 +56,44 @@ impl Engine {
             })
             .collect();
         self.write_intents(&intents).await?;
-        let outcomes: Vec<(Job, Result<Effect, EngineError>)> =
+        let outcomes: Vec<(Job, JobKey, Result<Effect, EngineError>)> =
             futures::stream::iter(jobs.into_iter().zip(plans))
-                .map(|(job, plan)| async move {
+                .map(|((job, key), plan)| async move {
                     let step = async {
                         match plan {
-                            Some(Ok(Plan::Call(p))) => self.call_provision(p).await,
-                            Some(Ok(Plan::Done(effect))) => Ok(effect),
                             Some(Err(e)) => Err(e),
-                            None => self.act(&job).await,
+                            Some(Ok(plan)) => self.act(&key, Some(plan)).await,
+                            None => self.act(&key, None).await,
                         }
                     };
-                    // A target step may not outlive two thirds of the job's lease: past the
+                    // An act step may not outlive two thirds of the job's lease: past the
                     // lease, another worker could take the job while this call is still on
                     // its way, and the rest is left for applying the outcome.
                     let limit = self.config().lease * 2 / 3;
                     let effect = match tokio::time::timeout(limit, step).await {
                         Ok(effect) => effect,
-                        Err(_) => Ok(Effect::Failed(ConnectError::Transient(format!(
-                            "no answer within {} ms",
-                            limit.as_millis()
-                        )))),
+                        Err(_) => Ok(Effect::Failed(StepFailure::Timeout(limit))),
                     };
-                    (job, effect)
+                    (job, key, effect)
                 })
                 .buffer_unordered(parallel)
                 .collect()
                 .await;
-        let applied: Vec<(&Job, &Effect)> = outcomes
+        let applied: Vec<(&Job, &JobKey, &Effect)> = outcomes
             .iter()
-            .filter_map(|(job, effect)| effect.as_ref().ok().map(|e| (job, e)))
+            .filter_map(|(job, key, effect)| effect.as_ref().ok().map(|e| (job, key, e)))
             .collect();
         if let Err(e) = self.apply_batch(&applied, worker).await {
             tracing::debug!(error = %e, jobs = n, "batch failed; applying its jobs one by one");
-            for (job, effect) in &applied {
-                if let Err(e) = self.apply_alone(job, worker, effect).await {
+            for &(job, key, effect) in &applied {
+                if let Err(e) = self.apply_alone(job, key, worker, effect).await {
                     self.job_failed(job, worker, &e).await?;
                 }
             }
         }
-        // A job whose target step could not even read the store is retried or ended on
-        // its own.
-        for (job, effect) in &outcomes {
+        // A job whose act step could not even read the store is retried or ended on its
+        // own.
+        for (job, _, effect) in &outcomes {
             if let Err(e) = effect {
                 self.job_failed(job, worker, e).await?;
             }
@@ -100,22 +102,21 @@ impl Engine {
     }
 
     /// The plan of a provisioning job; `None` for other kinds.
-    async fn plan_of(&self, job: &Job) -> Option<Result<Plan, EngineError>> {
-        if job.kind == job_kind::PROVISION {
-            Some(self.plan_provision(job).await)
-        } else {
-            None
+    async fn plan_of(&self, key: &JobKey) -> Option<Result<Plan, EngineError>> {
+        match key {
+            JobKey::Provision(g) => Some(self.plan_provision(*g).await),
+            _ => None,
         }
     }
 
     async fn apply_batch(
         &self,
-        applied: &[(&Job, &Effect)],
+        applied: &[(&Job, &JobKey, &Effect)],
         worker: &str,
     ) -> Result<(), EngineError> {
         let mut tx = self.store().begin().await?;
-        for (job, effect) in applied {
-            self.apply(&mut tx, job, worker, effect).await?;
+        for &(job, key, effect) in applied {
+            self.finish(&mut tx, job, key, worker, effect).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -124,49 +125,35 @@ impl Engine {
     async fn apply_alone(
         &self,
         job: &Job,
+        key: &JobKey,
         worker: &str,
         effect: &Effect,
     ) -> Result<(), EngineError> {
         let mut tx = self.store().begin().await?;
-        self.apply(&mut tx, job, worker, effect).await?;
+        self.finish(&mut tx, job, key, worker, effect).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Applies one job's outcome inside `tx`, finishing the job: completed, retried
-    /// after a transient target failure, or ended after a permanent one.
-    async fn apply(
+    /// Finishes one job inside `tx`: completed with its outcome applied, retried after a
+    /// transient target failure, or ended after a permanent one.
+    async fn finish(
         &self,
         tx: &mut Tx,
         job: &Job,
+        key: &JobKey,
         worker: &str,
         effect: &Effect,
     ) -> Result<(), EngineError> {
-        match effect {
-            Effect::Failed(e) => return self.target_failed(tx, job, worker, e, None).await,
-            Effect::Throttled(e, after) => {
-                return self.target_failed(tx, job, worker, e, Some(*after)).await;
-            }
-            _ => {}
+        if let Effect::Failed(e) = effect {
+            return self.target_failed(tx, job, key, worker, e).await;
         }
         // Completion first, in the same transaction: a job whose lease passed to another
         // worker is skipped and none of its work is applied here.
         if !tx.complete_job(job.id, worker, self.now()).await? {
             return Ok(());
         }
-        match job.kind.as_str() {
-            job_kind::PROVISION => self.apply_provision(tx, job, worker, effect).await,
-            job_kind::EXPIRE => self.expire(tx, job, worker).await,
-            job_kind::REVOKE => self.confirm_revoked(tx, job, worker, effect).await,
-            job_kind::APPROVAL_EXPIRE => self.lapse(tx, job, worker).await,
-            job_kind::ROTATE => self.apply_rotate(tx, job, worker, effect).await,
-            job_kind::RETIRE => self.apply_retire(tx, job, worker, effect).await,
-            job_kind::RECONCILE => self.apply_reconcile(tx, job, worker, effect).await,
-            job_kind::ITSM_SYNC | job_kind::ITSM_WRITE => Ok(()),
-            job_kind::ITSM_POLL => self.apply_itsm_poll(tx, effect).await,
-            job_kind::OFFBOARD => self.apply_offboard(tx, worker, effect).await,
-            other => Err(EngineError::Internal(format!("unknown job kind `{other}`"))),
-        }
+        self.apply(tx, key, worker, effect).await
     }
 
     /// Runs jobs until `shutdown` says stop, sleeping `poll` between empty rounds.
@@ -226,16 +213,16 @@ impl Engine {
         &self,
         tx: &mut Tx,
         job: &Job,
+        key: &JobKey,
         worker: &str,
-        e: &ConnectError,
-        not_before: Option<StdDuration>,
+        e: &StepFailure,
     ) -> Result<(), EngineError> {
         let now = self.now();
-        let grant_id = job.target_id.split(':').next().and_then(|g| g.parse().ok());
+        let grant_id = key.grant();
         let transient = e.is_transient();
         let finished = if transient {
             let mut at = self.retry_at(job);
-            if let Some(after) = not_before {
+            if let Some(after) = e.not_before() {
                 let secs = after.as_secs().max(1);
                 at = at.max(now.plus(Duration::from_seconds(secs).unwrap_or(Duration::MIN)));
             }
@@ -246,6 +233,11 @@ impl Engine {
         };
         if !finished {
             return Ok(());
+        }
+        // An expiring grant is overdue from now on, whatever the target says: it shows as
+        // `revoking` while its removal is retried.
+        if let JobKey::Expire(g) = key {
+            self.mark_expired(tx, *g, worker).await?;
         }
         let action = if transient {
             "target.retry"
@@ -275,11 +267,11 @@ impl Engine {
         }
         self.metrics().target_failures.inc();
         tracing::error!(job = %job.id, kind = %job.kind, error = %e, "target step failed for good");
-        if job.kind == job_kind::PROVISION
+        if let JobKey::Provision(g) = key
             && self
                 .move_grant(
                     tx,
-                    job,
+                    *g,
                     worker,
                     (GrantState::Provisioning, GrantState::Failed),
                     "grant.failed",
@@ -305,15 +297,18 @@ impl Engine {
         e: &EngineError,
     ) -> Result<(), EngineError> {
         let now = self.now();
+        let error = e.describe();
         let mut tx = self.store().begin().await?;
         match e {
-            EngineError::Unavailable(_) => {
-                tx.retry_job(job.id, worker, self.retry_at(job), &e.to_string(), now)
+            // The database was away, or the job's apply step raced another change (an
+            // answer recorded while the request moved on): running it again can succeed.
+            EngineError::Unavailable(_) | EngineError::Conflict(_) => {
+                tx.retry_job(job.id, worker, self.retry_at(job), &error, now)
                     .await?;
                 self.metrics().job_retries.inc();
             }
             _ => {
-                tx.kill_job(job.id, worker, &e.to_string(), now).await?;
+                tx.kill_job(job.id, worker, &error, now).await?;
                 audit(
                     &mut tx,
                     note(
@@ -326,12 +321,12 @@ impl Engine {
                             "job": job.id.to_string(),
                             "kind": job.kind,
                             "target": job.target_id,
-                            "error": e.to_string(),
+                            "error": error,
                         }),
                     ),
                 )
                 .await?;
-                tracing::error!(job = %job.id, kind = %job.kind, error = %e, "job failed for good");
+                tracing::error!(job = %job.id, kind = %job.kind, error = %error, "job failed for good");
             }
         }
         tx.commit().await?;

@@ -700,7 +700,10 @@ async fn a_replayed_hmac_body_is_refused_for_a_day_whatever_its_identifier_says(
     assert!(
         !env.engine
             .store()
-            .job_pending(warden_engine::job_kind::ITSM_SYNC, "jira:ACC-12")
+            .job_pending(
+                warden_engine::job::JobKind::ItsmSync.as_str(),
+                "jira:ACC-12"
+            )
             .await
             .unwrap(),
         "a replay queues no re-read"

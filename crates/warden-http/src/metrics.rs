@@ -164,7 +164,7 @@ pub async fn scrape(
         .set(i64::try_from(orphaned).unwrap_or(i64::MAX));
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &m.registry)
-        .map_err(|e| warden_engine::EngineError::Internal(format!("encoding metrics: {e}")))?;
+        .map_err(|e| warden_engine::EngineError::broken(format!("encoding metrics: {e}")))?;
     let mut response = text.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

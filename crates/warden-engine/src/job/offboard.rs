@@ -10,10 +10,10 @@
 //! by the old catalog, and an identity re-enabled by a later bundle is left alone.
 
 use warden_model::{IdentityId, RequestState};
-use warden_store::{Job, NewAuditEvent, Tx};
+use warden_store::{NewAuditEvent, Tx};
 
+use super::Effect;
 use crate::standing::standing;
-use crate::step::Effect;
 use crate::{Engine, EngineError, audit, note};
 
 /// The reason recorded on grants that end because their holder was offboarded.
@@ -21,14 +21,11 @@ pub const OFFBOARDED: &str = "offboarded";
 
 impl Engine {
     /// One identity's step: whether the active bundle still bars it.
-    pub(crate) async fn act_offboard(&self, job: &Job) -> Result<Effect, EngineError> {
+    pub(crate) async fn act_offboard(&self, id: &IdentityId) -> Result<Effect, EngineError> {
         self.refresh_bundle().await?;
-        let id = IdentityId::parse(&job.target_id).map_err(|e| {
-            EngineError::Internal(format!("offboard job names a bad identity: {e}"))
-        })?;
-        Ok(match standing(&self.bundle().catalog, &id) {
+        Ok(match standing(&self.bundle().catalog, id) {
             Ok(()) => Effect::Nothing,
-            Err(_) => Effect::Offboard(vec![id]),
+            Err(_) => Effect::Offboard(vec![id.clone()]),
         })
     }
 

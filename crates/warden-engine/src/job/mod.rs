@@ -1,0 +1,575 @@
+//! The jobs the worker runs: one [`JobKind`] per kind of scheduled work, a typed
+//! [`JobKey`] naming what one job is about, and one module per kind holding its two
+//! phases side by side — its *act* step (the target or ITSM call, outside any
+//! transaction) and its *apply* step (how the outcome lands, inside the worker's
+//! transaction). [`Engine::act`] and [`Engine::apply`] are the only dispatchers, and both
+//! match every kind.
+//!
+//! The store keeps a job's kind and key as text and knows no kind names; this module is
+//! the one place that turns them into types and back.
+
+mod approval_expire;
+mod expire;
+mod itsm_comment;
+mod itsm_poll;
+mod itsm_sync;
+mod itsm_write;
+pub(crate) mod offboard;
+pub(crate) mod provision;
+mod reconcile;
+mod retire;
+mod revoke;
+mod rotate;
+
+use warden_connect::{ConnectError, Held};
+use warden_model::{GrantState, IdentityId, Timestamp};
+use warden_store::{AccountRecord, GrantId, GrantRecord, GrantTimes, NewAuditEvent, RequestId, Tx};
+
+use crate::{Engine, EngineError, audit};
+
+pub use itsm_write::WriteBack;
+pub(crate) use provision::Plan;
+
+/// The kinds of scheduled work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    /// Make an approved grant exist on its target.
+    Provision,
+    /// A grant's `expires_at` has come: remove it from its target and confirm it.
+    Expire,
+    /// Remove a grant that someone revoked from its target and confirm it.
+    Revoke,
+    /// A pending request's approval window has lapsed.
+    ApprovalExpire,
+    /// Mint the next generation of a long-running grant's credential.
+    Rotate,
+    /// Remove one generation of a grant's account.
+    Retire,
+    /// Compare one connector's target with the accounts Warden holds there.
+    Reconcile,
+    /// Re-read one ticket and act on it.
+    ItsmSync,
+    /// Write one outcome on a request's ticket.
+    ItsmWrite,
+    /// Post one comment Warden decided to make on a ticket (a refused approval, a ticket
+    /// that does not map to a request).
+    ItsmComment,
+    /// Look for tickets an ITSM's webhooks missed.
+    ItsmPoll,
+    /// Offboard one identity: revoke its tokens, withdraw its pending requests, revoke its
+    /// active grants.
+    Offboard,
+}
+
+impl JobKind {
+    /// Every kind.
+    pub const ALL: [JobKind; 12] = [
+        JobKind::Provision,
+        JobKind::Expire,
+        JobKind::Revoke,
+        JobKind::ApprovalExpire,
+        JobKind::Rotate,
+        JobKind::Retire,
+        JobKind::Reconcile,
+        JobKind::ItsmSync,
+        JobKind::ItsmWrite,
+        JobKind::ItsmComment,
+        JobKind::ItsmPoll,
+        JobKind::Offboard,
+    ];
+
+    /// The name stored in the job table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Provision => "provision",
+            JobKind::Expire => "expire",
+            JobKind::Revoke => "revoke",
+            JobKind::ApprovalExpire => "approval_expire",
+            JobKind::Rotate => "rotate",
+            JobKind::Retire => "retire",
+            JobKind::Reconcile => "reconcile",
+            JobKind::ItsmSync => "itsm_sync",
+            JobKind::ItsmWrite => "itsm_write",
+            JobKind::ItsmComment => "itsm_comment",
+            JobKind::ItsmPoll => "itsm_poll",
+            JobKind::Offboard => "offboard",
+        }
+    }
+
+    /// The kind stored as `name`.
+    pub fn parse(name: &str) -> Option<JobKind> {
+        JobKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for JobKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What one job is about: its kind and its typed key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobKey {
+    /// Provision this grant.
+    Provision(GrantId),
+    /// Expire this grant.
+    Expire(GrantId),
+    /// Confirm this grant's revocation.
+    Revoke(GrantId),
+    /// This request's approval window has lapsed.
+    ApprovalExpire(RequestId),
+    /// Rotate this grant's credential.
+    Rotate(GrantId),
+    /// Remove this generation of this grant's account.
+    Retire {
+        /// The grant.
+        grant: GrantId,
+        /// The generation.
+        generation: u32,
+    },
+    /// Reconcile this connector.
+    Reconcile {
+        /// The connector's name.
+        connector: String,
+    },
+    /// Re-read this ticket of this ITSM.
+    ItsmSync {
+        /// The ITSM's name.
+        itsm: String,
+        /// The ticket's id in it.
+        ticket: String,
+    },
+    /// Write this outcome on this request's ticket.
+    ItsmWrite {
+        /// The request.
+        request: RequestId,
+        /// What to write.
+        event: WriteBack,
+    },
+    /// Post the comment noted under this mark of this ITSM.
+    ItsmComment {
+        /// The ITSM's name.
+        itsm: String,
+        /// The mark the comment is noted under.
+        mark: String,
+    },
+    /// Poll this ITSM.
+    ItsmPoll {
+        /// The ITSM's name.
+        itsm: String,
+    },
+    /// Offboard this identity.
+    Offboard(IdentityId),
+}
+
+/// A job whose stored kind or key does not parse.
+#[derive(Debug, thiserror::Error)]
+pub enum JobKeyError {
+    /// No kind has this name.
+    #[error("unknown job kind `{0}`")]
+    UnknownKind(String),
+    /// The key does not have the shape its kind expects.
+    #[error("bad key `{key}` for a `{kind}` job")]
+    BadKey {
+        /// The kind.
+        kind: JobKind,
+        /// The stored key.
+        key: String,
+    },
+}
+
+impl JobKey {
+    /// The kind of job this key belongs to.
+    pub fn kind(&self) -> JobKind {
+        match self {
+            JobKey::Provision(_) => JobKind::Provision,
+            JobKey::Expire(_) => JobKind::Expire,
+            JobKey::Revoke(_) => JobKind::Revoke,
+            JobKey::ApprovalExpire(_) => JobKind::ApprovalExpire,
+            JobKey::Rotate(_) => JobKind::Rotate,
+            JobKey::Retire { .. } => JobKind::Retire,
+            JobKey::Reconcile { .. } => JobKind::Reconcile,
+            JobKey::ItsmSync { .. } => JobKind::ItsmSync,
+            JobKey::ItsmWrite { .. } => JobKind::ItsmWrite,
+            JobKey::ItsmComment { .. } => JobKind::ItsmComment,
+            JobKey::ItsmPoll { .. } => JobKind::ItsmPoll,
+            JobKey::Offboard(_) => JobKind::Offboard,
+        }
+    }
+
+    /// The key as stored: a grant, request or identity id; `GRANT:GENERATION`;
+    /// `ITSM:TICKET`; `REQUEST:EVENT`; `ITSM:MARK`; a connector's or ITSM's name.
+    pub fn key(&self) -> String {
+        match self {
+            JobKey::Provision(g) | JobKey::Expire(g) | JobKey::Revoke(g) | JobKey::Rotate(g) => {
+                g.to_string()
+            }
+            JobKey::ApprovalExpire(r) => r.to_string(),
+            JobKey::Retire { grant, generation } => format!("{grant}:{generation}"),
+            JobKey::Reconcile { connector } => connector.clone(),
+            JobKey::ItsmSync { itsm, ticket } => format!("{itsm}:{ticket}"),
+            JobKey::ItsmWrite { request, event } => format!("{request}:{}", event.as_str()),
+            JobKey::ItsmComment { itsm, mark } => format!("{itsm}:{mark}"),
+            JobKey::ItsmPoll { itsm } => itsm.clone(),
+            JobKey::Offboard(id) => id.to_string(),
+        }
+    }
+
+    /// The key of a stored job of kind `kind` with key `key`.
+    pub fn parse(kind: &str, key: &str) -> Result<JobKey, JobKeyError> {
+        let kind = JobKind::parse(kind).ok_or_else(|| JobKeyError::UnknownKind(kind.into()))?;
+        let bad = || JobKeyError::BadKey {
+            kind,
+            key: key.to_owned(),
+        };
+        let grant = |s: &str| s.parse::<GrantId>().map_err(|_| bad());
+        // ITSM names never hold a colon; a ticket id or mark may.
+        let pair = || key.split_once(':').ok_or_else(bad);
+        Ok(match kind {
+            JobKind::Provision => JobKey::Provision(grant(key)?),
+            JobKind::Expire => JobKey::Expire(grant(key)?),
+            JobKind::Revoke => JobKey::Revoke(grant(key)?),
+            JobKind::Rotate => JobKey::Rotate(grant(key)?),
+            JobKind::ApprovalExpire => JobKey::ApprovalExpire(key.parse().map_err(|_| bad())?),
+            JobKind::Retire => {
+                let (g, n) = pair()?;
+                JobKey::Retire {
+                    grant: grant(g)?,
+                    generation: n.parse().map_err(|_| bad())?,
+                }
+            }
+            JobKind::Reconcile => JobKey::Reconcile {
+                connector: key.to_owned(),
+            },
+            JobKind::ItsmSync => {
+                let (itsm, ticket) = pair()?;
+                JobKey::ItsmSync {
+                    itsm: itsm.to_owned(),
+                    ticket: ticket.to_owned(),
+                }
+            }
+            JobKind::ItsmWrite => {
+                let (r, e) = pair()?;
+                JobKey::ItsmWrite {
+                    request: r.parse().map_err(|_| bad())?,
+                    event: WriteBack::parse(e).ok_or_else(bad)?,
+                }
+            }
+            JobKind::ItsmComment => {
+                let (itsm, mark) = pair()?;
+                JobKey::ItsmComment {
+                    itsm: itsm.to_owned(),
+                    mark: mark.to_owned(),
+                }
+            }
+            JobKind::ItsmPoll => JobKey::ItsmPoll {
+                itsm: key.to_owned(),
+            },
+            JobKind::Offboard => JobKey::Offboard(IdentityId::parse(key).map_err(|_| bad())?),
+        })
+    }
+
+    /// The grant the job is about, if it is about one.
+    pub fn grant(&self) -> Option<GrantId> {
+        match self {
+            JobKey::Provision(g)
+            | JobKey::Expire(g)
+            | JobKey::Revoke(g)
+            | JobKey::Rotate(g)
+            | JobKey::Retire { grant: g, .. } => Some(*g),
+            _ => None,
+        }
+    }
+
+    /// Whether at most one job with this key may be pending: periodic work, which every
+    /// server schedules when it starts.
+    fn periodic(&self) -> bool {
+        matches!(self, JobKey::Reconcile { .. } | JobKey::ItsmPoll { .. })
+    }
+}
+
+/// Schedules the job `key` to run at `at`, inside `tx`. Periodic work is scheduled only
+/// when none with the same key is pending.
+pub(crate) async fn schedule(
+    tx: &mut Tx,
+    key: &JobKey,
+    at: Timestamp,
+    now: Timestamp,
+) -> Result<(), EngineError> {
+    let (kind, k) = (key.kind().as_str(), key.key());
+    if key.periodic() {
+        tx.schedule_job_once(kind, &k, at, now).await?;
+    } else {
+        tx.schedule_job(kind, &k, at, now).await?;
+    }
+    Ok(())
+}
+
+/// What a job's act step found, applied in the transaction that finishes the job.
+pub(crate) enum Effect {
+    /// Nothing was asked of a target (a store-only job, a grant on a system without a
+    /// connector, or a grant no longer in the state the job expects).
+    Nothing,
+    /// A provisioning job's account exists.
+    Provisioned(provision::Made),
+    /// A grant's subject may not act any more: it must not become active.
+    Barred(crate::standing::Barred),
+    /// A rotation's new generation exists beside the old one.
+    Rotated(rotate::Rotated),
+    /// These generations are confirmed gone from the target.
+    Removed {
+        /// The generations.
+        generations: Vec<u32>,
+    },
+    /// A connector's reconciliation.
+    Reconciled(reconcile::Drift),
+    /// What a re-read ticket asks of the store.
+    Ticket(Box<itsm_sync::TicketStep>),
+    /// An ITSM poll: tickets to re-read and the cursor to keep.
+    Polled(itsm_poll::Polled),
+    /// Identities the active bundle bars and that still hold something.
+    Offboard(Vec<IdentityId>),
+    /// The target or the ITSM refused or could not be reached.
+    Failed(StepFailure),
+}
+
+/// Why an act step's call failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StepFailure {
+    /// A connector's target failed.
+    #[error(transparent)]
+    Target(#[from] ConnectError),
+    /// An ITSM failed.
+    #[error(transparent)]
+    Itsm(#[from] warden_itsm::ItsmError),
+    /// The step did not finish in time.
+    #[error("no answer within {} ms", .0.as_millis())]
+    Timeout(std::time::Duration),
+}
+
+impl StepFailure {
+    /// Whether retrying later can help.
+    pub(crate) fn is_transient(&self) -> bool {
+        match self {
+            StepFailure::Target(e) => e.is_transient(),
+            StepFailure::Itsm(e) => e.is_transient(),
+            StepFailure::Timeout(_) => true,
+        }
+    }
+
+    /// How long the other side asked us to wait before calling again (an ITSM's HTTP 429
+    /// with `Retry-After`).
+    pub(crate) fn not_before(&self) -> Option<std::time::Duration> {
+        match self {
+            StepFailure::Itsm(warden_itsm::ItsmError::Transient { retry_after, .. }) => {
+                *retry_after
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Engine {
+    /// Runs job `key`'s act step. Store errors are errors; a target's refusal is an
+    /// [`Effect::Failed`] for the apply step to retry or report. A provisioning job's
+    /// step was planned for the whole batch (`plan`).
+    pub(crate) async fn act(
+        &self,
+        key: &JobKey,
+        plan: Option<Plan>,
+    ) -> Result<Effect, EngineError> {
+        match key {
+            JobKey::Provision(_) => match plan {
+                Some(plan) => self.act_provision(plan).await,
+                None => Err(EngineError::broken(
+                    "a provisioning job reached its act step unplanned",
+                )),
+            },
+            JobKey::Expire(g) => self.act_expire(*g).await,
+            JobKey::Revoke(g) => self.act_revoke(*g).await,
+            JobKey::ApprovalExpire(_) => Ok(Effect::Nothing),
+            JobKey::Rotate(g) => self.act_rotate(*g).await,
+            JobKey::Retire { grant, generation } => self.act_retire(*grant, *generation).await,
+            JobKey::Reconcile { connector } => self.act_reconcile(connector).await,
+            JobKey::ItsmSync { itsm, ticket } => self.act_itsm_sync(itsm, ticket).await,
+            JobKey::ItsmWrite { request, event } => self.act_itsm_write(*request, *event).await,
+            JobKey::ItsmComment { itsm, mark } => self.act_itsm_comment(itsm, mark).await,
+            JobKey::ItsmPoll { itsm } => self.act_itsm_poll(itsm).await,
+            JobKey::Offboard(id) => self.act_offboard(id).await,
+        }
+    }
+
+    /// Applies job `key`'s outcome inside `tx`; the worker has already completed the job
+    /// in the same transaction.
+    pub(crate) async fn apply(
+        &self,
+        tx: &mut Tx,
+        key: &JobKey,
+        worker: &str,
+        effect: &Effect,
+    ) -> Result<(), EngineError> {
+        match key {
+            JobKey::Provision(g) => self.apply_provision(tx, *g, worker, effect).await,
+            JobKey::Expire(g) => self.apply_expire(tx, *g, worker, effect).await,
+            JobKey::Revoke(g) => self.confirm_revoked(tx, *g, worker, effect).await,
+            JobKey::ApprovalExpire(r) => self.apply_approval_expire(tx, *r, worker).await,
+            JobKey::Rotate(g) => self.apply_rotate(tx, *g, worker, effect).await,
+            JobKey::Retire { grant, .. } => self.apply_retire(tx, *grant, worker, effect).await,
+            JobKey::Reconcile { .. } => self.apply_reconcile(tx, worker, effect).await,
+            JobKey::ItsmSync { itsm, ticket } => {
+                self.apply_itsm_sync(tx, itsm, ticket, effect).await
+            }
+            JobKey::ItsmWrite { .. } | JobKey::ItsmComment { .. } => Ok(()),
+            JobKey::ItsmPoll { .. } => self.apply_itsm_poll(tx, effect).await,
+            JobKey::Offboard(_) => self.apply_offboard(tx, worker, effect).await,
+        }
+    }
+
+    /// Moves grant `gid` from `from` to `to`, with the times and audit data `shape`
+    /// derives from the grant and the current instant, and audits it as `action`. Returns
+    /// what moved, or `None` — changing nothing — when the grant is gone or no longer in
+    /// `from` (another path got there first).
+    pub(crate) async fn move_grant(
+        &self,
+        tx: &mut Tx,
+        gid: GrantId,
+        worker: &str,
+        (from, to): (GrantState, GrantState),
+        action: &str,
+        shape: impl FnOnce(&GrantRecord, Timestamp) -> (GrantTimes, serde_json::Value),
+    ) -> Result<Option<Moved>, EngineError> {
+        let Some(grant) = tx.grant(gid).await? else {
+            return Ok(None);
+        };
+        if grant.state != from {
+            return Ok(None);
+        }
+        let now = self.now();
+        let (times, data) = shape(&grant, now);
+        if !tx.set_grant_state(gid, from, to, times, now).await? {
+            return Ok(None);
+        }
+        audit(
+            tx,
+            NewAuditEvent {
+                at: now,
+                actor: format!("worker:{worker}"),
+                action: action.into(),
+                request_id: Some(grant.request_id),
+                grant_id: Some(gid),
+                before_state: Some(from.as_str().into()),
+                after_state: Some(to.as_str().into()),
+                bundle_hash: None,
+                data,
+            },
+        )
+        .await?;
+        Ok(Some(Moved { grant, now, times }))
+    }
+
+    /// Removes `accounts` from their targets: every generation confirmed gone, or the
+    /// first target failure.
+    pub(crate) async fn remove_accounts(
+        &self,
+        accounts: &[AccountRecord],
+    ) -> Result<Effect, EngineError> {
+        let mut generations = Vec::new();
+        for a in accounts {
+            let Some(target) = self.targets().get(&a.connector) else {
+                return Ok(Effect::Failed(
+                    ConnectError::Permanent(format!(
+                        "connector `{}` is not configured",
+                        a.connector
+                    ))
+                    .into(),
+                ));
+            };
+            for held in holds_of(a)? {
+                if let Err(e) = target.connector.remove(&held).await {
+                    return Ok(Effect::Failed(e.into()));
+                }
+            }
+            generations.push(a.generation);
+        }
+        Ok(Effect::Removed { generations })
+    }
+}
+
+/// A grant that [`Engine::move_grant`] moved: as it was before, when, and the times set.
+pub(crate) struct Moved {
+    pub(crate) grant: GrantRecord,
+    pub(crate) now: Timestamp,
+    pub(crate) times: GrantTimes,
+}
+
+/// What an account row holds on its target.
+pub(crate) fn holds_of(a: &AccountRecord) -> Result<Vec<Held>, EngineError> {
+    Ok(serde_json::from_str(&a.holds)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_one_name_and_keys_round_trip() {
+        for k in JobKind::ALL {
+            assert_eq!(JobKind::parse(k.as_str()), Some(k));
+        }
+        let g = GrantId::new();
+        let r = RequestId::new();
+        let keys = [
+            JobKey::Provision(g),
+            JobKey::Expire(g),
+            JobKey::Revoke(g),
+            JobKey::ApprovalExpire(r),
+            JobKey::Rotate(g),
+            JobKey::Retire {
+                grant: g,
+                generation: 3,
+            },
+            JobKey::Reconcile {
+                connector: "cache-redis".into(),
+            },
+            JobKey::ItsmSync {
+                itsm: "rt".into(),
+                ticket: "ACC:12".into(),
+            },
+            JobKey::ItsmWrite {
+                request: r,
+                event: WriteBack::Pending,
+            },
+            JobKey::ItsmComment {
+                itsm: "jira".into(),
+                mark: "approval:ACC-1:7".into(),
+            },
+            JobKey::ItsmPoll { itsm: "sn".into() },
+            JobKey::Offboard("alice".parse().unwrap()),
+        ];
+        for key in keys {
+            let back = JobKey::parse(key.kind().as_str(), &key.key()).unwrap();
+            assert_eq!(back, key);
+        }
+    }
+
+    #[test]
+    fn bad_kinds_and_keys_are_errors() {
+        assert!(matches!(
+            JobKey::parse("no-such-kind", "x"),
+            Err(JobKeyError::UnknownKind(_))
+        ));
+        assert!(matches!(
+            JobKey::parse("expire", "not-a-grant"),
+            Err(JobKeyError::BadKey { .. })
+        ));
+        assert!(matches!(
+            JobKey::parse("retire", "nocolon"),
+            Err(JobKeyError::BadKey { .. })
+        ));
+        assert!(matches!(
+            JobKey::parse("itsm_write", &format!("{}:bogus", RequestId::new())),
+            Err(JobKeyError::BadKey { .. })
+        ));
+    }
+}

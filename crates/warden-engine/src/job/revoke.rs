@@ -1,0 +1,95 @@
+//! `revoke`: remove a grant someone revoked (or an offboarding ended) from its target and
+//! confirm it. Act: remove every live account. Apply: the grant becomes `revoked`, only
+//! once the target confirmed every account gone.
+
+use warden_model::{GrantState, Timestamp};
+use warden_store::{AccountRecord, GrantId, GrantRecord, GrantTimes, Tx};
+
+use super::{Effect, WriteBack};
+use crate::{Engine, EngineError};
+
+impl Engine {
+    /// Removes every live account of grant `gid`, if it is `revoking`.
+    pub(crate) async fn act_revoke(&self, gid: GrantId) -> Result<Effect, EngineError> {
+        self.remove_live(gid, &[GrantState::Revoking]).await
+    }
+
+    /// Removes every live account of grant `gid` from its target, if the grant is in one
+    /// of `states`.
+    pub(crate) async fn remove_live(
+        &self,
+        gid: GrantId,
+        states: &[GrantState],
+    ) -> Result<Effect, EngineError> {
+        let Some(g) = self.store().grant(gid).await? else {
+            return Ok(Effect::Nothing);
+        };
+        if !states.contains(&g.state) {
+            return Ok(Effect::Nothing);
+        }
+        let live: Vec<AccountRecord> = self
+            .store()
+            .accounts(gid)
+            .await?
+            .into_iter()
+            .filter(|a| a.removed_at.is_none())
+            .collect();
+        self.remove_accounts(&live).await
+    }
+
+    /// The target confirmed every account of the grant gone: the grant becomes
+    /// `revoked`.
+    pub(crate) async fn confirm_revoked(
+        &self,
+        tx: &mut Tx,
+        gid: GrantId,
+        worker: &str,
+        effect: &Effect,
+    ) -> Result<(), EngineError> {
+        let Effect::Removed { generations } = effect else {
+            return Ok(());
+        };
+        let lag = |g: &GrantRecord, now: Timestamp| {
+            g.expires_at
+                .filter(|e| *e <= now)
+                .map(|e| now.unix_millis() - e.unix_millis())
+        };
+        let moved = self
+            .move_grant(
+                tx,
+                gid,
+                worker,
+                (GrantState::Revoking, GrantState::Revoked),
+                "grant.revoked",
+                |g, now| {
+                    let times = GrantTimes {
+                        revoked_at: Some(now),
+                        ..GrantTimes::default()
+                    };
+                    let data = serde_json::json!({
+                        "confirmed_at": now,
+                        "expires_at": g.expires_at,
+                        "lag_ms": lag(g, now),
+                        "generations": generations,
+                    });
+                    (times, data)
+                },
+            )
+            .await?;
+        if let Some(m) = &moved {
+            self.metrics().grants_revoked.inc();
+            for generation in generations {
+                tx.set_account_removed(gid, *generation, m.now).await?;
+            }
+            self.schedule_grant_writeback(tx, m.grant.request_id, WriteBack::Revoked, m.now)
+                .await?;
+        }
+        if let Some(ms) = moved.and_then(|m| lag(&m.grant, m.now)) {
+            #[expect(clippy::cast_precision_loss, reason = "a metric in seconds")]
+            self.metrics()
+                .expiry_lag_seconds
+                .observe(ms as f64 / 1_000.0);
+        }
+        Ok(())
+    }
+}
