@@ -232,27 +232,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Active grants whose `expires_at` is at or before `now`, earliest first: the expiry
-    /// sweep's work list, read from the `(state, expires_at)` index.
-    pub async fn grants_due_for_expiry(
-        &self,
-        now: Timestamp,
-        limit: u32,
-    ) -> Result<Vec<GrantRecord>, StoreError> {
-        on_conn!(&mut self.acquire().await?.conn(), c => {
-            let rows = sqlx::query(concat!(
-                "SELECT ", columns!(), " FROM grants \
-                 WHERE state = 'active' AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2"
-            ))
-            .bind(ms(now))
-            .bind(i64::from(limit))
-            .fetch_all(&mut **c)
-            .await
-            .map_err(db_err)?;
-            rows.iter().map(decode).collect()
-        })
-    }
-
     /// How many grants are in each state (states with none are left out). This counts the
     /// whole table: for tools and tests, not for every scrape ([`Store::live_grant_counts`]).
     pub async fn grant_counts(&self) -> Result<Vec<(GrantState, u64)>, StoreError> {

@@ -61,8 +61,8 @@ pub struct Job {
     pub id: JobId,
     /// What to do (`expire`, `provision`, …); the engine defines the words.
     pub kind: String,
-    /// What to do it to (usually a grant or request id).
-    pub target_id: String,
+    /// What it is about, as the engine wrote it (usually a grant or request id).
+    pub key: String,
     /// When it should run.
     pub due_at: Timestamp,
     /// Where it stands.
@@ -84,7 +84,7 @@ pub struct Job {
 /// The columns [`decode`] reads, as a literal so that queries stay `&'static str`.
 macro_rules! columns {
     () => {
-        "id, kind, target_id, due_at, state, attempts, lease_owner, lease_until, last_error, \
+        "id, kind, job_key, due_at, state, attempts, lease_owner, lease_until, last_error, \
          created_at, updated_at"
     };
 }
@@ -111,22 +111,22 @@ const CLAIM_SQLITE: &str = concat!(
 );
 
 impl Tx {
-    /// Schedules a job of `kind` on `target_id` to run at `due_at`.
+    /// Schedules a job of `kind` with key `key` to run at `due_at`.
     pub async fn schedule_job(
         &mut self,
         kind: &str,
-        target_id: &str,
+        key: &str,
         due_at: Timestamp,
         now: Timestamp,
     ) -> Result<JobId, StoreError> {
         let id = JobId::new();
         on_conn!(&mut self.conn(), c => sqlx::query(
-            "INSERT INTO jobs (id, kind, target_id, due_at, state, attempts, created_at, updated_at) \
+            "INSERT INTO jobs (id, kind, job_key, due_at, state, attempts, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)",
         )
         .bind(id.to_string())
         .bind(kind)
-        .bind(target_id)
+        .bind(key)
         .bind(ms(due_at))
         .bind(ms(now))
         .execute(&mut **c)
@@ -141,19 +141,19 @@ impl Tx {
     pub async fn schedule_job_once(
         &mut self,
         kind: &str,
-        target_id: &str,
+        key: &str,
         due_at: Timestamp,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let n = on_conn!(&mut self.conn(), c => sqlx::query(
-            "INSERT INTO jobs (id, kind, target_id, due_at, state, attempts, created_at, updated_at, singleton) \
+            "INSERT INTO jobs (id, kind, job_key, due_at, state, attempts, created_at, updated_at, singleton) \
              VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, 1) \
-             ON CONFLICT (kind, target_id) WHERE state = 'pending' AND singleton = 1 \
+             ON CONFLICT (kind, job_key) WHERE state = 'pending' AND singleton = 1 \
              DO NOTHING",
         )
         .bind(JobId::new().to_string())
         .bind(kind)
-        .bind(target_id)
+        .bind(key)
         .bind(ms(due_at))
         .bind(ms(now))
         .execute(&mut **c)
@@ -295,14 +295,14 @@ impl Store {
         })
     }
 
-    /// Whether a job of `kind` on `target_id` is pending.
-    pub async fn job_pending(&self, kind: &str, target_id: &str) -> Result<bool, StoreError> {
+    /// Whether a job of `kind` with key `key` is pending.
+    pub async fn job_pending(&self, kind: &str, key: &str) -> Result<bool, StoreError> {
         on_conn!(&mut self.acquire().await?.conn(), c => {
             let row = sqlx::query(
-                "SELECT id FROM jobs WHERE state = 'pending' AND kind = $1 AND target_id = $2 LIMIT 1",
+                "SELECT id FROM jobs WHERE state = 'pending' AND kind = $1 AND job_key = $2 LIMIT 1",
             )
             .bind(kind)
-            .bind(target_id)
+            .bind(key)
             .fetch_optional(&mut **c)
             .await
             .map_err(db_err)?;
@@ -327,7 +327,7 @@ fn decode(row: &impl RowExt) -> Result<Job, StoreError> {
     Ok(Job {
         id: row.parsed("id", str::parse)?,
         kind: row.text("kind")?,
-        target_id: row.text("target_id")?,
+        key: row.text("job_key")?,
         due_at: row.time("due_at")?,
         state: row.parsed("state", JobState::parse)?,
         attempts: count(row.int("attempts")?),

@@ -86,6 +86,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "ticket notes",
         include_str!("../migrations/0010_ticket_notes.sql"),
     ),
+    (
+        11,
+        "job key",
+        include_str!("../migrations/0011_job_key.sql"),
+    ),
 ];
 
 /// Which database a [`Store`] talks to.

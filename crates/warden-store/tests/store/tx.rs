@@ -51,7 +51,7 @@ both! {
         assert!(db.store.request(req.id).await.unwrap().is_some());
         assert_eq!(db.store.audit_after(0, 10).await.unwrap(), vec![ev]);
         let stored = db.store.job(job).await.unwrap().unwrap();
-        assert_eq!((stored.kind.as_str(), stored.target_id), ("expire", req.id.to_string()));
+        assert_eq!((stored.kind.as_str(), stored.key), ("expire", req.id.to_string()));
     }
 }
 
