@@ -1,5 +1,7 @@
-//! The engine's only source of time. Production uses [`SystemClock`]; tests drive a
-//! [`ManualClock`] so lifecycles run without sleeping.
+//! Where the engine's instants come from. Production injects [`SystemClock`] (one of the
+//! two readers of the wall clock, with the CLI's `crates/warden/src/clock.rs`); tests drive
+//! a [`ManualClock`] so lifecycles run without sleeping. Ids made with `Uuid::now_v7` also
+//! embed the time, for index order only: no decision or deadline is taken from them.
 
 use std::sync::Mutex;
 

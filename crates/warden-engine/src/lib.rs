@@ -47,7 +47,7 @@ pub struct EngineConfig {
     pub retry_max: std::time::Duration,
     /// The connector instances grants are provisioned through.
     pub targets: target::Targets,
-    /// How many target steps of one batch run at once.
+    /// How many act steps of one batch run at once.
     pub target_parallelism: usize,
     /// The key minted credentials are sealed under until delivered; `None` makes a
     /// random one that lives as long as the process.

@@ -1,11 +1,11 @@
 //! The worker: claims due jobs from the durable job table and runs them in two phases.
 //!
-//! First each claimed job's target step runs (`Engine::act`): the connector call, the
+//! First each claimed job's act step runs (`Engine::act`): the connector or ITSM call, the
 //! only I/O outside the store, run for the whole batch concurrently. Then one transaction
 //! applies every outcome (`Engine::apply`): the state change, its audit event, the
 //! follow-up job and the job's own completion, retry or end. Completion is fenced by the
 //! job's lease, so a job whose lease passed to another worker is never applied twice; the
-//! target steps are idempotent, so running one twice changes nothing on the target.
+//! act steps are idempotent, so running one twice changes nothing on the target.
 
 use std::time::Duration as StdDuration;
 
@@ -33,7 +33,7 @@ impl Engine {
         }
         let mut jobs = Vec::with_capacity(n);
         for job in claimed {
-            match JobKey::parse(&job.kind, &job.target_id) {
+            match JobKey::parse(&job.kind, &job.key) {
                 Ok(key) => jobs.push((job, key)),
                 Err(e) => self.job_failed(&job, worker, &EngineError::from(e)).await?,
             }
@@ -146,7 +146,7 @@ impl Engine {
         effect: &Effect,
     ) -> Result<(), EngineError> {
         if let Effect::Failed(e) = effect {
-            return self.target_failed(tx, job, key, worker, e).await;
+            return self.step_failed(tx, job, key, worker, e).await;
         }
         // Completion first, in the same transaction: a job whose lease passed to another
         // worker is skipped and none of its work is applied here.
@@ -205,11 +205,12 @@ impl Engine {
             .plus(Duration::from_seconds(delay.as_secs().max(1)).unwrap_or(Duration::MIN))
     }
 
-    /// A target refused or could not be reached. Transient: the job runs again after a
-    /// backoff and the grant stays where it is (a revoking grant keeps counting as
-    /// overdue). Permanent: the job ends, an alert is raised, and a grant that was being
-    /// provisioned fails; one being revoked stays `revoking`, never shown as revoked.
-    async fn target_failed(
+    /// An act step's target or ITSM refused or could not be reached. Transient: the job
+    /// runs again after a backoff (no sooner than an ITSM's `Retry-After`) and the grant
+    /// stays where it is (a revoking grant keeps counting as overdue; an expiring one moves
+    /// to `revoking`). Permanent: the job ends, an alert is raised, and a grant that was
+    /// being provisioned fails; one being revoked stays `revoking`, never shown as revoked.
+    async fn step_failed(
         &self,
         tx: &mut Tx,
         job: &Job,
@@ -266,7 +267,7 @@ impl Engine {
             return Ok(());
         }
         self.metrics().target_failures.inc();
-        tracing::error!(job = %job.id, kind = %job.kind, error = %e, "target step failed for good");
+        tracing::error!(job = %job.id, kind = %job.kind, error = %e, "act step failed for good");
         if let JobKey::Provision(g) = key
             && self
                 .move_grant(
@@ -320,7 +321,7 @@ impl Engine {
                         serde_json::json!({
                             "job": job.id.to_string(),
                             "kind": job.kind,
-                            "target": job.target_id,
+                            "key": job.key,
                             "error": error,
                         }),
                     ),

@@ -408,7 +408,7 @@ impl Crashed {
         self.rt.block_on(async {
             let pool = sqlx::SqlitePool::connect(&self.db).await.unwrap();
             let job = sqlx::query_as(
-                "SELECT state, attempts FROM jobs WHERE kind = 'provision' AND target_id = $1",
+                "SELECT state, attempts FROM jobs WHERE kind = 'provision' AND job_key = $1",
             )
             .bind(&self.grant)
             .fetch_one(&pool)

@@ -716,7 +716,7 @@ fn rt_request_is_decided_approved_provisioned_and_revoked_through_the_ticket() {
     );
     let dead: Vec<(String, String, Option<String>)> = tokio
         .block_on(
-            sqlx::query_as("SELECT kind, target_id, last_error FROM jobs WHERE state = 'dead'")
+            sqlx::query_as("SELECT kind, job_key, last_error FROM jobs WHERE state = 'dead'")
                 .fetch_all(&sqlite),
         )
         .unwrap();
@@ -725,7 +725,7 @@ fn rt_request_is_decided_approved_provisioned_and_revoked_through_the_ticket() {
     let retried: Vec<(String, String, i64, Option<String>)> = tokio
         .block_on(
             sqlx::query_as(
-                "SELECT kind, target_id, attempts, last_error FROM jobs \
+                "SELECT kind, job_key, attempts, last_error FROM jobs \
                  WHERE last_error IS NOT NULL ORDER BY created_at",
             )
             .fetch_all(&sqlite),
