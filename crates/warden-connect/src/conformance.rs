@@ -32,31 +32,9 @@ pub trait Probe: Send + Sync {
     async fn alive(&self, session: &mut Self::Session) -> bool;
 }
 
-/// The URL of test target `name` from `WARDEN_TEST_<NAME>_URL`. Without it the test is
-/// skipped (it says so), except under `CI=true`, where a missing target fails the run.
-pub fn target_url(name: &str) -> Option<String> {
-    let var = format!("WARDEN_TEST_{}_URL", name.to_ascii_uppercase());
-    match std::env::var(&var) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            skip(&format!(
-                "{var} is not set, so the {name} tests cannot reach {name}"
-            ));
-            None
-        }
-    }
-}
-
-/// Gives up on a test that cannot test what it is about here, saying why: outside CI it
-/// prints `skipped: {why}` and the caller returns; under `CI=true` it fails the test, so
-/// a run in CI never passes without testing.
-pub fn skip(why: &str) {
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true and this test cannot run: {why}"
-    );
-    eprintln!("skipped: {why}");
-}
+/// The URL of test target `name` from `WARDEN_TEST_<NAME>_URL`, and giving up on a test
+/// that cannot run here: the workspace's one rule for skipping (and for failing under CI).
+pub use warden_model::testing::{service_url as target_url, skip};
 
 /// What a suite run provisions with.
 pub struct Setup {

@@ -10,6 +10,8 @@ pub mod id;
 pub mod request;
 pub mod scope;
 pub mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod timestamp;
 
 pub use catalog::{

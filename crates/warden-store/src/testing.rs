@@ -33,15 +33,8 @@ pub async fn sqlite() -> (Store, tempfile::TempDir) {
 /// Returns `None` (saying so on stderr) when [`POSTGRES_URL_VAR`] is not set, except under
 /// `CI=true`, where a missing database is a failure rather than a skip.
 #[expect(clippy::panic, reason = "a test helper fails the test it cannot serve")]
-#[expect(clippy::print_stderr, reason = "a skipped test says why")]
 pub async fn postgres() -> Option<(Store, String)> {
-    let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{POSTGRES_URL_VAR} is not set, and CI requires PostgreSQL tests to run");
-        }
-        eprintln!("skipped: {POSTGRES_URL_VAR} is not set");
-        return None;
-    };
+    let admin_url = warden_model::testing::service_url("postgres")?;
     // A database per call: tests never see each other's rows and can run in parallel.
     let name = format!("warden_t_{}", uuid::Uuid::new_v4().simple());
     let mut admin = match PgConnection::connect(&admin_url).await {

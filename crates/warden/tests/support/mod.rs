@@ -12,6 +12,8 @@
     reason = "test code shared by test binaries that each use part of it"
 )]
 
+pub mod faults;
+
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
