@@ -4,7 +4,7 @@
 
 use warden_model::Timestamp;
 
-use crate::conn::{RowExt, ms, on_conn};
+use crate::conn::{Conn, RowExt, ms, on_conn};
 use crate::error::{StoreError, db_err};
 use crate::store::{Store, Tx};
 
@@ -59,15 +59,7 @@ impl Tx {
 
     /// Whether `mark` was already handled for `adapter`, as this transaction sees it.
     pub async fn itsm_marked(&mut self, adapter: &str, mark: &str) -> Result<bool, StoreError> {
-        on_conn!(&mut self.conn(), c => {
-            let row = sqlx::query("SELECT at FROM itsm_marks WHERE adapter = $1 AND mark = $2")
-                .bind(adapter)
-                .bind(mark)
-                .fetch_optional(&mut **c)
-                .await
-                .map_err(db_err)?;
-            Ok(row.is_some())
-        })
+        marked(&mut self.conn(), adapter, mark).await
     }
 
     /// Records webhook delivery `delivery` for `adapter` at `now`, first deleting every
@@ -123,15 +115,7 @@ impl Tx {
 impl Store {
     /// Whether `mark` was already handled for `adapter`.
     pub async fn itsm_marked(&self, adapter: &str, mark: &str) -> Result<bool, StoreError> {
-        on_conn!(&mut self.acquire().await?.conn(), c => {
-            let row = sqlx::query("SELECT at FROM itsm_marks WHERE adapter = $1 AND mark = $2")
-                .bind(adapter)
-                .bind(mark)
-                .fetch_optional(&mut **c)
-                .await
-                .map_err(db_err)?;
-            Ok(row.is_some())
-        })
+        marked(&mut self.acquire().await?.conn(), adapter, mark).await
     }
 
     /// The comment noted on `mark` for `adapter`: the ticket and the text.
@@ -177,4 +161,16 @@ impl Store {
             row.as_ref().map(|r| r.time("cursor")).transpose()
         })
     }
+}
+
+async fn marked(conn: &mut Conn<'_>, adapter: &str, mark: &str) -> Result<bool, StoreError> {
+    on_conn!(conn, c => {
+        let row = sqlx::query("SELECT at FROM itsm_marks WHERE adapter = $1 AND mark = $2")
+            .bind(adapter)
+            .bind(mark)
+            .fetch_optional(&mut **c)
+            .await
+            .map_err(db_err)?;
+        Ok(row.is_some())
+    })
 }
