@@ -572,4 +572,29 @@ mod tests {
             Err(JobKeyError::BadKey { .. })
         ));
     }
+
+    #[test]
+    fn an_itsm_failure_is_named_as_one_and_keeps_its_retry_after() {
+        let e = StepFailure::Itsm(warden_itsm::ItsmError::Transient {
+            message: "HTTP 429".into(),
+            retry_after: Some(std::time::Duration::from_secs(7)),
+            source: None,
+        });
+        assert!(e.is_transient());
+        assert_eq!(e.not_before(), Some(std::time::Duration::from_secs(7)));
+        assert!(e.to_string().contains("ITSM"), "{e}");
+        assert!(!e.to_string().contains("target"), "{e}");
+        let t = StepFailure::Timeout(std::time::Duration::from_millis(20_000));
+        assert!(t.is_transient());
+        assert_eq!(t.to_string(), "no answer within 20000 ms");
+    }
+
+    #[test]
+    fn an_internal_error_says_its_causes() {
+        let e = EngineError::from(JobKey::parse("nope", "x").unwrap_err());
+        assert_eq!(
+            e.describe(),
+            "internal error: a stored job does not parse: unknown job kind `nope`"
+        );
+    }
 }
