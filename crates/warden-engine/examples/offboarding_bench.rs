@@ -30,7 +30,7 @@ use std::time::Instant;
 
 use secrecy::SecretString;
 use warden_connect::{Prefix, Settings};
-use warden_engine::target::{Target, Targets};
+use warden_engine::connectors::{ConnectorInstance, Connectors};
 use warden_engine::{Engine, EngineConfig, SystemClock};
 use warden_model::{GrantState, Request};
 use warden_policy::{Bundle, SourceFile};
@@ -100,7 +100,7 @@ async fn main() {
     let mut targets = HashMap::new();
     targets.insert(
         "cache-redis".to_owned(),
-        Target {
+        ConnectorInstance {
             connector: Arc::new(connector),
             prefix,
         },
@@ -110,7 +110,7 @@ async fn main() {
         bundle(identities, false),
         Arc::new(SystemClock),
         EngineConfig {
-            targets: Targets::new(targets),
+            connectors: Connectors::new(targets),
             reconcile_every: None,
             ..EngineConfig::default()
         },

@@ -1,4 +1,4 @@
-//! Revocation on real targets: how many grants per second the worker provisions and then
+//! Revocation on real connectors: how many grants per second the worker provisions and then
 //! revokes (confirmed gone) when 10,000 fall due together, and how long after `expires_at`
 //! removal is confirmed when the worker runs on the wall clock.
 //!
@@ -61,8 +61,8 @@ use std::time::{Duration as StdDuration, Instant};
 use async_trait::async_trait;
 use secrecy::SecretString;
 use warden_connect::{ConnectError, Connector, Credential, Held, Kind, Prefix, Settings, Spec};
+use warden_engine::connectors::{ConnectorInstance, Connectors};
 use warden_engine::job::JobKind;
-use warden_engine::target::{Target, Targets};
 use warden_engine::{Clock, Engine, EngineConfig, ManualClock, SystemClock};
 use warden_model::{
     Duration, GrantState, IdentityId, Outcome, RequestState, RoleId, SystemId, Timestamp,
@@ -523,16 +523,16 @@ async fn open_store(args: &Args, dir: &tempfile::TempDir, tag: &str) -> (Store, 
     (Store::connect(&url).await.unwrap(), kind)
 }
 
-fn targets(p: &Place, connector: Arc<dyn Connector>, prefix: &Prefix) -> Targets {
+fn targets(p: &Place, connector: Arc<dyn Connector>, prefix: &Prefix) -> Connectors {
     let mut by_name = HashMap::new();
     by_name.insert(
         p.connector.to_owned(),
-        Target {
+        ConnectorInstance {
             connector,
             prefix: prefix.clone(),
         },
     );
-    Targets::new(by_name)
+    Connectors::new(by_name)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -571,8 +571,8 @@ async fn throughput(
         clock.clone(),
         EngineConfig {
             batch,
-            target_parallelism: parallelism,
-            targets: targets(p, timed.clone(), &prefix),
+            act_parallelism: parallelism,
+            connectors: targets(p, timed.clone(), &prefix),
             ..EngineConfig::default()
         },
     )
@@ -678,7 +678,7 @@ async fn lag(args: &Args, p: &Place, dir: &tempfile::TempDir, spread: u64) {
         bundle(),
         Arc::new(ManualClock::new(start)),
         EngineConfig {
-            targets: tg.clone(),
+            connectors: tg.clone(),
             ..EngineConfig::default()
         },
     )
@@ -714,7 +714,7 @@ async fn lag(args: &Args, p: &Place, dir: &tempfile::TempDir, spread: u64) {
         bundle(),
         Arc::new(SystemClock),
         EngineConfig {
-            targets: tg,
+            connectors: tg,
             ..EngineConfig::default()
         },
     )
@@ -871,7 +871,7 @@ async fn main() {
             }
         }
         println!(
-            "\n| target | batch | target_parallelism | provision grants/s | revoke grants/s | \
+            "\n| target | batch | act_parallelism | provision grants/s | revoke grants/s | \
              lag p50 / p99 / max (ms) | load |"
         );
         println!("|---|---|---|---|---|---|---|");

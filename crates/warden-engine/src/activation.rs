@@ -217,7 +217,7 @@ impl Engine {
         let next: Arc<Bundle> = self.bundle_by_hash(&active.hash).await?;
         // A bundle whose roles this server's connectors would not accept is never used
         // here: it keeps deciding with the one it has, and says why.
-        if let Err(errors) = self.targets().check_bundle(&next) {
+        if let Err(errors) = self.connectors().check_bundle(&next) {
             return Err(EngineError::Invalid(format!(
                 "the active bundle `{}` does not fit this server's connectors: {}",
                 active.hash,

@@ -5,6 +5,7 @@
 pub mod activation;
 pub mod approval;
 pub mod clock;
+pub mod connectors;
 pub mod credential;
 pub mod error;
 pub mod grant;
@@ -16,7 +17,6 @@ pub mod replay;
 pub mod revocation;
 pub mod seal;
 pub mod standing;
-pub mod target;
 pub mod view;
 pub mod worker;
 
@@ -46,9 +46,9 @@ pub struct EngineConfig {
     /// Longest retry delay.
     pub retry_max: std::time::Duration,
     /// The connector instances grants are provisioned through.
-    pub targets: target::Targets,
+    pub connectors: connectors::Connectors,
     /// How many act steps of one batch run at once.
-    pub target_parallelism: usize,
+    pub act_parallelism: usize,
     /// The key minted credentials are sealed under until delivered; `None` makes a
     /// random one that lives as long as the process.
     pub sealer: Option<Arc<seal::Sealer>>,
@@ -70,8 +70,8 @@ impl Default for EngineConfig {
             batch: 100,
             retry_base: std::time::Duration::from_secs(1),
             retry_max: std::time::Duration::from_secs(300),
-            targets: target::Targets::default(),
-            target_parallelism: 32,
+            connectors: connectors::Connectors::default(),
+            act_parallelism: 32,
             sealer: None,
             rotation_overlap: Duration::from_seconds(300).unwrap_or(Duration::MIN),
             reconcile_every: Duration::from_seconds(300),
@@ -199,8 +199,8 @@ impl Engine {
     }
 
     /// The connector instances.
-    pub fn targets(&self) -> &target::Targets {
-        &self.inner.config.targets
+    pub fn connectors(&self) -> &connectors::Connectors {
+        &self.inner.config.connectors
     }
 
     /// The ITSM instances.

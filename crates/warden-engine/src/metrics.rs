@@ -38,7 +38,7 @@ pub struct Metrics {
     pub expiry_lag_seconds: Histogram,
     /// Jobs that failed and will be retried.
     pub job_retries: Counter,
-    /// Target steps that failed for good (each also an `alert.target_failed` event).
+    /// Act steps whose target or ITSM failed for good (each also an `alert.target_failed` event).
     pub target_failures: Counter,
     /// What the last reconciliation of each connector found.
     pub drift: Family<DriftLabel, Gauge>,
@@ -101,7 +101,7 @@ impl Metrics {
         );
         registry.register(
             "warden_target_failures",
-            "Target steps that failed for good",
+            "Act steps whose target or ITSM failed for good",
             self.target_failures.clone(),
         );
         registry.register(

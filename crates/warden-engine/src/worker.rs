@@ -38,7 +38,7 @@ impl Engine {
                 Err(e) => self.job_failed(&job, worker, &EngineError::from(e)).await?,
             }
         }
-        let parallel = self.config().target_parallelism.max(1);
+        let parallel = self.config().act_parallelism.max(1);
         // Provisioning jobs are planned first and all their intent rows written in one
         // transaction, instead of one commit per job before its target call.
         // (Futures built in a loop rather than by a closure over `&Job`: such a closure

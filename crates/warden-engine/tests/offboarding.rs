@@ -19,7 +19,7 @@ use std::sync::Arc;
 use secrecy::SecretString;
 use warden_connect::conformance::target_url;
 use warden_connect::{Connector, Held, Prefix, Settings};
-use warden_engine::target::{Target, Targets};
+use warden_engine::connectors::{ConnectorInstance, Connectors};
 use warden_engine::{Engine, EngineConfig, EngineError, ManualClock};
 use warden_model::{GrantState, Request, RequestState, Timestamp};
 use warden_policy::Bundle;
@@ -109,7 +109,7 @@ async fn activating_a_bundle_that_disables_alice_removes_her_access_everywhere()
         let mut by_name = HashMap::new();
         by_name.insert(
             "cache-redis".to_owned(),
-            Target {
+            ConnectorInstance {
                 connector: redis(&url, &prefix).await,
                 prefix: prefix.clone(),
             },
@@ -123,7 +123,7 @@ async fn activating_a_bundle_that_disables_alice_removes_her_access_everywhere()
             bundle(),
             clock.clone(),
             EngineConfig {
-                targets: Targets::new(by_name),
+                connectors: Connectors::new(by_name),
                 ..EngineConfig::default()
             },
         )

@@ -21,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use warden_connect::conformance::target_url;
 use warden_connect::proxy::Proxy;
 use warden_connect::{Connector, Held, Prefix, Settings};
-use warden_engine::target::{Target, Targets};
+use warden_engine::connectors::{ConnectorInstance, Connectors};
 use warden_engine::{Engine, EngineConfig, EngineError, ManualClock};
 use warden_model::{Duration, GrantState, Request, Timestamp};
 use warden_policy::Bundle;
@@ -111,7 +111,7 @@ async fn env(url: &str, via: &str, config: EngineConfig, rotate: bool) -> Env {
     let mut by_name = HashMap::new();
     by_name.insert(
         "cache-redis".to_owned(),
-        Target {
+        ConnectorInstance {
             connector,
             prefix: prefix.clone(),
         },
@@ -120,7 +120,7 @@ async fn env(url: &str, via: &str, config: EngineConfig, rotate: bool) -> Env {
     let clock = Arc::new(ManualClock::new(t0()));
     let bundle = bundle(rotate);
     let config = EngineConfig {
-        targets: Targets::new(by_name),
+        connectors: Connectors::new(by_name),
         ..config
     };
     let engine = Engine::new(store, bundle, clock.clone(), config)
@@ -370,12 +370,12 @@ async fn hostile_grants_entries_stop_the_bundle_before_any_target_sees_them() {
     let mut by_name = HashMap::new();
     by_name.insert(
         "cache-redis".to_owned(),
-        Target {
+        ConnectorInstance {
             connector: redis(&url, &prefix).await,
             prefix,
         },
     );
-    let targets = Targets::new(by_name);
+    let targets = Connectors::new(by_name);
     assert!(targets.check_bundle(&bundle(false)).is_ok());
     for hostile in [
         r#"grants = ["~session:*", "on", ">hunter2"]"#,

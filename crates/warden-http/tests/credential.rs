@@ -21,7 +21,7 @@ use secrecy::SecretString;
 use serde_json::json;
 use warden_connect::conformance::target_url;
 use warden_connect::{Prefix, Settings};
-use warden_engine::target::{Target, Targets};
+use warden_engine::connectors::{ConnectorInstance, Connectors};
 use warden_engine::{Engine, EngineConfig, ManualClock};
 use warden_model::Timestamp;
 use warden_store::testing;
@@ -46,7 +46,7 @@ async fn credential_is_delivered_once_and_bulk_revocation_confirms_each_grant() 
     let mut by_name = HashMap::new();
     by_name.insert(
         "cache-redis".to_owned(),
-        Target {
+        ConnectorInstance {
             connector: Arc::new(connector),
             prefix,
         },
@@ -62,7 +62,7 @@ async fn credential_is_delivered_once_and_bulk_revocation_confirms_each_grant() 
         bundle,
         clock.clone(),
         EngineConfig {
-            targets: Targets::new(by_name),
+            connectors: Connectors::new(by_name),
             ..EngineConfig::default()
         },
     )

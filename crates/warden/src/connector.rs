@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use toml::Spanned;
 use warden_connect::{ConnectError, Connector, Kind, Prefix, Settings};
-use warden_engine::target::{Target, Targets};
+use warden_engine::connectors::{ConnectorInstance, Connectors};
 
 use crate::config::{redacted, shown};
 
@@ -201,7 +201,7 @@ pub fn check_kinds(
 }
 
 /// Builds every configured connector on its crate.
-pub async fn build(configs: &[ConnectorConfig]) -> Result<Targets, ConnectError> {
+pub async fn build(configs: &[ConnectorConfig]) -> Result<Connectors, ConnectError> {
     let mut by_name = HashMap::new();
     for c in configs {
         let prefix = Prefix::parse(&c.prefix)?;
@@ -218,7 +218,7 @@ pub async fn build(configs: &[ConnectorConfig]) -> Result<Targets, ConnectError>
             Kind::Rabbitmq => Arc::new(warden_connect_rabbitmq::connect(&settings).await?),
             Kind::Ldap => Arc::new(warden_connect_ldap::connect(&settings).await?),
         };
-        by_name.insert(c.name.clone(), Target { connector, prefix });
+        by_name.insert(c.name.clone(), ConnectorInstance { connector, prefix });
     }
-    Ok(Targets::new(by_name))
+    Ok(Connectors::new(by_name))
 }

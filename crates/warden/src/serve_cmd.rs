@@ -20,10 +20,10 @@ pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
     runtime.block_on(async move {
         let store = setup::open_store(&config).await?;
         let bundle = load_bundle(&config.bundle.path)?;
-        let targets = connector::build(&config.connectors)
+        let connectors = connector::build(&config.connectors)
             .await
             .context("cannot set up the connectors")?;
-        match targets.check_bundle(&bundle) {
+        match connectors.check_bundle(&bundle) {
             Ok(unconfigured) => {
                 for w in unconfigured {
                     tracing::warn!("{w}: its grants will fail to provision");
@@ -39,7 +39,7 @@ pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
             approval_window: config.lifecycle.approval_window,
             lease: std::time::Duration::from_secs(config.worker.lease.seconds()),
             batch: config.worker.batch,
-            targets,
+            connectors,
             sealer: Some(Arc::new(Sealer::new(key))),
             rotation_overlap: config.provisioning.rotation_overlap,
             reconcile_every: Some(config.provisioning.reconcile_every),
@@ -172,7 +172,7 @@ async fn reload_on_hangup(
                     continue;
                 }
             };
-            if let Err(errors) = engine.targets().check_bundle(&bundle) {
+            if let Err(errors) = engine.connectors().check_bundle(&bundle) {
                 tracing::error!(path = %path.display(), errors = %errors.join("; "), "SIGHUP: the bundle does not fit the connectors; the active one stays");
                 continue;
             }

@@ -468,7 +468,7 @@ impl Engine {
         Ok(Some(Moved { grant, now, times }))
     }
 
-    /// Removes `accounts` from their targets: every generation confirmed gone, or the
+    /// Removes `accounts` from their connectors: every generation confirmed gone, or the
     /// first target failure.
     pub(crate) async fn remove_accounts(
         &self,
@@ -476,7 +476,7 @@ impl Engine {
     ) -> Result<Effect, EngineError> {
         let mut generations = Vec::new();
         for a in accounts {
-            let Some(target) = self.targets().get(&a.connector) else {
+            let Some(target) = self.connectors().get(&a.connector) else {
                 return Ok(Effect::Failed(
                     ConnectError::Permanent(format!(
                         "connector `{}` is not configured",

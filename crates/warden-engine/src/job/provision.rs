@@ -20,8 +20,8 @@ use warden_policy::Bundle;
 use warden_store::{GrantId, GrantRecord, GrantTimes, NewAccount, Tx};
 
 use super::{Effect, JobKey, Moved, WriteBack, schedule};
+use crate::connectors::ConnectorInstance;
 use crate::standing::{Barred, standing};
-use crate::target::Target;
 use crate::{Engine, EngineError};
 
 /// A provisioning job's plan: its outcome already known, or a target call to make.
@@ -36,7 +36,7 @@ pub(crate) enum Plan {
 pub(crate) struct Planned {
     grant: GrantId,
     subject: IdentityId,
-    target: Target,
+    target: ConnectorInstance,
     spec: Spec,
     rotate_every: Option<Duration>,
     /// The row written before the call.
@@ -66,7 +66,7 @@ pub(crate) enum Placement {
 /// A grant's connector, as the bundle that decided the grant names it.
 pub(crate) struct Placed {
     pub(crate) name: String,
-    pub(crate) target: Target,
+    pub(crate) target: ConnectorInstance,
     pub(crate) grants: Vec<String>,
     pub(crate) rotate_every: Option<Duration>,
 }
@@ -92,7 +92,7 @@ impl Engine {
         else {
             return Ok(Placement::RecordOnly);
         };
-        let Some(target) = self.targets().get(&name).cloned() else {
+        let Some(target) = self.connectors().get(&name).cloned() else {
             return Ok(Placement::Missing(name));
         };
         let role = catalog.roles.get(&g.role);
@@ -123,7 +123,7 @@ impl Engine {
     /// The account of generation `generation` of grant `g` on `target`.
     pub(crate) fn spec(
         &self,
-        target: &Target,
+        target: &ConnectorInstance,
         g: &GrantRecord,
         generation: u32,
         grants: &[String],
@@ -141,7 +141,7 @@ impl Engine {
     pub(crate) fn intent(
         &self,
         name: &str,
-        target: &Target,
+        target: &ConnectorInstance,
         grant: GrantId,
         generation: u32,
         spec: &Spec,

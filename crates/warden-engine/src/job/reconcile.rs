@@ -24,7 +24,7 @@ pub(crate) struct Drift {
 impl Engine {
     /// Observes connector `name`'s target against the live account rows.
     pub(crate) async fn act_reconcile(&self, name: &str) -> Result<Effect, EngineError> {
-        let Some(target) = self.targets().get(name) else {
+        let Some(target) = self.connectors().get(name) else {
             return Ok(Effect::Nothing);
         };
         // Rows first, then the target: an account made between the two reads shows on
@@ -118,7 +118,7 @@ impl Engine {
         }
         let now = self.now();
         let mut tx = self.store().begin().await?;
-        for name in self.targets().names() {
+        for name in self.connectors().names() {
             let key = JobKey::Reconcile {
                 connector: name.to_owned(),
             };

@@ -9,7 +9,7 @@ use warden_policy::Bundle;
 
 /// One configured connector instance.
 #[derive(Clone)]
-pub struct Target {
+pub struct ConnectorInstance {
     /// The connector.
     pub connector: Arc<dyn Connector>,
     /// The prefix of the accounts it creates.
@@ -18,22 +18,22 @@ pub struct Target {
 
 /// Connector instances by name (`[[connector]] name`, as systems name them).
 #[derive(Clone, Default)]
-pub struct Targets(Arc<HashMap<String, Target>>);
+pub struct Connectors(Arc<HashMap<String, ConnectorInstance>>);
 
-impl std::fmt::Debug for Targets {
+impl std::fmt::Debug for Connectors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.names()).finish()
     }
 }
 
-impl Targets {
+impl Connectors {
     /// The instances in `by_name`.
-    pub fn new(by_name: HashMap<String, Target>) -> Self {
+    pub fn new(by_name: HashMap<String, ConnectorInstance>) -> Self {
         Self(Arc::new(by_name))
     }
 
     /// The instance named `name`.
-    pub fn get(&self, name: &str) -> Option<&Target> {
+    pub fn get(&self, name: &str) -> Option<&ConnectorInstance> {
         self.0.get(name)
     }
 
