@@ -9,12 +9,12 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
 use time::macros::format_description;
-use warden_model::Timestamp;
+use warden_model::{ApprovalDecision, Timestamp};
 
 use crate::adapter::{Adapter, Http, Intake, MAX_POLL_PAGES, poll_from, str_at, text_of};
 use crate::config::{IdentityMatch, ItsmConfig};
 use crate::error::{ConfigError, ItsmError};
-use crate::ticket::{ApprovalDecision, Ticket, TicketApproval, TicketRef};
+use crate::ticket::{Ticket, TicketApproval, TicketRef};
 
 /// The Jira Service Management adapter.
 pub struct Jira {

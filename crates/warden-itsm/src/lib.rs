@@ -58,4 +58,6 @@ pub use mapping::{MappingError, map};
 /// The header map webhooks are verified against (the `http` crate's, as servers use).
 pub use reqwest::header::HeaderMap;
 pub use signature::{DeliveryId, SignatureError, Verifier};
-pub use ticket::{ApprovalDecision, Ticket, TicketApproval, TicketRef};
+pub use ticket::{Ticket, TicketApproval, TicketRef};
+// The model's type, re-exported because [`TicketApproval`] carries it.
+pub use warden_model::ApprovalDecision;

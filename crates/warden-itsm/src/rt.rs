@@ -8,14 +8,14 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
-use warden_model::Timestamp;
+use warden_model::{ApprovalDecision, Timestamp};
 
 use crate::adapter::{
     Adapter, Http, Intake, MAX_POLL_PAGES, format_sql_time, poll_from, str_at, text_of,
 };
 use crate::config::{ApprovalConfig, IdentityMatch, ItsmConfig};
 use crate::error::{ConfigError, ItsmError};
-use crate::ticket::{ApprovalDecision, Ticket, TicketApproval, TicketRef};
+use crate::ticket::{Ticket, TicketApproval, TicketRef};
 
 /// Statuses of RT's default lifecycle that end a ticket.
 const CLOSED: [&str; 3] = ["resolved", "rejected", "deleted"];

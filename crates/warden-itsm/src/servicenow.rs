@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
-use warden_model::Timestamp;
+use warden_model::{ApprovalDecision, Timestamp};
 
 use crate::adapter::{
     Adapter, Http, Intake, MAX_POLL_PAGES, format_sql_time, parse_sql_time, poll_from, str_at,
@@ -17,7 +17,7 @@ use crate::adapter::{
 };
 use crate::config::{FieldMap, ItsmConfig};
 use crate::error::{ConfigError, ItsmError};
-use crate::ticket::{ApprovalDecision, Ticket, TicketApproval, TicketRef};
+use crate::ticket::{Ticket, TicketApproval, TicketRef};
 
 const TABLE: &str = "/api/now/table/sc_req_item";
 const APPROVALS: &str = "/api/now/table/sysapproval_approver";
