@@ -12,7 +12,7 @@ use time::macros::format_description;
 use warden_model::{Request, Timestamp};
 
 use crate::config::ItsmConfig;
-use crate::error::{ConfigError, ItsmError};
+use crate::error::{ItsmConfigError, ItsmError};
 use crate::ticket::{Ticket, TicketApproval, TicketRef};
 
 /// What a verified webhook asks Warden to do.
@@ -53,13 +53,15 @@ pub trait Adapter: Send + Sync {
 }
 
 /// Builds the adapter for one `[[itsm]]` block (secrets already loaded).
-pub fn build(config: &ItsmConfig) -> Result<Box<dyn Adapter>, ConfigError> {
+pub fn build(config: &ItsmConfig) -> Result<Box<dyn Adapter>, ItsmConfigError> {
     config.validate()?;
     Ok(match config.kind {
-        crate::config::Kind::Rt => Box::new(crate::rt::Rt::new(config)?),
-        crate::config::Kind::Servicenow => Box::new(crate::servicenow::ServiceNow::new(config)?),
-        crate::config::Kind::Jira => Box::new(crate::jira::Jira::new(config)?),
-        crate::config::Kind::Generic => Box::new(crate::generic::Generic::new(config)),
+        crate::config::ItsmKind::Rt => Box::new(crate::rt::Rt::new(config)?),
+        crate::config::ItsmKind::Servicenow => {
+            Box::new(crate::servicenow::ServiceNow::new(config)?)
+        }
+        crate::config::ItsmKind::Jira => Box::new(crate::jira::Jira::new(config)?),
+        crate::config::ItsmKind::Generic => Box::new(crate::generic::Generic::new(config)),
     })
 }
 
@@ -86,7 +88,10 @@ const ERROR_BODY_CHARS: usize = 200;
 
 impl Http {
     /// A client for `config`; `token_scheme_is_rt` picks RT's `token` scheme over `Bearer`.
-    pub(crate) fn new(config: &ItsmConfig, token_scheme_is_rt: bool) -> Result<Self, ConfigError> {
+    pub(crate) fn new(
+        config: &ItsmConfig,
+        token_scheme_is_rt: bool,
+    ) -> Result<Self, ItsmConfigError> {
         let base = config.base_url()?;
         let auth = match (&config.username, &config.password) {
             (Some(u), Some(p)) => Auth::Basic(u.clone(), p.clone()),
@@ -99,7 +104,7 @@ impl Http {
             .connect_timeout(StdDuration::from_secs(5))
             .build()
             .map_err(|e| {
-                ConfigError::new(&config.name, format!("cannot build an HTTP client: {e}"))
+                ItsmConfigError::new(&config.name, format!("cannot build an HTTP client: {e}"))
             })?;
         Ok(Self { client, base, auth })
     }

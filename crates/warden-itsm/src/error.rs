@@ -51,14 +51,14 @@ impl ItsmError {
 /// The `[[itsm]]` configuration cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("itsm `{name}`: {message}")]
-pub struct ConfigError {
+pub struct ItsmConfigError {
     /// The adapter's name.
     pub name: String,
     /// What is wrong.
     pub message: String,
 }
 
-impl ConfigError {
+impl ItsmConfigError {
     pub(crate) fn new(name: &str, message: impl Into<String>) -> Self {
         Self {
             name: name.to_owned(),

@@ -13,7 +13,7 @@ use warden_model::{ApprovalDecision, Timestamp};
 
 use crate::adapter::{Adapter, Http, Intake, MAX_POLL_PAGES, poll_from, str_at, text_of};
 use crate::config::{IdentityMatch, ItsmConfig};
-use crate::error::{ConfigError, ItsmError};
+use crate::error::{ItsmConfigError, ItsmError};
 use crate::ticket::{Ticket, TicketApproval, TicketRef};
 
 /// The Jira Service Management adapter.
@@ -26,7 +26,7 @@ pub struct Jira {
 
 impl Jira {
     /// An adapter for one `[[itsm]]` block of kind `jira`.
-    pub fn new(config: &ItsmConfig) -> Result<Self, ConfigError> {
+    pub fn new(config: &ItsmConfig) -> Result<Self, ItsmConfigError> {
         Ok(Self {
             name: config.name.clone(),
             http: Http::new(config, false)?,

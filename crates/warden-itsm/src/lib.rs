@@ -50,10 +50,10 @@ pub mod writeback;
 
 pub use adapter::{Adapter, Intake, build};
 pub use config::{
-    ApprovalConfig, FieldMap, IdentityConfig, IdentityMatch, ItsmConfig, Kind, RevokeOnClose,
+    ApprovalConfig, FieldMap, IdentityConfig, IdentityMatch, ItsmConfig, ItsmKind, RevokeOnClose,
     SignatureKind,
 };
-pub use error::{ConfigError, ItsmError};
+pub use error::{ItsmConfigError, ItsmError};
 pub use mapping::{MappingError, map};
 /// The header map webhooks are verified against (the `http` crate's, as servers use).
 pub use reqwest::header::HeaderMap;

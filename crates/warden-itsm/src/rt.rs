@@ -14,7 +14,7 @@ use crate::adapter::{
     Adapter, Http, Intake, MAX_POLL_PAGES, format_sql_time, poll_from, str_at, text_of,
 };
 use crate::config::{ApprovalConfig, IdentityMatch, ItsmConfig};
-use crate::error::{ConfigError, ItsmError};
+use crate::error::{ItsmConfigError, ItsmError};
 use crate::ticket::{Ticket, TicketApproval, TicketRef};
 
 /// Statuses of RT's default lifecycle that end a ticket.
@@ -32,7 +32,7 @@ pub struct Rt {
 
 impl Rt {
     /// An adapter for one `[[itsm]]` block of kind `rt`.
-    pub fn new(config: &ItsmConfig) -> Result<Self, ConfigError> {
+    pub fn new(config: &ItsmConfig) -> Result<Self, ItsmConfigError> {
         Ok(Self {
             name: config.name.clone(),
             http: Http::new(config, true)?,

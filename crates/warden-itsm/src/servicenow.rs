@@ -16,7 +16,7 @@ use crate::adapter::{
     text_of,
 };
 use crate::config::{FieldMap, ItsmConfig};
-use crate::error::{ConfigError, ItsmError};
+use crate::error::{ItsmConfigError, ItsmError};
 use crate::ticket::{Ticket, TicketApproval, TicketRef};
 
 const TABLE: &str = "/api/now/table/sc_req_item";
@@ -44,7 +44,7 @@ pub struct ServiceNow {
 
 impl ServiceNow {
     /// An adapter for one `[[itsm]]` block of kind `servicenow`.
-    pub fn new(config: &ItsmConfig) -> Result<Self, ConfigError> {
+    pub fn new(config: &ItsmConfig) -> Result<Self, ItsmConfigError> {
         let mut names: Vec<String> = BASE_FIELDS.iter().map(|s| (*s).to_owned()).collect();
         names.push("opened_at".into());
         if let Some(f) = &config.fields {
@@ -60,7 +60,7 @@ impl ServiceNow {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
             {
-                return Err(ConfigError::new(
+                return Err(ItsmConfigError::new(
                     &config.name,
                     format!("`{n}` is not a ServiceNow field name (letters, digits, `_` and `.`)"),
                 ));

@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 use warden_model::Timestamp;
 
 use crate::config::{ItsmConfig, SignatureKind};
-use crate::error::ConfigError;
+use crate::error::ItsmConfigError;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -94,13 +94,13 @@ pub(crate) fn standard_webhooks_keys(
 
 impl Verifier {
     /// A verifier for the adapter's signature scheme and secrets.
-    pub fn new(config: &ItsmConfig) -> Result<Self, ConfigError> {
+    pub fn new(config: &ItsmConfig) -> Result<Self, ItsmConfigError> {
         Self::from_parts(
             config.signature,
             &config.signature_header(),
             &config.secrets,
         )
-        .map_err(|m| ConfigError::new(&config.name, m))
+        .map_err(|m| ItsmConfigError::new(&config.name, m))
     }
 
     /// A verifier from its parts (tests and callers without a full configuration).
