@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use warden_connect::ConnectError;
+/// A webhook delivery's headers, as [`Engine::itsm_webhook`] reads them.
+pub use warden_itsm::Headers;
 use warden_itsm::writeback;
 use warden_itsm::{
     Adapter, ApprovalDecision as TicketDecision, IdentityMatch, ItsmConfig, ItsmError, Verifier,
@@ -141,7 +143,7 @@ impl Engine {
     pub async fn itsm_webhook(
         &self,
         name: &str,
-        headers: &warden_itsm::HeaderMap,
+        headers: &warden_itsm::Headers,
         body: &[u8],
     ) -> Result<Delivery, EngineError> {
         let inst = self

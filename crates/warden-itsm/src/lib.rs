@@ -40,6 +40,7 @@ pub mod adapter;
 pub mod config;
 pub mod error;
 pub mod generic;
+pub mod header;
 pub mod jira;
 pub mod mapping;
 pub mod rt;
@@ -54,9 +55,8 @@ pub use config::{
     SignatureKind,
 };
 pub use error::{ItsmConfigError, ItsmError};
+pub use header::Headers;
 pub use mapping::{MappingError, map};
-/// The header map webhooks are verified against (the `http` crate's, as servers use).
-pub use reqwest::header::HeaderMap;
 pub use signature::{DeliveryId, SignatureError, Verifier};
 pub use ticket::{Ticket, TicketApproval, TicketRef};
 // The model's type, re-exported because [`TicketApproval`] carries it.
