@@ -13,7 +13,7 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-#[path = "../../warden-itsm/tests/support/mod.rs"]
+#[path = "../../warden-itsm-adapters/tests/support/mod.rs"]
 mod support;
 
 use std::collections::HashMap;
@@ -33,7 +33,7 @@ const SECRET: &str = "jira-webhook-secret";
 
 fn fixture(name: &str) -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../warden-itsm/tests/fixtures/jira")
+        .join("../warden-itsm-adapters/tests/fixtures/jira")
         .join(name);
     std::fs::read_to_string(p).unwrap()
 }
@@ -118,7 +118,7 @@ async fn engine_with(store: warden_store::Store, c: ItsmConfig, clock: Arc<Manua
     by_name.insert(
         "jira".to_owned(),
         ItsmInstance {
-            adapter: Arc::from(warden_itsm::build(&c).unwrap()),
+            adapter: Arc::from(warden_itsm_adapters::build(&c).unwrap()),
             verifier: Arc::new(Verifier::new(&c).unwrap()),
             config: Arc::new(c),
         },

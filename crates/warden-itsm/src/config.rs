@@ -372,7 +372,7 @@ impl ItsmConfig {
     }
 
     /// The base URL without a trailing slash.
-    pub(crate) fn base_url(&self) -> Result<String, ItsmConfigError> {
+    pub fn base_url(&self) -> Result<String, ItsmConfigError> {
         self.url
             .as_deref()
             .map(|u| u.trim_end_matches('/').to_owned())

@@ -11,13 +11,14 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use warden_model::{ApprovalDecision, Timestamp};
 
-use crate::adapter::{
-    Adapter, Http, Intake, MAX_POLL_PAGES, format_sql_time, parse_sql_time, poll_from, str_at,
-    text_of,
+use warden_itsm::{
+    Adapter, FieldMap, Intake, ItsmConfig, ItsmConfigError, ItsmError, Ticket, TicketApproval,
+    TicketRef,
 };
-use crate::config::{FieldMap, ItsmConfig};
-use crate::error::{ItsmConfigError, ItsmError};
-use crate::ticket::{Ticket, TicketApproval, TicketRef};
+
+use crate::http::{
+    Http, MAX_POLL_PAGES, format_sql_time, parse_sql_time, poll_from, str_at, text_of,
+};
 
 const TABLE: &str = "/api/now/table/sc_req_item";
 const APPROVALS: &str = "/api/now/table/sysapproval_approver";

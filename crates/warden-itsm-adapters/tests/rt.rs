@@ -12,9 +12,9 @@ mod support;
 
 use support::{Route, directory, fixture, serve};
 use warden_itsm::{
-    ApprovalDecision, Headers, Intake, ItsmConfig, ItsmError, SignatureError, Verifier, adapter,
-    map,
+    ApprovalDecision, Headers, Intake, ItsmConfig, ItsmError, SignatureError, Verifier, map,
 };
+use warden_itsm_adapters as adapter;
 use warden_model::Timestamp;
 
 /// The test RT's webhook secret (scripts/services.d/rt.sh).

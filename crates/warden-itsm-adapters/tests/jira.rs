@@ -14,9 +14,9 @@ use std::time::Duration as StdDuration;
 
 use support::{Route, directory, fixture, serve};
 use warden_itsm::{
-    ApprovalDecision, Headers, Intake, ItsmConfig, ItsmError, SignatureError, Verifier, adapter,
-    map,
+    ApprovalDecision, Headers, Intake, ItsmConfig, ItsmError, SignatureError, Verifier, map,
 };
+use warden_itsm_adapters as adapter;
 use warden_model::Timestamp;
 
 fn config(url: &str) -> ItsmConfig {

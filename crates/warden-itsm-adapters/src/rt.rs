@@ -10,12 +10,12 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use warden_model::{ApprovalDecision, Timestamp};
 
-use crate::adapter::{
-    Adapter, Http, Intake, MAX_POLL_PAGES, format_sql_time, poll_from, str_at, text_of,
+use warden_itsm::{
+    Adapter, ApprovalConfig, IdentityMatch, Intake, ItsmConfig, ItsmConfigError, ItsmError, Ticket,
+    TicketApproval, TicketRef,
 };
-use crate::config::{ApprovalConfig, IdentityMatch, ItsmConfig};
-use crate::error::{ItsmConfigError, ItsmError};
-use crate::ticket::{Ticket, TicketApproval, TicketRef};
+
+use crate::http::{Http, MAX_POLL_PAGES, format_sql_time, poll_from, str_at, text_of};
 
 /// Statuses of RT's default lifecycle that end a ticket.
 const CLOSED: [&str; 3] = ["resolved", "rejected", "deleted"];

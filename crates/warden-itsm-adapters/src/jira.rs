@@ -11,10 +11,12 @@ use serde_json::{Value, json};
 use time::macros::format_description;
 use warden_model::{ApprovalDecision, Timestamp};
 
-use crate::adapter::{Adapter, Http, Intake, MAX_POLL_PAGES, poll_from, str_at, text_of};
-use crate::config::{IdentityMatch, ItsmConfig};
-use crate::error::{ItsmConfigError, ItsmError};
-use crate::ticket::{Ticket, TicketApproval, TicketRef};
+use warden_itsm::{
+    Adapter, IdentityMatch, Intake, ItsmConfig, ItsmConfigError, ItsmError, Ticket, TicketApproval,
+    TicketRef,
+};
+
+use crate::http::{Http, MAX_POLL_PAGES, poll_from, str_at, text_of};
 
 /// The Jira Service Management adapter.
 pub struct Jira {

@@ -16,7 +16,8 @@ mod support;
 use std::time::Duration as StdDuration;
 
 use support::{Route, serve_on};
-use warden_itsm::{ApprovalDecision, Headers, Intake, ItsmConfig, Verifier, adapter, map};
+use warden_itsm::{ApprovalDecision, Headers, Intake, ItsmConfig, Verifier, map};
+use warden_itsm_adapters as adapter;
 use warden_model::{IdentityId, Timestamp};
 
 /// The RT under test, or `None` (test skipped) when `WARDEN_TEST_RT_URL` is unset; under
