@@ -21,7 +21,7 @@ use ldap3::{
 };
 use secrecy::ExposeSecret;
 use tokio::sync::Mutex;
-use warden_connect::{ConnectError, Connector, Credential, Held, Kind, Settings, Spec};
+use warden_connect::{ConnectError, Connector, ConnectorKind, Credential, Held, Settings, Spec};
 
 use crate::config::Config;
 use crate::dn::Dn;
@@ -257,12 +257,12 @@ impl LdapConnector {
 
 #[async_trait]
 impl Connector for LdapConnector {
-    fn kind(&self) -> Kind {
-        Kind::Ldap
+    fn kind(&self) -> ConnectorKind {
+        ConnectorKind::Ldap
     }
 
     fn check_grants(&self, grants: &[String]) -> Result<(), ConnectError> {
-        Kind::Ldap.check_grants(grants)?;
+        ConnectorKind::Ldap.check_grants(grants)?;
         for g in grants {
             self.managed_group(g).map_err(|why| {
                 ConnectError::Config(format!(

@@ -20,7 +20,7 @@ use mysql_async::{Conn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
 use secrecy::ExposeSecret;
 use warden_connect::kind::{MariadbPrivilege, mariadb_privilege};
 use warden_connect::{
-    AccountName, ConnectError, Connector, Credential, Held, Kind, Prefix, Settings, Spec,
+    AccountName, ConnectError, Connector, ConnectorKind, Credential, Held, Prefix, Settings, Spec,
     generate_password,
 };
 
@@ -323,13 +323,13 @@ async fn within<T>(
 
 #[async_trait]
 impl Connector for MariadbConnector {
-    fn kind(&self) -> Kind {
-        Kind::Mariadb
+    fn kind(&self) -> ConnectorKind {
+        ConnectorKind::Mariadb
     }
 
     async fn provision(&self, spec: &Spec) -> Result<Option<Credential>, ConnectError> {
         let user = self.owned(spec.account.as_str())?;
-        Kind::Mariadb.check_grants(&spec.grants)?;
+        ConnectorKind::Mariadb.check_grants(&spec.grants)?;
         let privileges = spec
             .grants
             .iter()

@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::config::SslMode;
 use warden_connect::{
-    AccountName, ConnectError, Connector, Credential, Held, Kind, Prefix, Settings, Spec,
+    AccountName, ConnectError, Connector, ConnectorKind, Credential, Held, Prefix, Settings, Spec,
     generate_password,
 };
 
@@ -149,7 +149,7 @@ impl PostgresConnector {
 
     /// Checks `grants` as group role names this connector may hand out.
     fn groups(&self, grants: &[String]) -> Result<(), ConnectError> {
-        Kind::Postgres.check_grants(grants)?;
+        ConnectorKind::Postgres.check_grants(grants)?;
         for g in grants {
             if REFUSED_GROUPS.contains(&g.as_str()) {
                 return Err(ConnectError::Config(format!(
@@ -169,8 +169,8 @@ impl PostgresConnector {
 
 #[async_trait]
 impl Connector for PostgresConnector {
-    fn kind(&self) -> Kind {
-        Kind::Postgres
+    fn kind(&self) -> ConnectorKind {
+        ConnectorKind::Postgres
     }
 
     fn check_grants(&self, grants: &[String]) -> Result<(), ConnectError> {

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use warden_connect::kind::{self, RabbitmqPermission};
 use warden_connect::url::percent_decode;
 use warden_connect::{
-    AccountName, ConnectError, Connector, Credential, Held, Kind, Prefix, Settings, Spec,
+    AccountName, ConnectError, Connector, ConnectorKind, Credential, Held, Prefix, Settings, Spec,
     generate_password,
 };
 
@@ -296,8 +296,8 @@ impl RabbitmqConnector {
 
 #[async_trait]
 impl Connector for RabbitmqConnector {
-    fn kind(&self) -> Kind {
-        Kind::Rabbitmq
+    fn kind(&self) -> ConnectorKind {
+        ConnectorKind::Rabbitmq
     }
 
     fn check_grants(&self, grants: &[String]) -> Result<(), ConnectError> {

@@ -21,7 +21,7 @@ use redis::{AsyncConnectionConfig, Cmd, FromRedisValue};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{Mutex, OnceCell};
 use warden_connect::{
-    AccountName, ConnectError, Connector, Credential, Held, Kind, Prefix, Settings, Spec,
+    AccountName, ConnectError, Connector, ConnectorKind, Credential, Held, Prefix, Settings, Spec,
     generate_password,
 };
 
@@ -194,8 +194,8 @@ impl RedisConnector {
 
 #[async_trait]
 impl Connector for RedisConnector {
-    fn kind(&self) -> Kind {
-        Kind::Redis
+    fn kind(&self) -> ConnectorKind {
+        ConnectorKind::Redis
     }
 
     async fn provision(&self, spec: &Spec) -> Result<Option<Credential>, ConnectError> {

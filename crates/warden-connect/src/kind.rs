@@ -16,7 +16,7 @@ pub use redis::{
 /// A kind of target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Kind {
+pub enum ConnectorKind {
     /// PostgreSQL: a login role per grant, member of existing group roles.
     Postgres,
     /// MariaDB: a user per grant with the listed privileges.
@@ -29,21 +29,21 @@ pub enum Kind {
     Ldap,
 }
 
-impl Kind {
+impl ConnectorKind {
     /// The kind's name as written in the config.
     pub fn as_str(self) -> &'static str {
         match self {
-            Kind::Postgres => "postgres",
-            Kind::Mariadb => "mariadb",
-            Kind::Redis => "redis",
-            Kind::Rabbitmq => "rabbitmq",
-            Kind::Ldap => "ldap",
+            ConnectorKind::Postgres => "postgres",
+            ConnectorKind::Mariadb => "mariadb",
+            ConnectorKind::Redis => "redis",
+            ConnectorKind::Rabbitmq => "rabbitmq",
+            ConnectorKind::Ldap => "ldap",
         }
     }
 
     /// Whether grants on this kind mint a credential (LDAP only adds a membership).
     pub fn mints_credential(self) -> bool {
-        !matches!(self, Kind::Ldap)
+        !matches!(self, ConnectorKind::Ldap)
     }
 
     /// Checks every entry of one role's `grants` for this kind; the error names the
@@ -57,11 +57,11 @@ impl Kind {
         }
         for g in grants {
             let ok = match self {
-                Kind::Postgres => postgres_role(g).map(|_| ()),
-                Kind::Mariadb => mariadb_privilege(g).map(|_| ()),
-                Kind::Redis => redis_rule(g).map(|_| ()),
-                Kind::Rabbitmq => rabbitmq_permission(g).map(|_| ()),
-                Kind::Ldap => ldap_group(g).map(|_| ()),
+                ConnectorKind::Postgres => postgres_role(g).map(|_| ()),
+                ConnectorKind::Mariadb => mariadb_privilege(g).map(|_| ()),
+                ConnectorKind::Redis => redis_rule(g).map(|_| ()),
+                ConnectorKind::Rabbitmq => rabbitmq_permission(g).map(|_| ()),
+                ConnectorKind::Ldap => ldap_group(g).map(|_| ()),
             };
             ok.map_err(|why| {
                 ConnectError::Config(format!(
@@ -239,24 +239,30 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "test code")]
     use super::*;
 
-    fn check(kind: Kind, g: &str) -> Result<(), ConnectError> {
+    fn check(kind: ConnectorKind, g: &str) -> Result<(), ConnectError> {
         kind.check_grants(&[g.to_owned()])
     }
 
     #[test]
     fn example_entries_are_accepted() {
         for (kind, g) in [
-            (Kind::Postgres, "pg_read_all_data"),
-            (Kind::Mariadb, "SELECT ON ledger.*"),
-            (Kind::Mariadb, "select, show view ON ledger.entries"),
-            (Kind::Redis, "~session:*"),
-            (Kind::Redis, "+@read"),
-            (Kind::Redis, "-flushall"),
+            (ConnectorKind::Postgres, "pg_read_all_data"),
+            (ConnectorKind::Mariadb, "SELECT ON ledger.*"),
             (
-                Kind::Rabbitmq,
+                ConnectorKind::Mariadb,
+                "select, show view ON ledger.entries",
+            ),
+            (ConnectorKind::Redis, "~session:*"),
+            (ConnectorKind::Redis, "+@read"),
+            (ConnectorKind::Redis, "-flushall"),
+            (
+                ConnectorKind::Rabbitmq,
                 r"vhost=/ configure=^$ write=^events\. read=^events\.",
             ),
-            (Kind::Ldap, "cn=payments,ou=groups,dc=example,dc=com"),
+            (
+                ConnectorKind::Ldap,
+                "cn=payments,ou=groups,dc=example,dc=com",
+            ),
         ] {
             check(kind, g).unwrap();
         }
@@ -265,35 +271,38 @@ mod tests {
     #[test]
     fn hostile_entries_are_refused_with_the_entry_named() {
         for (kind, g) in [
-            (Kind::Postgres, "x; DROP ROLE postgres"),
-            (Kind::Postgres, "\"admin\""),
-            (Kind::Postgres, ""),
-            (Kind::Mariadb, "ALL ON *.*"),
-            (Kind::Mariadb, "SUPER ON *.*"),
-            (Kind::Mariadb, "SELECT ON *.*"),
-            (Kind::Mariadb, "SELECT ON `x`.*; DROP USER root"),
-            (Kind::Mariadb, "SELECT ON ledger.* WITH GRANT OPTION"),
-            (Kind::Redis, ">password"),
-            (Kind::Redis, "nopass"),
-            (Kind::Redis, "on"),
-            (Kind::Redis, "~a b"),
-            (Kind::Redis, "+@read\n+@all"),
-            (Kind::Redis, "+@all"),
-            (Kind::Redis, "allcommands"),
-            (Kind::Redis, "+acl|setuser"),
-            (Kind::Redis, "+@slow"),
-            (Kind::Rabbitmq, "vhost=/ configure=.* write=.*"),
+            (ConnectorKind::Postgres, "x; DROP ROLE postgres"),
+            (ConnectorKind::Postgres, "\"admin\""),
+            (ConnectorKind::Postgres, ""),
+            (ConnectorKind::Mariadb, "ALL ON *.*"),
+            (ConnectorKind::Mariadb, "SUPER ON *.*"),
+            (ConnectorKind::Mariadb, "SELECT ON *.*"),
+            (ConnectorKind::Mariadb, "SELECT ON `x`.*; DROP USER root"),
             (
-                Kind::Rabbitmq,
+                ConnectorKind::Mariadb,
+                "SELECT ON ledger.* WITH GRANT OPTION",
+            ),
+            (ConnectorKind::Redis, ">password"),
+            (ConnectorKind::Redis, "nopass"),
+            (ConnectorKind::Redis, "on"),
+            (ConnectorKind::Redis, "~a b"),
+            (ConnectorKind::Redis, "+@read\n+@all"),
+            (ConnectorKind::Redis, "+@all"),
+            (ConnectorKind::Redis, "allcommands"),
+            (ConnectorKind::Redis, "+acl|setuser"),
+            (ConnectorKind::Redis, "+@slow"),
+            (ConnectorKind::Rabbitmq, "vhost=/ configure=.* write=.*"),
+            (
+                ConnectorKind::Rabbitmq,
                 "vhost=/ configure=.* write=.* read=.* tags=administrator",
             ),
-            (Kind::Ldap, "cn=x\n,dc=y"),
-            (Kind::Ldap, "no-equals-sign"),
+            (ConnectorKind::Ldap, "cn=x\n,dc=y"),
+            (ConnectorKind::Ldap, "no-equals-sign"),
         ] {
             let e = check(kind, g).unwrap_err().to_string();
             assert!(e.contains(&g.escape_debug().to_string()), "{e}");
         }
-        assert!(Kind::Redis.check_grants(&[]).is_err());
+        assert!(ConnectorKind::Redis.check_grants(&[]).is_err());
     }
 
     #[test]

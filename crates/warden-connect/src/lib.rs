@@ -28,7 +28,7 @@ use warden_model::{IdentityId, Timestamp};
 pub use account::{AccountName, Prefix};
 pub use credential::{Credential, generate_password};
 pub use error::ConnectError;
-pub use kind::Kind;
+pub use kind::ConnectorKind;
 
 /// How a connector instance reaches its target, from the server config's `[[connector]]`.
 #[derive(Clone)]
@@ -100,7 +100,7 @@ impl std::fmt::Display for Held {
 #[async_trait]
 pub trait Connector: Send + Sync {
     /// Which kind of target this is.
-    fn kind(&self) -> Kind;
+    fn kind(&self) -> ConnectorKind;
 
     /// Checks one role's `grants` entries; the error names the bad entry. Runs when the
     /// bundle loads, so a bad entry stops the server rather than a provisioning job.

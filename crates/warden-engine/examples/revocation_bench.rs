@@ -60,7 +60,9 @@ use std::time::{Duration as StdDuration, Instant};
 
 use async_trait::async_trait;
 use secrecy::SecretString;
-use warden_connect::{ConnectError, Connector, Credential, Held, Kind, Prefix, Settings, Spec};
+use warden_connect::{
+    ConnectError, Connector, ConnectorKind, Credential, Held, Prefix, Settings, Spec,
+};
 use warden_engine::connectors::{ConnectorInstance, Connectors};
 use warden_engine::job::JobKind;
 use warden_engine::{Clock, Engine, EngineConfig, ManualClock, SystemClock};
@@ -229,7 +231,7 @@ impl Timed {
 
 #[async_trait]
 impl Connector for Timed {
-    fn kind(&self) -> Kind {
+    fn kind(&self) -> ConnectorKind {
         self.inner.kind()
     }
 

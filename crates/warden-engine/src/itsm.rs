@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// A webhook delivery's headers, as [`Engine::itsm_webhook`] reads them.
+pub use warden_itsm::Headers;
 use warden_itsm::{Adapter, IdentityMatch, ItsmConfig, Verifier};
 use warden_model::{IdentityId, Timestamp};
 use warden_store::{RequestId, RequestRecord, Tx};
@@ -89,7 +91,7 @@ impl Engine {
     pub async fn itsm_webhook(
         &self,
         name: &str,
-        headers: &warden_itsm::HeaderMap,
+        headers: &warden_itsm::Headers,
         body: &[u8],
     ) -> Result<Delivery, EngineError> {
         let inst = self

@@ -2,6 +2,7 @@
 //! the worker that runs scheduled jobs. Every state change commits together with its audit
 //! event and the job it schedules. Time comes from an injected [`Clock`].
 
+pub mod access;
 pub mod activation;
 pub mod approval;
 pub mod clock;
@@ -17,6 +18,8 @@ pub mod replay;
 pub mod revocation;
 pub mod seal;
 pub mod standing;
+pub mod status;
+pub mod trail;
 pub mod view;
 pub mod worker;
 

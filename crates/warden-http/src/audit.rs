@@ -47,7 +47,7 @@ pub async fn list(
         Some(v) => query::number("limit", v, 1, MAX_LIMIT)?,
         None => DEFAULT_LIMIT,
     };
-    let events = state.engine.store().audit_after(after, limit).await?;
+    let events = state.engine.audit_page(after, limit).await?;
     Ok(Json(events.into_iter().map(AuditEntry::from).collect()))
 }
 
@@ -72,6 +72,6 @@ pub async fn verify(
 ) -> Result<Json<AuditVerification>, ApiError> {
     caller.require(&[Scope::Audit])?;
     query::params(raw.as_deref(), &[])?;
-    let report = state.engine.store().verify_audit().await?;
+    let report = state.engine.verify_audit().await?;
     Ok(Json(AuditVerification::from(report)))
 }

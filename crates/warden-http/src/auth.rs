@@ -1,13 +1,12 @@
-//! Bearer-token authentication and scopes. Tokens are looked up by their hash; the secret
-//! itself is never logged, stored or echoed.
+//! Bearer-token authentication and scopes: the `Authorization` header read here, the token
+//! looked up and judged by the engine. The secret itself is never logged, stored or echoed.
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
+pub use warden_engine::access::TokenCache;
 use warden_model::IdentityId;
 pub use warden_model::Scope;
-use warden_model::Timestamp;
-use warden_store::{TokenRecord, token_hash};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -54,39 +53,6 @@ impl Caller {
     }
 }
 
-/// How long a token looked up in the store is trusted before it is read again: a revocation
-/// made by another process takes effect within this time. Expiry is checked on every use.
-pub const TOKEN_CACHE_TTL_MS: i64 = 2_000;
-
-/// The most tokens kept; past it the cache starts over.
-const TOKEN_CACHE_MAX: usize = 10_000;
-
-/// Tokens recently read from the store, by hash, so that each API call does not cost a
-/// database round trip.
-#[derive(Default)]
-pub struct TokenCache(
-    std::sync::RwLock<std::collections::HashMap<String, (TokenRecord, Timestamp)>>,
-);
-
-impl TokenCache {
-    fn get(&self, hash: &str, now: Timestamp) -> Option<TokenRecord> {
-        let map = self.0.read().ok()?;
-        let (record, read_at) = map.get(hash)?;
-        (read_at.millis_until(now) < TOKEN_CACHE_TTL_MS).then(|| record.clone())
-    }
-
-    fn put(&self, hash: String, record: TokenRecord, now: Timestamp) {
-        if let Ok(mut map) = self.0.write() {
-            if map.len() >= TOKEN_CACHE_MAX {
-                map.clear();
-            }
-            map.insert(hash, (record, now));
-        }
-    }
-}
-
-const UNKNOWN_TOKEN: &str = "the bearer token is unknown or revoked";
-
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -103,34 +69,10 @@ impl FromRequestParts<AppState> for Caller {
         if !scheme.eq_ignore_ascii_case("bearer") || secret.is_empty() {
             return Err(malformed());
         }
-        let hash = token_hash(secret);
-        let now = state.engine.now();
-        let token = match state.tokens.get(&hash, now) {
-            Some(t) => t,
-            None => {
-                let t = state
-                    .engine
-                    .store()
-                    .token_by_hash(&hash)
-                    .await?
-                    .ok_or_else(|| ApiError::Unauthorized(UNKNOWN_TOKEN.into()))?;
-                state.tokens.put(hash, t.clone(), now);
-                t
-            }
-        };
-        if !token.is_live(now) {
-            return Err(ApiError::Unauthorized(UNKNOWN_TOKEN.into()));
-        }
-        // The active catalog decides on every use, not the one the token was minted under:
-        // an identity disabled or removed since is refused at once.
-        if let Err(barred) =
-            warden_engine::standing::standing(&state.engine.bundle().catalog, &token.identity)
-        {
-            return Err(ApiError::Unauthorized(format!(
-                "the token's identity may not act: {}",
-                barred.describe(&token.identity)
-            )));
-        }
+        let token = state
+            .engine
+            .authenticate_token(secret, &state.tokens)
+            .await?;
         Ok(Caller {
             identity: token.identity,
             scopes: token.scopes,

@@ -115,12 +115,6 @@ impl ApiError {
     }
 }
 
-impl From<warden_store::StoreError> for ApiError {
-    fn from(e: warden_store::StoreError) -> Self {
-        ApiError::Engine(EngineError::from(e))
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.log();

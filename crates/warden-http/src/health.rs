@@ -19,7 +19,7 @@ use crate::schema::Health;
     )
 )]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    match state.engine.store().ping().await {
+    match state.engine.health().await {
         Ok(()) => (
             StatusCode::OK,
             Json(Health {

@@ -7,7 +7,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
 use utoipa::ToSchema;
-use warden_engine::itsm::Delivery;
+use warden_engine::itsm::{Delivery, Headers};
 
 use crate::error::ApiError;
 use crate::path::Id;
@@ -56,7 +56,11 @@ pub async fn webhook(
 ) -> Result<(StatusCode, Json<WebhookAnswer>), ApiError> {
     query::params(raw.as_deref(), &[])?;
     let bytes = body::read(&headers, payload, state.body_limit).await?;
-    let answer = match state.engine.itsm_webhook(&name, &headers, &bytes).await? {
+    let delivered: Headers = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_bytes()))
+        .collect();
+    let answer = match state.engine.itsm_webhook(&name, &delivered, &bytes).await? {
         Delivery::Duplicate => (
             StatusCode::OK,
             WebhookAnswer {

@@ -138,11 +138,7 @@ pub async fn scrape(
     if let Some(token) = &state.metrics_token {
         check_token(&headers, token)?;
     }
-    let live = state
-        .engine
-        .store()
-        .live_grant_counts(state.engine.now())
-        .await?;
+    let live = state.engine.live_grants().await?;
     let m = &state.metrics;
     for s in LIVE_STATES {
         let n = match s {

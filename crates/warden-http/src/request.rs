@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use warden_engine::intake::Filer;
-use warden_store::ApprovalDecision;
+use warden_model::ApprovalDecision;
 
 use crate::auth::{Caller, Scope};
 use crate::error::ApiError;

@@ -4,11 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use warden_engine::trail::{AuditEvent, AuditReport};
 use warden_engine::{ApprovalView, GrantView, RequestView};
 use warden_model::{
     Decision, Duration, GrantState, IdentityId, Request, RequestState, SystemId, Timestamp,
 };
-use warden_store::{AuditEvent, AuditReport};
 
 /// An error, as every failed call answers.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

@@ -293,7 +293,7 @@ async fn a_source_named_by_an_itsm_adapter_is_reserved_for_it() {
     by_name.insert(
         "rt".to_owned(),
         ItsmInstance {
-            adapter: Arc::from(warden_itsm::build(&config).unwrap()),
+            adapter: Arc::from(warden_itsm_adapters::build(&config).unwrap()),
             verifier: Arc::new(Verifier::new(&config).unwrap()),
             config: Arc::new(config),
         },

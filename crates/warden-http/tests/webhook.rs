@@ -54,7 +54,7 @@ async fn hook() -> Hook {
     by_name.insert(
         "intake".to_owned(),
         ItsmInstance {
-            adapter: Arc::from(warden_itsm::build(&config).unwrap()),
+            adapter: Arc::from(warden_itsm_adapters::build(&config).unwrap()),
             verifier: Arc::new(Verifier::new(&config).unwrap()),
             config: Arc::new(config),
         },

@@ -10,12 +10,12 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use warden_model::Duration;
 
-use crate::error::ConfigError;
+use crate::error::ItsmConfigError;
 
 /// Which ITSM an adapter talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Kind {
+pub enum ItsmKind {
     /// Request Tracker 5 (REST2).
     Rt,
     /// ServiceNow (Table API, `sc_req_item`).
@@ -26,14 +26,14 @@ pub enum Kind {
     Generic,
 }
 
-impl Kind {
+impl ItsmKind {
     /// The configuration word for this kind.
     pub fn as_str(self) -> &'static str {
         match self {
-            Kind::Rt => "rt",
-            Kind::Servicenow => "servicenow",
-            Kind::Jira => "jira",
-            Kind::Generic => "generic",
+            ItsmKind::Rt => "rt",
+            ItsmKind::Servicenow => "servicenow",
+            ItsmKind::Jira => "jira",
+            ItsmKind::Generic => "generic",
         }
     }
 }
@@ -189,7 +189,7 @@ pub struct ItsmConfig {
     /// The adapter's name: the webhook path `/v1/itsm/{name}` and every request's `source`.
     pub name: String,
     /// Which ITSM.
-    pub kind: Kind,
+    pub kind: ItsmKind,
     /// The ITSM's base URL (`http://127.0.0.1:8080`, `https://acme.service-now.com`); not for
     /// `generic`.
     #[serde(default)]
@@ -280,7 +280,7 @@ impl ItsmConfig {
     pub fn load_secrets(
         &mut self,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<(), ConfigError> {
+    ) -> Result<(), ItsmConfigError> {
         let prefix = self.env_prefix();
         if self.password.is_none() {
             self.password = match env(&format!("{prefix}PASSWORD")) {
@@ -314,8 +314,8 @@ impl ItsmConfig {
 
     /// Checks what serde alone cannot: the name, the URL, that a secret is present and of the
     /// right form, and that the ITSM kinds that re-read tickets have a field mapping.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let err = |m: &str| ConfigError::new(&self.name, m);
+    pub fn validate(&self) -> Result<(), ItsmConfigError> {
+        let err = |m: &str| ItsmConfigError::new(&self.name, m);
         let name_ok = !self.name.is_empty()
             && self.name.len() <= 40
             && self
@@ -323,7 +323,7 @@ impl ItsmConfig {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !name_ok {
-            return Err(ConfigError::new(
+            return Err(ItsmConfigError::new(
                 &self.name,
                 "`name` may hold only 1 to 40 lowercase letters, digits and `-`",
             ));
@@ -336,7 +336,7 @@ impl ItsmConfig {
         if self.signature == SignatureKind::StandardWebhooks {
             crate::signature::standard_webhooks_keys(&self.secrets).map_err(|m| err(&m))?;
         }
-        if self.kind == Kind::Generic {
+        if self.kind == ItsmKind::Generic {
             return Ok(());
         }
         match &self.url {
@@ -365,25 +365,25 @@ impl ItsmConfig {
     pub fn signature_header(&self) -> String {
         match (&self.signature_header, self.signature, self.kind) {
             (Some(h), _, _) => h.clone(),
-            (None, SignatureKind::HmacSha256, Kind::Jira) => "X-Hub-Signature".into(),
+            (None, SignatureKind::HmacSha256, ItsmKind::Jira) => "X-Hub-Signature".into(),
             (None, SignatureKind::SharedSecret, _) => "X-Warden-Secret".into(),
             (None, _, _) => "X-Hub-Signature-256".into(),
         }
     }
 
     /// The base URL without a trailing slash.
-    pub(crate) fn base_url(&self) -> Result<String, ConfigError> {
+    pub fn base_url(&self) -> Result<String, ItsmConfigError> {
         self.url
             .as_deref()
             .map(|u| u.trim_end_matches('/').to_owned())
-            .ok_or_else(|| ConfigError::new(&self.name, "`url` is required"))
+            .ok_or_else(|| ItsmConfigError::new(&self.name, "`url` is required"))
     }
 }
 
-fn read_secret_file(name: &str, path: &Path) -> Result<String, ConfigError> {
+fn read_secret_file(name: &str, path: &Path) -> Result<String, ItsmConfigError> {
     // The error names the file but never its content.
     std::fs::read_to_string(path).map_err(|e| {
-        ConfigError::new(
+        ItsmConfigError::new(
             name,
             format!("cannot read `{}`: {}", path.display(), e.kind()),
         )

@@ -15,7 +15,7 @@ pub enum ItsmError {
         retry_after: Option<StdDuration>,
         /// The underlying client error, if any.
         #[source]
-        source: Option<reqwest::Error>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// The ITSM refused Warden's API account (HTTP 401 or 403).
     #[error(
@@ -43,7 +43,7 @@ impl ItsmError {
     }
 
     /// An invalid input or answer.
-    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+    pub fn invalid(message: impl Into<String>) -> Self {
         ItsmError::Invalid(message.into())
     }
 }
@@ -51,15 +51,16 @@ impl ItsmError {
 /// The `[[itsm]]` configuration cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("itsm `{name}`: {message}")]
-pub struct ConfigError {
+pub struct ItsmConfigError {
     /// The adapter's name.
     pub name: String,
     /// What is wrong.
     pub message: String,
 }
 
-impl ConfigError {
-    pub(crate) fn new(name: &str, message: impl Into<String>) -> Self {
+impl ItsmConfigError {
+    /// What is wrong with adapter `name`'s block.
+    pub fn new(name: &str, message: impl Into<String>) -> Self {
         Self {
             name: name.to_owned(),
             message: message.into(),

@@ -1,14 +1,18 @@
-//! ITSM adapters: webhook verification, ticket re-read and mapping to a request, approvals and
-//! write-back for Request Tracker 5, ServiceNow, Jira Service Management and a generic adapter.
+//! What every ITSM adapter shares: the [`Adapter`] trait and the ticket it reads, webhook
+//! verification over the raw body, the `[[itsm]]` configuration, mapping a ticket to a request,
+//! and the write-back texts. The adapters themselves (Request Tracker 5, ServiceNow, Jira
+//! Service Management and a generic adapter) and their HTTP client live in
+//! `warden-itsm-adapters`.
 //!
-//! This crate is adapter logic and HTTP clients only: it never touches the engine, the store or
-//! the HTTP server. Wiring it in:
+//! This crate does no I/O beyond reading secret files, names no HTTP library, and never
+//! touches the engine, the store or the HTTP server. Wiring it in:
 //!
 //! 1. **Configuration.** The server config holds `itsm: Vec<ItsmConfig>` (`[[itsm]]` blocks,
 //!    unknown keys rejected). For each block call [`ItsmConfig::load_secrets`] with an
 //!    environment lookup (`&|k| std::env::var(k).ok()`), then build once:
-//!    [`Verifier::new`] for the webhook and [`adapter::build`] for the API client.
-//! 2. **Webhook** `POST /v1/itsm/{name}`: take the raw body bytes and headers, call
+//!    [`Verifier::new`] for the webhook and `warden_itsm_adapters::build` for the API client.
+//! 2. **Webhook** `POST /v1/itsm/{name}`: take the raw body bytes and the headers (as
+//!    [`Headers`], built from the server's header pairs), call
 //!    [`Verifier::verify`]`(headers, body, clock_now)`. An error is a 401 with its message and
 //!    nothing stored. The returned [`DeliveryId`] is the dedup key: a delivery id already seen
 //!    for this adapter is answered 200 and ignored. Then [`Adapter::ticket_from_webhook`]`(body)`:
@@ -39,23 +43,21 @@
 pub mod adapter;
 pub mod config;
 pub mod error;
-pub mod generic;
-pub mod jira;
+pub mod header;
 pub mod mapping;
-pub mod rt;
-pub mod servicenow;
 pub mod signature;
 pub mod ticket;
 pub mod writeback;
 
-pub use adapter::{Adapter, Intake, build};
+pub use adapter::{Adapter, Intake};
 pub use config::{
-    ApprovalConfig, FieldMap, IdentityConfig, IdentityMatch, ItsmConfig, Kind, RevokeOnClose,
+    ApprovalConfig, FieldMap, IdentityConfig, IdentityMatch, ItsmConfig, ItsmKind, RevokeOnClose,
     SignatureKind,
 };
-pub use error::{ConfigError, ItsmError};
+pub use error::{ItsmConfigError, ItsmError};
+pub use header::Headers;
 pub use mapping::{MappingError, map};
-/// The header map webhooks are verified against (the `http` crate's, as servers use).
-pub use reqwest::header::HeaderMap;
 pub use signature::{DeliveryId, SignatureError, Verifier};
-pub use ticket::{ApprovalDecision, Ticket, TicketApproval, TicketRef};
+pub use ticket::{Ticket, TicketApproval, TicketRef};
+// The model's type, re-exported because [`TicketApproval`] carries it.
+pub use warden_model::ApprovalDecision;

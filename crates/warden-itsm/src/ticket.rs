@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use warden_model::Timestamp;
+use warden_model::{ApprovalDecision, Timestamp};
 
 /// A ticket re-read through the ITSM's API.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,15 +35,6 @@ impl Ticket {
     }
 }
 
-/// A yes or a no recorded on the ticket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ApprovalDecision {
-    /// The approver approved.
-    Approve,
-    /// The approver rejected.
-    Reject,
-}
-
 impl TicketApproval {
     /// The approver's value of `attribute`, the only thing matched to an identity.
     pub fn attribute(&self, attribute: crate::IdentityMatch) -> Option<&str> {
@@ -53,16 +44,6 @@ impl TicketApproval {
         }
         .map(str::trim)
         .filter(|v| !v.is_empty())
-    }
-}
-
-impl ApprovalDecision {
-    /// The word for this decision (`approve` or `reject`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApprovalDecision::Approve => "approve",
-            ApprovalDecision::Reject => "reject",
-        }
     }
 }
 

@@ -2,6 +2,7 @@
 //!
 //! Everything here is pure data with validation at construction: no I/O, no clock.
 
+pub mod approval;
 pub mod canonical;
 pub mod catalog;
 pub mod decision;
@@ -14,6 +15,7 @@ pub mod state;
 pub mod testing;
 pub mod timestamp;
 
+pub use approval::{ApprovalDecision, UnknownDecision};
 pub use catalog::{
     BreakGlass, Environment, Identity, IdentityKind, IdentityStatus, Role, Sensitivity, SodRule,
     System, Task,

@@ -1,54 +1,11 @@
 //! Approvals: one per `(request, approver)`, so a repeated click counts once.
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-use warden_model::{IdentityId, Timestamp};
+use warden_model::{ApprovalDecision, IdentityId, Timestamp};
 
 use crate::conn::{Conn, RowExt, ms, on_conn};
 use crate::error::{StoreError, db_err};
 use crate::id::RequestId;
 use crate::store::{Store, Tx};
-
-/// What an approver said.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ApprovalDecision {
-    /// In favour.
-    Approve,
-    /// Against; one rejection denies the request.
-    Reject,
-}
-
-/// A stored word that is not an approval decision.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown approval decision `{0}`")]
-pub struct UnknownDecision(String);
-
-impl ApprovalDecision {
-    /// The word used on the wire and in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApprovalDecision::Approve => "approve",
-            ApprovalDecision::Reject => "reject",
-        }
-    }
-
-    /// Parses the word.
-    pub fn parse(s: &str) -> Result<Self, UnknownDecision> {
-        match s {
-            "approve" => Ok(ApprovalDecision::Approve),
-            "reject" => Ok(ApprovalDecision::Reject),
-            other => Err(UnknownDecision(other.chars().take(40).collect())),
-        }
-    }
-}
-
-impl fmt::Display for ApprovalDecision {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// One approver's answer on one request.
 #[derive(Clone, PartialEq, Eq, Debug)]

@@ -24,7 +24,7 @@ mod token;
 pub mod testing;
 
 pub use account::{AccountRecord, NewAccount, TakenCredential};
-pub use approval::{Approval, ApprovalDecision, UnknownDecision};
+pub use approval::Approval;
 pub use audit::{AuditEvent, AuditReport, Broken, GENESIS_HASH, NewAuditEvent};
 pub use bundle::{Activated, ActiveBundle, BundleFile};
 pub use error::{Cause, StoreError};
@@ -34,3 +34,5 @@ pub use job::{Job, JobState, UnknownJobState};
 pub use request::RequestRecord;
 pub use store::{Backend, Store, StoreOptions, Tx};
 pub use token::{TokenRecord, token_hash};
+// The model's type, re-exported because [`Approval`] carries it.
+pub use warden_model::{ApprovalDecision, UnknownDecision};

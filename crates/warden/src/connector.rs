@@ -8,7 +8,7 @@ use std::sync::Arc;
 use secrecy::SecretString;
 use serde::Deserialize;
 use toml::Spanned;
-use warden_connect::{ConnectError, Connector, Kind, Prefix, Settings};
+use warden_connect::{ConnectError, Connector, ConnectorKind, Prefix, Settings};
 use warden_engine::connectors::{ConnectorInstance, Connectors};
 
 use crate::config::{redacted, shown};
@@ -35,7 +35,7 @@ pub struct ConnectorConfig {
     /// Its name, as systems name it.
     pub name: String,
     /// Its kind.
-    pub kind: Kind,
+    pub kind: ConnectorKind,
     /// The admin URL (may hold a password; `Debug` hides it).
     pub url: String,
     /// The prefix of the accounts it creates.
@@ -156,13 +156,13 @@ pub fn from_file(
     Ok(out)
 }
 
-fn serde_plain_kind(s: &str) -> Option<Kind> {
+fn serde_plain_kind(s: &str) -> Option<ConnectorKind> {
     [
-        Kind::Postgres,
-        Kind::Mariadb,
-        Kind::Redis,
-        Kind::Rabbitmq,
-        Kind::Ldap,
+        ConnectorKind::Postgres,
+        ConnectorKind::Mariadb,
+        ConnectorKind::Redis,
+        ConnectorKind::Rabbitmq,
+        ConnectorKind::Ldap,
     ]
     .into_iter()
     .find(|k| k.as_str() == s)
@@ -212,11 +212,11 @@ pub async fn build(configs: &[ConnectorConfig]) -> Result<Connectors, ConnectErr
             options: c.options.clone(),
         };
         let connector: Arc<dyn Connector> = match c.kind {
-            Kind::Postgres => Arc::new(warden_connect_postgres::connect(&settings).await?),
-            Kind::Mariadb => Arc::new(warden_connect_mariadb::connect(&settings).await?),
-            Kind::Redis => Arc::new(warden_connect_redis::connect(&settings).await?),
-            Kind::Rabbitmq => Arc::new(warden_connect_rabbitmq::connect(&settings).await?),
-            Kind::Ldap => Arc::new(warden_connect_ldap::connect(&settings).await?),
+            ConnectorKind::Postgres => Arc::new(warden_connect_postgres::connect(&settings).await?),
+            ConnectorKind::Mariadb => Arc::new(warden_connect_mariadb::connect(&settings).await?),
+            ConnectorKind::Redis => Arc::new(warden_connect_redis::connect(&settings).await?),
+            ConnectorKind::Rabbitmq => Arc::new(warden_connect_rabbitmq::connect(&settings).await?),
+            ConnectorKind::Ldap => Arc::new(warden_connect_ldap::connect(&settings).await?),
         };
         by_name.insert(c.name.clone(), ConnectorInstance { connector, prefix });
     }

@@ -48,7 +48,8 @@ pub fn build(blocks: &[ItsmBlock], env: &dyn Fn(&str) -> Option<String>) -> anyh
             .load_secrets(env)
             .with_context(|| format!("itsm `{}`", b.name))?;
         let verifier = Verifier::new(&config).with_context(|| format!("itsm `{}`", b.name))?;
-        let adapter = warden_itsm::build(&config).with_context(|| format!("itsm `{}`", b.name))?;
+        let adapter =
+            warden_itsm_adapters::build(&config).with_context(|| format!("itsm `{}`", b.name))?;
         by_name.insert(
             b.name.clone(),
             ItsmInstance {

@@ -4,12 +4,12 @@
 # alice opens a ticket, Warden comments and writes back, bob approves, Warden writes back,
 # bob resolves. Resets RT to its seeded database first so ids are the same every run.
 #
-# Usage: capture-fixtures.sh [OUT_DIR]   (default crates/warden-itsm/tests/fixtures/rt)
+# Usage: capture-fixtures.sh [OUT_DIR]   (default crates/warden-itsm-adapters/tests/fixtures/rt)
 # Needs: RT up (rt.sh up) with its default webhook URL, port 18080 free for the receiver.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-out=${1:-$here/../../../crates/warden-itsm/tests/fixtures/rt}
+out=${1:-$here/../../../crates/warden-itsm-adapters/tests/fixtures/rt}
 B=http://127.0.0.1:${WARDEN_RT_PORT:-8091}/REST/2.0
 W=warden:warden-rt-test-password
 BOB=bob:bob-rt-test-password

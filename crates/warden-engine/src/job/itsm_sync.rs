@@ -9,9 +9,9 @@
 //! approvals are needed — is noted in the same transaction and posted by an `itsm_comment`
 //! or `itsm_write` job, so no ITSM call ever runs inside a transaction and none is lost.
 
-use warden_itsm::{ApprovalDecision as TicketDecision, ItsmError, TicketApproval, writeback};
+use warden_itsm::{ItsmError, TicketApproval, writeback};
 use warden_model::{GrantState, RequestState, TaskId};
-use warden_store::{ApprovalDecision, GrantId, RequestId, RequestRecord, Tx};
+use warden_store::{GrantId, RequestId, RequestRecord, Tx};
 
 use super::{Effect, JobKey, StepFailure, WriteBack, schedule};
 use crate::approval::Answered;
@@ -255,20 +255,14 @@ impl Engine {
             };
             let refused = match who {
                 Err(why) => why,
-                Ok(who) => {
-                    let answer = match a.decision {
-                        TicketDecision::Approve => ApprovalDecision::Approve,
-                        TicketDecision::Reject => ApprovalDecision::Reject,
-                    };
-                    match self.answer_in(tx, &who, rid, answer).await? {
-                        Answered::Recorded | Answered::Repeated => {
-                            tx.mark_itsm(name, &mark, now).await?;
-                            counted = true;
-                            continue;
-                        }
-                        Answered::Refused(why) => why.to_string(),
+                Ok(who) => match self.answer_in(tx, &who, rid, a.decision).await? {
+                    Answered::Recorded | Answered::Repeated => {
+                        tx.mark_itsm(name, &mark, now).await?;
+                        counted = true;
+                        continue;
                     }
-                }
+                    Answered::Refused(why) => why.to_string(),
+                },
             };
             let text = writeback::ignored_approval_comment(&a.approver, &refused);
             self.note(tx, name, ticket, &mark, &text).await?;

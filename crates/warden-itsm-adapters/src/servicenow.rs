@@ -9,15 +9,16 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
-use warden_model::Timestamp;
+use warden_model::{ApprovalDecision, Timestamp};
 
-use crate::adapter::{
-    Adapter, Http, Intake, MAX_POLL_PAGES, format_sql_time, parse_sql_time, poll_from, str_at,
-    text_of,
+use warden_itsm::{
+    Adapter, FieldMap, Intake, ItsmConfig, ItsmConfigError, ItsmError, Ticket, TicketApproval,
+    TicketRef,
 };
-use crate::config::{FieldMap, ItsmConfig};
-use crate::error::{ConfigError, ItsmError};
-use crate::ticket::{ApprovalDecision, Ticket, TicketApproval, TicketRef};
+
+use crate::http::{
+    Http, MAX_POLL_PAGES, format_sql_time, parse_sql_time, poll_from, str_at, text_of,
+};
 
 const TABLE: &str = "/api/now/table/sc_req_item";
 const APPROVALS: &str = "/api/now/table/sysapproval_approver";
@@ -44,7 +45,7 @@ pub struct ServiceNow {
 
 impl ServiceNow {
     /// An adapter for one `[[itsm]]` block of kind `servicenow`.
-    pub fn new(config: &ItsmConfig) -> Result<Self, ConfigError> {
+    pub fn new(config: &ItsmConfig) -> Result<Self, ItsmConfigError> {
         let mut names: Vec<String> = BASE_FIELDS.iter().map(|s| (*s).to_owned()).collect();
         names.push("opened_at".into());
         if let Some(f) = &config.fields {
@@ -60,7 +61,7 @@ impl ServiceNow {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
             {
-                return Err(ConfigError::new(
+                return Err(ItsmConfigError::new(
                     &config.name,
                     format!("`{n}` is not a ServiceNow field name (letters, digits, `_` and `.`)"),
                 ));

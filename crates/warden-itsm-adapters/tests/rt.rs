@@ -10,11 +10,11 @@
 
 mod support;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use support::{Route, directory, fixture, serve};
 use warden_itsm::{
-    ApprovalDecision, Intake, ItsmConfig, ItsmError, SignatureError, Verifier, adapter, map,
+    ApprovalDecision, Headers, Intake, ItsmConfig, ItsmError, SignatureError, Verifier, map,
 };
+use warden_itsm_adapters as adapter;
 use warden_model::Timestamp;
 
 /// The test RT's webhook secret (scripts/services.d/rt.sh).
@@ -212,14 +212,11 @@ async fn http_errors_map_to_their_kinds() {
     ));
 }
 
-fn delivery(name: &str) -> (HeaderMap, String, Timestamp) {
+fn delivery(name: &str) -> (Headers, String, Timestamp) {
     let d: serde_json::Value = serde_json::from_str(&fixture(name)).unwrap();
-    let mut h = HeaderMap::new();
+    let mut h = Headers::new();
     for (k, v) in d["headers"].as_object().unwrap() {
-        h.insert(
-            HeaderName::from_bytes(k.as_bytes()).unwrap(),
-            HeaderValue::from_str(v.as_str().unwrap()).unwrap(),
-        );
+        h.insert(k, v.as_str().unwrap());
     }
     let ts: i64 = d["headers"]["Webhook-Timestamp"]
         .as_str()

@@ -12,11 +12,11 @@ mod support;
 
 use std::time::Duration as StdDuration;
 
-use reqwest::header::{HeaderMap, HeaderValue};
 use support::{Route, directory, fixture, serve};
 use warden_itsm::{
-    ApprovalDecision, Intake, ItsmConfig, ItsmError, SignatureError, Verifier, adapter, map,
+    ApprovalDecision, Headers, Intake, ItsmConfig, ItsmError, SignatureError, Verifier, map,
 };
+use warden_itsm_adapters as adapter;
 use warden_model::Timestamp;
 
 fn config(url: &str) -> ItsmConfig {
@@ -241,15 +241,9 @@ fn a_signed_jira_webhook_yields_only_the_issue_key() {
         mac.update(body.as_bytes());
         hex::encode(mac.finalize().into_bytes())
     };
-    let mut h = HeaderMap::new();
-    h.insert(
-        "X-Hub-Signature",
-        HeaderValue::from_str(&format!("sha256={sig}")).unwrap(),
-    );
-    h.insert(
-        "X-Atlassian-Webhook-Identifier",
-        HeaderValue::from_static("1795946700000-10120"),
-    );
+    let mut h = Headers::new();
+    h.insert("X-Hub-Signature", format!("sha256={sig}"));
+    h.insert("X-Atlassian-Webhook-Identifier", "1795946700000-10120");
     let now = Timestamp::parse("2026-11-29T10:05:00Z").unwrap();
     let id = verifier.verify(&h, body.as_bytes(), now).unwrap();
     // The delivery is named by its body, not by the unsigned identifier header.

@@ -13,7 +13,8 @@ mod support;
 use std::time::Duration as StdDuration;
 
 use support::{Route, directory, fixture, serve};
-use warden_itsm::{ApprovalDecision, Intake, ItsmConfig, ItsmError, adapter, map};
+use warden_itsm::{ApprovalDecision, Intake, ItsmConfig, ItsmError, map};
+use warden_itsm_adapters as adapter;
 use warden_model::Timestamp;
 
 const SYS_ID: &str = "1f4c2e6a1b2d3c4d5e6f708192a3b4c5";

@@ -8,14 +8,14 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
-use warden_model::Timestamp;
+use warden_model::{ApprovalDecision, Timestamp};
 
-use crate::adapter::{
-    Adapter, Http, Intake, MAX_POLL_PAGES, format_sql_time, poll_from, str_at, text_of,
+use warden_itsm::{
+    Adapter, ApprovalConfig, IdentityMatch, Intake, ItsmConfig, ItsmConfigError, ItsmError, Ticket,
+    TicketApproval, TicketRef,
 };
-use crate::config::{ApprovalConfig, IdentityMatch, ItsmConfig};
-use crate::error::{ConfigError, ItsmError};
-use crate::ticket::{ApprovalDecision, Ticket, TicketApproval, TicketRef};
+
+use crate::http::{Http, MAX_POLL_PAGES, format_sql_time, poll_from, str_at, text_of};
 
 /// Statuses of RT's default lifecycle that end a ticket.
 const CLOSED: [&str; 3] = ["resolved", "rejected", "deleted"];
@@ -32,7 +32,7 @@ pub struct Rt {
 
 impl Rt {
     /// An adapter for one `[[itsm]]` block of kind `rt`.
-    pub fn new(config: &ItsmConfig) -> Result<Self, ConfigError> {
+    pub fn new(config: &ItsmConfig) -> Result<Self, ItsmConfigError> {
         Ok(Self {
             name: config.name.clone(),
             http: Http::new(config, true)?,

@@ -9,12 +9,14 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
 use time::macros::format_description;
-use warden_model::Timestamp;
+use warden_model::{ApprovalDecision, Timestamp};
 
-use crate::adapter::{Adapter, Http, Intake, MAX_POLL_PAGES, poll_from, str_at, text_of};
-use crate::config::{IdentityMatch, ItsmConfig};
-use crate::error::{ConfigError, ItsmError};
-use crate::ticket::{ApprovalDecision, Ticket, TicketApproval, TicketRef};
+use warden_itsm::{
+    Adapter, IdentityMatch, Intake, ItsmConfig, ItsmConfigError, ItsmError, Ticket, TicketApproval,
+    TicketRef,
+};
+
+use crate::http::{Http, MAX_POLL_PAGES, poll_from, str_at, text_of};
 
 /// The Jira Service Management adapter.
 pub struct Jira {
@@ -26,7 +28,7 @@ pub struct Jira {
 
 impl Jira {
     /// An adapter for one `[[itsm]]` block of kind `jira`.
-    pub fn new(config: &ItsmConfig) -> Result<Self, ConfigError> {
+    pub fn new(config: &ItsmConfig) -> Result<Self, ItsmConfigError> {
         Ok(Self {
             name: config.name.clone(),
             http: Http::new(config, false)?,

@@ -4,10 +4,7 @@
 use async_trait::async_trait;
 use warden_model::{Request, Timestamp};
 
-use crate::adapter::{Adapter, Intake};
-use crate::config::ItsmConfig;
-use crate::error::ItsmError;
-use crate::ticket::{Ticket, TicketApproval, TicketRef};
+use warden_itsm::{Adapter, Intake, ItsmConfig, ItsmError, Ticket, TicketApproval, TicketRef};
 
 /// The generic adapter.
 pub struct Generic {
