@@ -428,11 +428,11 @@ async fn lag_round(url: &str, engine: &Engine, count: u64, workers: usize, round
         lags[0],
     );
     println!(
-        "lag: first grant.expired {} ms after expires_at; last revoked {} ms after; {:.0} jobs/s \
-         (expire + revoke); revoked by {by_worker:?}; load {}",
+        "lag: first grant.expired {} ms after expires_at; last revoked {} ms after; {:.0} grants/s \
+         (one expire job each); revoked by {by_worker:?}; load {}",
         first_expired.map_or(-1, |t| due.millis_until(t)),
         due.millis_until(last_revoked),
-        (2 * count) as f64
+        count as f64
             / (first_expired
                 .unwrap_or(due)
                 .millis_until(last_revoked)
