@@ -17,18 +17,7 @@ impl Tx {
         mark: &str,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let n = on_conn!(&mut self.conn(), c => sqlx::query(
-            "INSERT INTO itsm_marks (adapter, mark, at) VALUES ($1, $2, $3) \
-             ON CONFLICT (adapter, mark) DO NOTHING",
-        )
-        .bind(adapter)
-        .bind(mark)
-        .bind(ms(now))
-        .execute(&mut **c)
-        .await
-        .map(|d| d.rows_affected()))
-        .map_err(db_err)?;
-        Ok(n == 1)
+        self.insert_mark(adapter, mark, None, now).await
     }
 
     /// Records `mark` as handled for `adapter`, with `note`, a comment to post on `ticket`.
@@ -41,6 +30,17 @@ impl Tx {
         note: &str,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
+        self.insert_mark(adapter, mark, Some((ticket, note)), now)
+            .await
+    }
+
+    async fn insert_mark(
+        &mut self,
+        adapter: &str,
+        mark: &str,
+        note: Option<(&str, &str)>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         let n = on_conn!(&mut self.conn(), c => sqlx::query(
             "INSERT INTO itsm_marks (adapter, mark, at, ticket, note) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (adapter, mark) DO NOTHING",
@@ -48,8 +48,8 @@ impl Tx {
         .bind(adapter)
         .bind(mark)
         .bind(ms(now))
-        .bind(ticket)
-        .bind(note)
+        .bind(note.map(|(ticket, _)| ticket))
+        .bind(note.map(|(_, text)| text))
         .execute(&mut **c)
         .await
         .map(|d| d.rows_affected()))
