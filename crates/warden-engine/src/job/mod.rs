@@ -2,7 +2,7 @@
 //! [`JobKey`] naming what one job is about, and one module per kind holding its two
 //! phases side by side — its *act* step (the target or ITSM call, outside any
 //! transaction) and its *apply* step (how the outcome lands, inside the worker's
-//! transaction). [`Engine::act`] and [`Engine::apply`] are the only dispatchers, and both
+//! transaction). `Engine::act` and `Engine::apply` are the only dispatchers, and both
 //! match every kind.
 //!
 //! The store keeps a job's kind and key as text and knows no kind names; this module is
