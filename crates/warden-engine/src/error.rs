@@ -76,14 +76,7 @@ impl EngineError {
 
     /// The error and its causes on one line, for logs and a job's last error.
     pub fn describe(&self) -> String {
-        let mut out = self.to_string();
-        let mut cause = std::error::Error::source(self);
-        while let Some(c) = cause {
-            out.push_str(": ");
-            out.push_str(&c.to_string());
-            cause = c.source();
-        }
-        out
+        warden_model::chain::chain(self)
     }
 }
 

@@ -3,8 +3,6 @@
 //! 4xx responses explain the problem to the caller; 5xx responses are generic and their
 //! cause is logged here, once.
 
-use std::error::Error as StdError;
-
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use warden_engine::EngineError;
@@ -136,13 +134,4 @@ impl IntoResponse for ApiError {
 }
 
 /// An error and its causes on one line.
-pub(crate) fn chain(e: &dyn StdError) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
-    out
-}
+pub(crate) use warden_model::chain::chain;

@@ -5,6 +5,7 @@
 pub mod approval;
 pub mod canonical;
 pub mod catalog;
+pub mod chain;
 pub mod decision;
 pub mod duration;
 pub mod id;

@@ -120,23 +120,11 @@ impl Tx {
         now: Timestamp,
     ) -> Result<JobId, StoreError> {
         let id = JobId::new();
-        on_conn!(&mut self.conn(), c => sqlx::query(
-            "INSERT INTO jobs (id, kind, job_key, due_at, state, attempts, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)",
-        )
-        .bind(id.to_string())
-        .bind(kind)
-        .bind(key)
-        .bind(ms(due_at))
-        .bind(ms(now))
-        .execute(&mut **c)
-        .await
-        .map(|_| ()))
-        .map_err(db_err)?;
+        self.insert_job(id, kind, key, due_at, now, false).await?;
         Ok(id)
     }
 
-    /// Schedules a job that may be pending at most once per kind and target (periodic work),
+    /// Schedules a job that may be pending at most once per kind and key (periodic work),
     /// unless one is pending already. Returns whether it was scheduled.
     pub async fn schedule_job_once(
         &mut self,
@@ -145,17 +133,33 @@ impl Tx {
         due_at: Timestamp,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
+        self.insert_job(JobId::new(), kind, key, due_at, now, true)
+            .await
+    }
+
+    /// Inserts a pending job; a `singleton` one is skipped (returning `false`) while one
+    /// with the same kind and key is pending.
+    async fn insert_job(
+        &mut self,
+        id: JobId,
+        kind: &str,
+        key: &str,
+        due_at: Timestamp,
+        now: Timestamp,
+        singleton: bool,
+    ) -> Result<bool, StoreError> {
         let n = on_conn!(&mut self.conn(), c => sqlx::query(
             "INSERT INTO jobs (id, kind, job_key, due_at, state, attempts, created_at, updated_at, singleton) \
-             VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, 1) \
+             VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $6) \
              ON CONFLICT (kind, job_key) WHERE state = 'pending' AND singleton = 1 \
              DO NOTHING",
         )
-        .bind(JobId::new().to_string())
+        .bind(id.to_string())
         .bind(kind)
         .bind(key)
         .bind(ms(due_at))
         .bind(ms(now))
+        .bind(i64::from(singleton))
         .execute(&mut **c)
         .await
         .map(|d| d.rows_affected()))

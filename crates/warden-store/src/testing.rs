@@ -132,16 +132,7 @@ pub async fn seed_grants(store: &Store, total: u64, live: u64, now_ms: i64) {
 }
 
 /// An error and its causes on one line, so that a failed setup says what went wrong.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
-    out
-}
+use warden_model::chain::chain;
 
 #[cfg(test)]
 mod tests {

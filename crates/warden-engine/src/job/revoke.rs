@@ -5,7 +5,7 @@
 use warden_model::{GrantState, Timestamp};
 use warden_store::{AccountRecord, GrantId, GrantRecord, GrantTimes, Tx};
 
-use super::{Effect, WriteBack};
+use super::{Effect, JobKey, WriteBack, schedule};
 use crate::{Engine, EngineError};
 
 impl Engine {
@@ -83,6 +83,17 @@ impl Engine {
             }
             self.schedule_grant_writeback(tx, m.grant.request_id, WriteBack::Revoked, m.now)
                 .await?;
+            // A generation made after the act step read the accounts (a rotation another
+            // worker was running) is not in `generations`: it is retired, not left behind.
+            for a in tx.accounts(gid).await? {
+                if a.removed_at.is_none() && !generations.contains(&a.generation) {
+                    let retire = JobKey::Retire {
+                        grant: gid,
+                        generation: a.generation,
+                    };
+                    schedule(tx, &retire, m.now, m.now).await?;
+                }
+            }
         }
         if let Some(ms) = moved.and_then(|m| lag(&m.grant, m.now)) {
             #[expect(clippy::cast_precision_loss, reason = "a metric in seconds")]

@@ -46,6 +46,11 @@ impl Engine {
         let (GrantState::Active, Some(expires)) = (g.state, g.expires_at) else {
             return Ok(Effect::Nothing);
         };
+        // A grant whose expiry has come is being removed by its `expire` job, perhaps in
+        // this very batch: a new generation made now could slip past that removal.
+        if expires <= self.now() {
+            return Ok(Effect::Nothing);
+        }
         let Placement::On(Placed {
             name,
             target,
