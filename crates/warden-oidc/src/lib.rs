@@ -1,0 +1,34 @@
+//! Workload sign-in: verifying the short-lived OIDC token a CI/CD job (GitHub Actions,
+//! GitLab CI, Kubernetes…) gets from its platform, against the issuers configured in
+//! `[[oidc_issuer]]` blocks.
+//!
+//! A [`Verifier`] is built once from the configuration and shared. [`Verifier::verify`]
+//! takes a token and the caller's clock and answers either [`Verified`] (who the
+//! workload is by its issuer's word, with every claim) or a [`Refusal`] saying why not.
+//! Matching the verified claims to a workload in Warden's catalog happens elsewhere.
+//!
+//! Accepted tokens are signed with RS256, ES256 or EdDSA by a key from the issuer's JWK
+//! set, which is fetched lazily and cached; they carry the configured audience, are
+//! within `exp`/`nbf` (60 s leeway), were issued at most `max_token_age` ago, and have a
+//! `sub` and a `jti`.
+//!
+//! Tokens are bearer credentials: nothing in this crate logs or stores one, and no type
+//! here holds one.
+
+mod alg;
+mod claims;
+mod config;
+mod jwks;
+mod keys;
+mod refusal;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod token;
+mod verify;
+
+pub use claims::LEEWAY_SECONDS;
+pub use config::{ConfigError, IssuerConfig, default_max_token_age};
+pub use jwks::{FETCH_TIMEOUT, MAX_JWKS_BYTES};
+pub use refusal::Refusal;
+pub use token::MAX_TOKEN_BYTES;
+pub use verify::{Verified, Verifier, default_max_key_age, default_refresh_interval};
