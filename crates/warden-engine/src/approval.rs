@@ -214,6 +214,7 @@ impl Engine {
                 source: &record.source,
                 requester_is_subject: record.requester == record.subject,
                 approvals: i64::try_from(before).unwrap_or(i64::MAX),
+                oidc: Some(&input.request.oidc),
             };
             // Policy must permit it under the bundle that decided and the active one.
             let answer_ = [&bundle, &current]

@@ -117,6 +117,7 @@ pub fn map(
         // Break-glass is never taken from a ticket: an emergency is declared through Warden.
         emergency: false,
         requested_at: ticket.created_at,
+        oidc: Default::default(),
     };
     request.validate().map_err(|e| {
         let field = e

@@ -1,7 +1,7 @@
 //! The catalog's entries once validated: identities, systems, roles, tasks, SoD rules and
 //! the break-glass settings. Loading and validation live in `warden-policy`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -132,6 +132,47 @@ pub struct Identity {
     pub sponsor: Option<IdentityId>,
     /// Hard end of a third party's access.
     pub access_ends: Option<Timestamp>,
+    /// For a workload: the OIDC claims a CI/CD job's token must carry to sign in as it.
+    pub oidc: Option<OidcPin>,
+    /// For a service or workload: the roles its owner consents to in advance, for every
+    /// request, so that no person is asked each time.
+    pub owner_consents: BTreeSet<RoleId>,
+}
+
+/// The claims that bind a workload to the tokens of one CI/CD job (DESIGN §2.1): the
+/// token's `iss` and `sub`, and every other pinned claim, must match exactly.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
+pub struct OidcPin {
+    /// The token's `iss`.
+    pub issuer: String,
+    /// The token's `sub`.
+    pub subject: String,
+    /// Further claims, by name, each with the one value it must have.
+    pub claims: BTreeMap<String, String>,
+}
+
+impl OidcPin {
+    /// Whether a token's claims (its payload, as JSON) satisfy this pin. A pinned claim
+    /// matches a string of the same value; a boolean or number claim matches its JSON
+    /// text (`true`, `42`), since some platforms send those unquoted.
+    pub fn matches(
+        &self,
+        issuer: &str,
+        subject: &str,
+        claims: &serde_json::Map<String, serde_json::Value>,
+    ) -> bool {
+        self.issuer == issuer
+            && self.subject == subject
+            && self.claims.iter().all(|(name, want)| {
+                claims.get(name).is_some_and(|v| match v {
+                    serde_json::Value::String(s) => s == want,
+                    serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {
+                        want.as_str() == v.to_string().as_str()
+                    }
+                    _ => false,
+                })
+            })
+    }
 }
 
 impl Identity {
@@ -203,6 +244,21 @@ pub struct SodRule {
     pub id: SodId,
     /// The roles that conflict.
     pub roles: BTreeSet<RoleId>,
+}
+
+/// Limits that apply to every non-human identity (services and workloads).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+pub struct NhiLimits {
+    /// The cap on every grant to a service or workload, on top of the role's.
+    pub max_duration: Duration,
+}
+
+impl Default for NhiLimits {
+    fn default() -> Self {
+        Self {
+            max_duration: Duration::from_seconds(3_600).unwrap_or(Duration::MIN),
+        }
+    }
 }
 
 /// The emergency path's limits.

@@ -70,13 +70,16 @@ pub enum ReasonCode {
     SecondCheck,
     /// The emergency path was taken.
     BreakGlass,
+    /// The owner of a service or workload consented to this role in advance
+    /// (`owner_consents` in the catalog), so no approval of theirs is asked for.
+    OwnerConsented,
     /// A policy that decided.
     Policy,
 }
 
 impl ReasonCode {
     /// Every code, in order.
-    pub const ALL: [ReasonCode; 16] = [
+    pub const ALL: [ReasonCode; 17] = [
         ReasonCode::UnknownIdentity,
         ReasonCode::IdentityDisabled,
         ReasonCode::OwnerMissing,
@@ -92,6 +95,7 @@ impl ReasonCode {
         ReasonCode::SecondCheckFailed,
         ReasonCode::SecondCheck,
         ReasonCode::BreakGlass,
+        ReasonCode::OwnerConsented,
         ReasonCode::Policy,
     ];
 
@@ -113,6 +117,7 @@ impl ReasonCode {
             ReasonCode::SecondCheckFailed => "second_check_failed",
             ReasonCode::SecondCheck => "second_check",
             ReasonCode::BreakGlass => "break_glass",
+            ReasonCode::OwnerConsented => "owner_consented",
             ReasonCode::Policy => "policy",
         }
     }

@@ -18,13 +18,13 @@ pub mod timestamp;
 
 pub use approval::{ApprovalDecision, UnknownDecision};
 pub use catalog::{
-    BreakGlass, Environment, Identity, IdentityKind, IdentityStatus, Role, Sensitivity, SodRule,
-    System, Task,
+    BreakGlass, Environment, Identity, IdentityKind, IdentityStatus, NhiLimits, OidcPin, Role,
+    Sensitivity, SodRule, System, Task,
 };
 pub use decision::{ApprovalStep, Decision, Outcome, Reason, ReasonCode, SecondCheck};
 pub use duration::Duration;
 pub use id::{GroupId, IdError, IdentityId, Permission, PolicyId, RoleId, SodId, SystemId, TaskId};
-pub use request::{ActiveGrant, InputError, Request};
+pub use request::{ActiveGrant, InputError, OIDC_CLAIMS, Request};
 pub use scope::{Scope, UnknownScope};
 pub use state::{GrantState, RequestState};
 pub use timestamp::Timestamp;

@@ -1,6 +1,8 @@
 //! The request (DESIGN §3.1): one ask, usually from a ticket. Parsed strictly: unknown
 //! fields, malformed values and missing required fields are errors naming the field.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{Duration, IdentityId, Permission, RoleId, SystemId, TaskId, Timestamp};
@@ -9,6 +11,29 @@ use crate::{Duration, IdentityId, Permission, RoleId, SystemId, TaskId, Timestam
 pub const MAX_PURPOSE_LEN: usize = 2_000;
 /// The longest `source` or `ticket` accepted.
 pub const MAX_REF_LEN: usize = 200;
+
+/// The claims of a workload's OIDC token that reach policy as `context.oidc.<name>`: the
+/// ones GitHub Actions, GitLab CI and Kubernetes use to say which job, branch and
+/// environment is running. A fixed list, so the Cedar schema can name each one and a
+/// policy that misspells one fails validation at load.
+pub const OIDC_CLAIMS: [&str; 16] = [
+    "iss",
+    "sub",
+    "ref",
+    "ref_type",
+    "ref_protected",
+    "environment",
+    "repository",
+    "repository_owner",
+    "workflow",
+    "job_workflow_ref",
+    "actor",
+    "event_name",
+    "sha",
+    "project_path",
+    "namespace_path",
+    "pipeline_source",
+];
 
 /// One ask for access.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -48,6 +73,11 @@ pub struct Request {
     /// When the ask was made (informational; decisions take their instant separately).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_at: Option<Timestamp>,
+    /// For a workload's request: the claims of its verified OIDC token named in
+    /// [`OIDC_CLAIMS`]. Set only by the workload sign-in, never taken from a caller's body;
+    /// left out of the encoding when empty, so requests without it hash as they always did.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub oidc: BTreeMap<String, String>,
 }
 
 /// A request that cannot be read, naming the field at fault.
@@ -150,6 +180,23 @@ impl Request {
                 return Err(InputError::field(
                     name,
                     format!("must be 1 to {MAX_REF_LEN} printable characters"),
+                ));
+            }
+        }
+        for (name, value) in &self.oidc {
+            if !OIDC_CLAIMS.contains(&name.as_str()) {
+                return Err(InputError::field(
+                    &format!("oidc.{name}"),
+                    format!(
+                        "is not one of the claims policy sees: {}",
+                        OIDC_CLAIMS.join(", ")
+                    ),
+                ));
+            }
+            if value.chars().count() > MAX_REF_LEN || value.chars().any(char::is_control) {
+                return Err(InputError::field(
+                    &format!("oidc.{name}"),
+                    format!("must be at most {MAX_REF_LEN} printable characters"),
                 ));
             }
         }

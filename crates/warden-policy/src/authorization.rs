@@ -82,6 +82,9 @@ pub struct AuthContext<'a> {
     pub requester_is_subject: bool,
     /// Approvals recorded so far.
     pub approvals: i64,
+    /// A workload's OIDC claims ([`warden_model::OIDC_CLAIMS`]); every other request has
+    /// none, and policy sees each claim as the empty string.
+    pub oidc: Option<&'a std::collections::BTreeMap<String, String>>,
 }
 
 /// Cedar's answer to one question.
@@ -121,6 +124,7 @@ pub(crate) fn prepare(ctx: &AuthContext<'_>) -> PreparedContext {
             "approvals".to_owned(),
             RestrictedExpression::new_long(ctx.approvals),
         ),
+        ("oidc".to_owned(), oidc_record(ctx.oidc)),
     ])
     .map_err(|e| format!("cannot build the context: {e}"));
     PreparedContext(context)
@@ -214,6 +218,21 @@ fn strings(items: impl IntoIterator<Item = impl AsRef<str>>) -> RestrictedExpres
             .into_iter()
             .map(|s| RestrictedExpression::new_string(s.as_ref().to_owned())),
     )
+}
+
+/// `context.oidc`: every claim of [`warden_model::OIDC_CLAIMS`], empty when the token did
+/// not carry it or there is no token, so a policy can compare without `has`.
+fn oidc_record(
+    claims: Option<&std::collections::BTreeMap<String, String>>,
+) -> RestrictedExpression {
+    let fields = warden_model::OIDC_CLAIMS.iter().map(|name| {
+        let value = claims.and_then(|c| c.get(*name)).map_or("", String::as_str);
+        str_attr(name, value)
+    });
+    // Names are distinct constants, so building the record cannot fail; if it ever did,
+    // the context build below reports it like any other malformed context.
+    RestrictedExpression::new_record(fields)
+        .unwrap_or_else(|_| RestrictedExpression::new_string(String::new()))
 }
 
 fn str_attr(name: &str, value: &str) -> (String, RestrictedExpression) {
@@ -638,6 +657,7 @@ max_duration = "1h"
             source: "",
             requester_is_subject: true,
             approvals: 0,
+            oidc: None,
         };
         let answer = auth.ask(
             &IdentityId::parse("i1").unwrap(),

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use toml::Spanned;
 use warden_model::{
     BreakGlass, Duration, Environment, GroupId, Identity, IdentityId, IdentityKind, IdentityStatus,
-    Permission, Role, RoleId, Sensitivity, SodId, SodRule, System, SystemId, Task, TaskId,
-    Timestamp,
+    NhiLimits, OidcPin, Permission, Role, RoleId, Sensitivity, SodId, SodRule, System, SystemId,
+    Task, TaskId, Timestamp,
 };
 
 use crate::source::{LoadError, LoadErrors, SourceFile};
@@ -35,6 +35,10 @@ pub struct Catalog {
     pub sod: Vec<SodRule>,
     /// Break-glass limits; without them, emergency requests are denied.
     pub break_glass: Option<BreakGlass>,
+    /// Limits on every service and workload; `[nhi]`, or the defaults.
+    pub nhi: NhiLimits,
+    /// Workloads by the `(issuer, subject)` their OIDC pin names.
+    pinned: BTreeMap<(String, String), Vec<IdentityId>>,
     roles_by_system: BTreeMap<SystemId, Vec<RoleId>>,
     members: BTreeMap<GroupId, BTreeSet<IdentityId>>,
     by_email: BTreeMap<String, IdentityId>,
@@ -57,6 +61,28 @@ impl Catalog {
             .get(&email.to_ascii_lowercase())
             .and_then(|id| self.identities.get(id))
     }
+
+    /// The workloads whose OIDC pin is satisfied by a token from `issuer` for `subject`
+    /// with these `claims`, in id order. More than one is possible (one workload may pin
+    /// fewer claims than another); the caller must refuse that as ambiguous.
+    pub fn workloads_pinned(
+        &self,
+        issuer: &str,
+        subject: &str,
+        claims: &serde_json::Map<String, serde_json::Value>,
+    ) -> Vec<&Identity> {
+        self.pinned
+            .get(&(issuer.to_owned(), subject.to_owned()))
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.identities.get(id))
+            .filter(|i| {
+                i.oidc
+                    .as_ref()
+                    .is_some_and(|p| p.matches(issuer, subject, claims))
+            })
+            .collect()
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -75,6 +101,7 @@ struct RawCatalog {
     #[serde(default)]
     sod: Vec<RawSod>,
     break_glass: Option<Spanned<RawBreakGlass>>,
+    nhi: Option<Spanned<RawNhi>>,
 }
 
 #[derive(Deserialize)]
@@ -99,10 +126,26 @@ struct RawIdentity {
     owner: Option<Spanned<IdentityId>>,
     sponsor: Option<Spanned<IdentityId>>,
     access_ends: Option<Spanned<Timestamp>>,
+    oidc: Option<Spanned<RawOidcPin>>,
+    #[serde(default)]
+    owner_consents: Vec<Spanned<RoleId>>,
     #[serde(default)]
     #[expect(dead_code, reason = "documentation for readers of the catalog")]
     description: Option<String>,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOidcPin {
+    issuer: String,
+    subject: String,
+    #[serde(default)]
+    claims: BTreeMap<String, String>,
+}
+
+/// Claims a pin may not name: `iss` and `sub` have their own keys, and the rest change
+/// with every token or are checked by the verifier.
+const UNPINNABLE: [&str; 7] = ["iss", "sub", "aud", "exp", "iat", "nbf", "jti"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -156,6 +199,12 @@ struct RawTask {
 struct RawSod {
     id: Spanned<SodId>,
     roles: Vec<Spanned<RoleId>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNhi {
+    max_duration: Duration,
 }
 
 #[derive(Deserialize)]
@@ -235,6 +284,7 @@ fn build(check: &mut Check<'_>, raws: Vec<(usize, RawCatalog)>) -> Catalog {
     let mut raw_tasks = BTreeMap::new();
     let mut raw_sods = BTreeMap::new();
     let mut break_glass: Option<BreakGlass> = None;
+    let mut nhi: Option<NhiLimits> = None;
 
     for (file, raw) in raws {
         for g in raw.group {
@@ -270,11 +320,20 @@ fn build(check: &mut Check<'_>, raws: Vec<(usize, RawCatalog)>) -> Catalog {
                 review_within: bg.review_within,
             });
         }
+        if let Some(n) = raw.nhi {
+            if nhi.is_some() {
+                check.at(file, n.span(), "`[nhi]` is defined twice".into());
+            }
+            nhi = Some(NhiLimits {
+                max_duration: n.into_inner().max_duration,
+            });
+        }
     }
 
     let mut catalog = Catalog {
         groups: groups.into_keys().collect(),
         break_glass,
+        nhi: nhi.unwrap_or_default(),
         ..Catalog::default()
     };
 
@@ -292,6 +351,29 @@ fn build(check: &mut Check<'_>, raws: Vec<(usize, RawCatalog)>) -> Catalog {
                 }
             } else {
                 catalog.by_email.insert(key, id.clone());
+            }
+        }
+        if let (Some(pin), Some(span)) = (&identity.oidc, raw.oidc.as_ref().map(Spanned::span)) {
+            let key = (pin.issuer.clone(), pin.subject.clone());
+            let same = catalog
+                .pinned
+                .get(&key)
+                .into_iter()
+                .flatten()
+                .find(|other| {
+                    catalog.identities.get(*other).and_then(|o| o.oidc.as_ref()) == Some(pin)
+                });
+            if let Some(other) = same {
+                check.at(
+                    *file,
+                    span,
+                    format!(
+                        "identity `{id}`: workload `{other}` pins the same issuer, subject and claims; \
+                         a token must name one workload"
+                    ),
+                );
+            } else {
+                catalog.pinned.entry(key).or_default().push(id.clone());
             }
         }
         for g in &identity.groups {
@@ -350,6 +432,25 @@ fn build(check: &mut Check<'_>, raws: Vec<(usize, RawCatalog)>) -> Catalog {
             .or_default()
             .push(id.clone());
         catalog.roles.insert(id, role);
+    }
+
+    for (id, (file, raw)) in &raw_identities {
+        let kind = raw.kind;
+        for r in &raw.owner_consents {
+            let message = match catalog.roles.get(r.get_ref()) {
+                None => format!(
+                    "identity `{id}`: `owner_consents` names role `{}`, which is not defined",
+                    r.get_ref()
+                ),
+                Some(role) if !role.kinds.contains(&kind) => format!(
+                    "identity `{id}`: `owner_consents` names role `{}`, which a {} identity may not hold",
+                    r.get_ref(),
+                    kind.as_str()
+                ),
+                Some(_) => continue,
+            };
+            check.at(*file, r.span(), message);
+        }
     }
 
     for (id, (file, raw)) in raw_tasks {
@@ -493,6 +594,58 @@ fn build_identity(
             }
         }
     }
+    if !kind.needs_owner()
+        && let Some(first) = raw.owner_consents.first()
+    {
+        check.at(
+            file,
+            first.span(),
+            format!("identity `{id}`: only service and workload identities have `owner_consents`"),
+        );
+    }
+    let oidc = raw.oidc.as_ref().map(|pin| {
+        let span = pin.span();
+        let pin = pin.get_ref();
+        if kind != IdentityKind::Workload {
+            check.at(
+                file,
+                span.clone(),
+                format!("identity `{id}`: only workload identities have `oidc`"),
+            );
+        }
+        for (what, value) in [("issuer", &pin.issuer), ("subject", &pin.subject)] {
+            if value.trim().is_empty() {
+                check.at(
+                    file,
+                    span.clone(),
+                    format!("identity `{id}`: `oidc.{what}` must not be empty"),
+                );
+            }
+        }
+        if !(pin.issuer.starts_with("https://") || pin.issuer.starts_with("http://")) {
+            check.at(
+                file,
+                span.clone(),
+                format!("identity `{id}`: `oidc.issuer` must be the issuer's URL, as its tokens' `iss` says"),
+            );
+        }
+        for name in pin.claims.keys() {
+            if name.is_empty() || UNPINNABLE.contains(&name.as_str()) {
+                check.at(
+                    file,
+                    span.clone(),
+                    format!(
+                        "identity `{id}`: `oidc.claims` may not pin `{name}` (pin `iss` and `sub` as `issuer` and `subject`; the rest change with every token)"
+                    ),
+                );
+            }
+        }
+        OidcPin {
+            issuer: pin.issuer.clone(),
+            subject: pin.subject.clone(),
+            claims: pin.claims.clone(),
+        }
+    });
     if let Some(email) = &raw.email {
         let e = email.get_ref();
         let plausible = e.len() <= 254
@@ -516,6 +669,12 @@ fn build_identity(
         owner: raw.owner.as_ref().map(|o| o.get_ref().clone()),
         sponsor: raw.sponsor.as_ref().map(|s| s.get_ref().clone()),
         access_ends: raw.access_ends.as_ref().map(|a| *a.get_ref()),
+        oidc,
+        owner_consents: raw
+            .owner_consents
+            .iter()
+            .map(|r| r.get_ref().clone())
+            .collect(),
     }
 }
 
@@ -710,6 +869,97 @@ max_duration = "8h"
             let got = errors(&format!("{BASE}\n{extra}"));
             assert!(
                 got.iter().any(|g| g.starts_with(expected)),
+                "expected {expected:?} in {got:#?}"
+            );
+        }
+    }
+
+    const PIN: &str = "oidc = { issuer = \"https://ci.example\", subject = \"repo:a/b\", claims = { ref = \"main\" } }";
+
+    fn workload(id: &str, extra: &str) -> String {
+        format!("[[identity]]\nid = \"{id}\"\nkind = \"workload\"\nowner = \"alice\"\n{extra}\n")
+    }
+
+    #[test]
+    fn workload_pins_and_owner_consents_are_checked() {
+        let ok = format!(
+            "{BASE}\n{}\n{}\n[nhi]\nmax_duration = \"30m\"\n",
+            workload("ci", &format!("{PIN}\nowner_consents = [\"db.read\"]")),
+            // Pinning more claims than `ci` is allowed; a token matching both is refused
+            // at sign-in as ambiguous.
+            workload(
+                "ci-main",
+                "oidc = { issuer = \"https://ci.example\", subject = \"repo:a/b\", claims = { ref = \"main\", environment = \"prod\" } }"
+            ),
+        );
+        assert_eq!(errors(&ok), Vec::<String>::new());
+        let catalog = load(&[SourceFile {
+            name: "catalog.toml".into(),
+            text: ok,
+        }])
+        .unwrap();
+        assert_eq!(catalog.nhi.max_duration.seconds(), 1_800);
+        let claims = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let both = claims(serde_json::json!({"ref": "main", "environment": "prod"}));
+        let ids = |c: &serde_json::Map<String, serde_json::Value>| {
+            catalog
+                .workloads_pinned("https://ci.example", "repo:a/b", c)
+                .iter()
+                .map(|i| i.id.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&both), ["ci", "ci-main"]);
+        assert_eq!(ids(&claims(serde_json::json!({"ref": "main"}))), ["ci"]);
+        assert!(ids(&claims(serde_json::json!({"ref": "dev"}))).is_empty());
+        assert!(
+            catalog
+                .workloads_pinned("https://other.example", "repo:a/b", &both)
+                .is_empty()
+        );
+
+        let cases: &[(String, &str)] = &[
+            (
+                format!("{}{}", workload("a", PIN), workload("b", PIN)),
+                "identity `b`: workload `a` pins the same issuer, subject and claims",
+            ),
+            (
+                format!("[[identity]]\nid = \"h\"\nkind = \"human\"\n{PIN}\n"),
+                "identity `h`: only workload identities have `oidc`",
+            ),
+            (
+                workload("c", "oidc = { issuer = \"https://ci.example\", subject = \"s\", claims = { jti = \"x\" } }"),
+                "identity `c`: `oidc.claims` may not pin `jti`",
+            ),
+            (
+                workload("d", "oidc = { issuer = \"ci.example\", subject = \"s\" }"),
+                "identity `d`: `oidc.issuer` must be the issuer's URL",
+            ),
+            (
+                workload("e", "oidc = { issuer = \"https://ci.example\", subject = \"\" }"),
+                "identity `e`: `oidc.subject` must not be empty",
+            ),
+            (
+                workload("f", "owner_consents = [\"db.ghost\"]"),
+                "identity `f`: `owner_consents` names role `db.ghost`, which is not defined",
+            ),
+            (
+                "[[identity]]\nid = \"g\"\nkind = \"human\"\nowner_consents = [\"db.read\"]\n".into(),
+                "identity `g`: only service and workload identities have `owner_consents`",
+            ),
+            (
+                "[[role]]\nid = \"db.h\"\nsystem = \"db\"\npermissions = [\"h\"]\nmax_duration = \"1h\"\nkinds = [\"human\"]\n".to_owned()
+                    + &workload("w", "owner_consents = [\"db.h\"]"),
+                "identity `w`: `owner_consents` names role `db.h`, which a workload identity may not hold",
+            ),
+            (
+                "[nhi]\nmax_duration = \"1h\"\nextra = 1\n".into(),
+                "unknown field `extra`",
+            ),
+        ];
+        for (extra, expected) in cases {
+            let got = errors(&format!("{BASE}\n{extra}"));
+            assert!(
+                got.iter().any(|g| g.contains(expected)),
                 "expected {expected:?} in {got:#?}"
             );
         }

@@ -250,6 +250,7 @@ impl Bundle {
             source: req.source.as_deref().unwrap_or(""),
             requester_is_subject: requester.id == subject.id,
             approvals: 0,
+            oidc: Some(&req.oidc),
         };
         // Questions in one decision mostly share their context: build Cedar's form once.
         let mut prepared: Option<(AuthContext<'_>, PreparedContext)> = None;
@@ -344,6 +345,12 @@ impl Bundle {
         }
         if let Some(bg) = break_glass {
             caps.push((bg.max_duration, "`[break_glass]`".into()));
+        }
+        if subject.kind.needs_owner() {
+            caps.push((
+                cat.nhi.max_duration,
+                format!("`[nhi]` for {} `{}`", subject.kind.as_str(), subject.id),
+            ));
         }
         if let Some(ends) = subject.access_ends {
             let left = input.at.seconds_until(ends);
@@ -499,12 +506,24 @@ impl Bundle {
             .filter(|_| subject.kind.needs_owner())
             && *owner != requester.id
         {
-            approvals.push(ApprovalStep {
-                count: 1,
-                from_groups: Vec::new(),
-                from_identities: vec![owner.clone()],
-                excluded,
-            });
+            if subject.owner_consents.contains(&role.id) {
+                d.reason(
+                    ReasonCode::OwnerConsented,
+                    format!(
+                        "owner `{owner}` of {} `{}` consents to `{}` in advance",
+                        subject.kind.as_str(),
+                        subject.id,
+                        role.id
+                    ),
+                );
+            } else {
+                approvals.push(ApprovalStep {
+                    count: 1,
+                    from_groups: Vec::new(),
+                    from_identities: vec![owner.clone()],
+                    excluded,
+                });
+            }
         }
         let outcome = if approvals.is_empty() {
             Outcome::Grant

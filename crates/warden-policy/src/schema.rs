@@ -53,7 +53,10 @@ pub fn schema_text(catalog: &Catalog) -> String {
     source: String,
     requester_is_subject: Bool,
     approvals: Long,
+    oidc: OidcClaims,
   };
+  type OidcClaims = {
+{OIDC}  };
   action request, break_glass, provision, approve appliesTo {
     principal: Identity,
     resource: Role,
@@ -62,7 +65,11 @@ pub fn schema_text(catalog: &Catalog) -> String {
 }
 "#,
     );
-    s
+    let claims: String = warden_model::OIDC_CLAIMS
+        .iter()
+        .map(|c| format!("    \"{c}\": String,\n"))
+        .collect();
+    s.replace("{OIDC}", &claims)
 }
 
 /// Builds the schema for `catalog`.

@@ -177,6 +177,7 @@ proptest! {
                             source: "",
                             requester_is_subject: true,
                             approvals: 0,
+                            oidc: None,
                         };
                         let indexed = bundle.authorize(&identity, action, &role, &ctx, Evaluation::Indexed);
                         let full = bundle.authorize(&identity, action, &role, &ctx, Evaluation::Full);
@@ -220,6 +221,7 @@ fn generated_policy_sets_mostly_load() {
                 source: "",
                 requester_is_subject: true,
                 approvals: 0,
+                oidc: None,
             };
             let i = IdentityId::parse("i2").unwrap();
             let r = RoleId::parse("r2").unwrap();

@@ -112,6 +112,7 @@ fn request() -> impl Strategy<Value = Request> {
                     duration: secs.and_then(Duration::from_seconds),
                     emergency,
                     requested_at: None,
+                    oidc: Default::default(),
                 };
                 if r.role.is_none() && r.needs.is_none() && r.task.is_none() {
                     r.role = Some(RoleId::parse("payments-db.read").unwrap());

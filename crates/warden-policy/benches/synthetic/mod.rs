@@ -1120,6 +1120,7 @@ impl World {
                     duration: None,
                     emergency: false,
                     requested_at: Some(at),
+                    oidc: Default::default(),
                 };
                 return (request, grants);
             }
@@ -1157,6 +1158,7 @@ impl World {
                             duration: None,
                             emergency: false,
                             requested_at: Some(at),
+                            oidc: Default::default(),
                         };
                         return (request, grants);
                     }
@@ -1222,6 +1224,7 @@ impl World {
             duration,
             emergency,
             requested_at: Some(at),
+            oidc: Default::default(),
         };
         (request, grants)
     }
