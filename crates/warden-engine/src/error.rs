@@ -27,6 +27,10 @@ pub enum EngineError {
     /// The input is invalid.
     #[error("{0}")]
     Invalid(String),
+    /// Something the engine depends on besides the database cannot be reached (an
+    /// identity provider's keys); retrying later may help.
+    #[error("{0}")]
+    Unreachable(String),
     /// The database cannot be reached; retrying later may help.
     #[error("the database is unavailable")]
     Unavailable(#[source] StoreError),

@@ -9,6 +9,7 @@ use warden_store::{GrantId, GrantRecord, NewAuditEvent, RequestId, RequestRecord
 use crate::job::{JobKey, WriteBack, schedule};
 use crate::metrics::OutcomeLabel;
 use crate::view::{RequestView, StoredInput};
+use crate::workload::OIDC_SOURCE;
 use crate::{Engine, EngineError, Stopwatch, audit};
 
 /// The source recorded for requests that name none.
@@ -113,6 +114,18 @@ impl Engine {
             return Err(EngineError::Forbidden(format!(
                 "`source`: `{s}` is reserved for the ITSM adapter of that name"
             )));
+        }
+        // Only a verified workload token speaks for CI claims, and only it files under
+        // `oidc`: otherwise a caller could claim `ref = main`, or spend a job's `jti` first.
+        if request.source.as_deref() == Some(OIDC_SOURCE) {
+            return Err(EngineError::Forbidden(format!(
+                "`source`: `{OIDC_SOURCE}` is reserved for workloads signing in with their OIDC token"
+            )));
+        }
+        if !request.oidc.is_empty() {
+            return Err(EngineError::Forbidden(
+                "`oidc`: claims come only from a verified workload token".into(),
+            ));
         }
         let intake = self.intake(filer.identity.as_str(), request).await?;
         if intake.created || intake.filed_by == filer.identity.as_str() || filer.reads_all {

@@ -22,6 +22,7 @@ pub mod status;
 pub mod trail;
 pub mod view;
 pub mod worker;
+pub mod workload;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -63,6 +64,8 @@ pub struct EngineConfig {
     pub remove_orphans: bool,
     /// The ITSMs requests come from and outcomes are written back to.
     pub itsms: itsm::Itsms,
+    /// Workload sign-in with OIDC tokens; `None` when no `[[oidc_issuer]]` is configured.
+    pub workloads: Option<workload::Workloads>,
 }
 
 impl Default for EngineConfig {
@@ -80,6 +83,7 @@ impl Default for EngineConfig {
             reconcile_every: Duration::from_seconds(300),
             remove_orphans: false,
             itsms: itsm::Itsms::default(),
+            workloads: None,
         }
     }
 }

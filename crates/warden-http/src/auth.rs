@@ -2,8 +2,8 @@
 //! looked up and judged by the engine. The secret itself is never logged, stored or echoed.
 
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 pub use warden_engine::access::TokenCache;
 use warden_model::IdentityId;
 pub use warden_model::Scope;
@@ -53,22 +53,27 @@ impl Caller {
     }
 }
 
+/// The secret of an `Authorization: Bearer <secret>` header.
+pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))?;
+    let malformed =
+        || ApiError::Unauthorized("the `Authorization` header must be `Bearer <token>`".into());
+    let value = value.to_str().map_err(|_| malformed())?;
+    let (scheme, secret) = value.split_once(' ').ok_or_else(malformed)?;
+    let secret = secret.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || secret.is_empty() {
+        return Err(malformed());
+    }
+    Ok(secret)
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))?;
-        let malformed =
-            || ApiError::Unauthorized("the `Authorization` header must be `Bearer <token>`".into());
-        let value = value.to_str().map_err(|_| malformed())?;
-        let (scheme, secret) = value.split_once(' ').ok_or_else(malformed)?;
-        let secret = secret.trim();
-        if !scheme.eq_ignore_ascii_case("bearer") || secret.is_empty() {
-            return Err(malformed());
-        }
+        let secret = bearer(&parts.headers)?;
         let token = state
             .engine
             .authenticate_token(secret, &state.tokens)

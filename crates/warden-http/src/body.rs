@@ -56,6 +56,19 @@ pub async fn optional<T: DeserializeOwned>(
         .map_err(|e| ApiError::InvalidRequest(e.to_string()))
 }
 
+/// Reads a required JSON body into `T`, naming the field at fault.
+pub async fn required<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<T, ApiError> {
+    if !is_json(headers) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let bytes = read(headers, body, limit).await?;
+    warden_model::request::from_json(&bytes).map_err(|e| ApiError::InvalidRequest(e.to_string()))
+}
+
 /// Reads a required JSON body holding a request of DESIGN §3.1 whose `requester` may be
 /// left out: then it is `caller`, the token's identity.
 pub async fn request_of(

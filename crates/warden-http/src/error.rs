@@ -60,6 +60,9 @@ impl ApiError {
                     (StatusCode::UNAUTHORIZED, "unauthorized", m.clone())
                 }
                 EngineError::Invalid(m) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", m.clone()),
+                EngineError::Unreachable(m) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "unavailable", m.clone())
+                }
                 EngineError::Unavailable(_) => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",

@@ -21,6 +21,7 @@ mod request;
 mod revocation;
 pub mod schema;
 mod server;
+mod workload;
 
 use std::sync::Arc;
 
@@ -93,6 +94,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/grants/{id}/revoke", post(grant::revoke))
         .route("/v1/grants/{id}/credential", get(grant::credential))
         .route("/v1/revocations", post(revocation::create))
+        .route("/v1/workload/credentials", post(workload::create))
+        .route("/v1/workload/credentials/{id}", get(workload::get))
         .route("/v1/itsm/{name}", post(itsm::webhook))
         .route("/v1/audit", get(audit::list))
         .route("/v1/audit/verify", get(audit::verify))

@@ -24,6 +24,8 @@ use crate::schema;
         crate::grant::revoke,
         crate::grant::credential,
         crate::revocation::create,
+        crate::workload::create,
+        crate::workload::get,
         crate::itsm::webhook,
         crate::audit::list,
         crate::audit::verify,
@@ -45,6 +47,10 @@ use crate::schema;
         schema::CredentialBody,
         schema::RevocationBody,
         schema::RevocationReport,
+        schema::WorkloadIssued,
+        schema::WorkloadPending,
+        schema::WorkloadDenied,
+        crate::workload::WorkloadBody,
         crate::itsm::WebhookAnswer,
         schema::AuditEntry,
         schema::AuditVerification,
@@ -63,6 +69,7 @@ use crate::schema;
         (name = "requests", description = "decisions, intake and approvals"),
         (name = "grants", description = "grants and revocation"),
         (name = "audit", description = "the hash-chained audit trail"),
+        (name = "workloads", description = "CI/CD jobs signing in with their OIDC token"),
         (name = "itsm", description = "signed webhooks from ITSMs"),
         (name = "operations", description = "health, metrics and this description"),
     )
@@ -78,6 +85,18 @@ impl Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "oidc",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "a CI/CD job's OIDC token from a configured `[[oidc_issuer]]`",
+                    ))
+                    .build(),
+            ),
         );
     }
 }

@@ -474,3 +474,54 @@ pub struct RevocationReport {
     /// How many are confirmed revoked.
     pub confirmed: usize,
 }
+
+/// `201`/`200` of the workload endpoints: the request and the credential, shown this once.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct WorkloadIssued {
+    /// The request's id.
+    pub request: String,
+    /// The decision taken on it.
+    #[schema(value_type = DecisionDoc)]
+    pub decision: Decision,
+    /// The grant.
+    #[schema(value_type = Option<Grant>)]
+    pub grant: Option<Grant>,
+    /// The credential, kept nowhere in plaintext; `null` on a system Warden only records.
+    pub credential: Option<CredentialBody>,
+}
+
+/// `202` of the workload endpoints: nothing to hand out yet.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct WorkloadPending {
+    /// The request's id.
+    pub request: String,
+    /// Where it stands.
+    #[schema(value_type = RequestStateDoc)]
+    pub state: RequestState,
+    /// The decision taken on it.
+    #[schema(value_type = DecisionDoc)]
+    pub decision: Decision,
+    /// The grant, once approved.
+    #[schema(value_type = Option<Grant>)]
+    pub grant: Option<Grant>,
+    /// Where a fresh token of the same workload fetches the credential, once.
+    pub credential_url: String,
+}
+
+/// `403` of the workload endpoints: denied, with the decision that says why.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct WorkloadDenied {
+    /// `denied`, and a sentence.
+    pub error: ErrorDetail,
+    /// The request's id.
+    pub request: String,
+    /// Where it stands.
+    #[schema(value_type = RequestStateDoc)]
+    pub state: RequestState,
+    /// The decision taken on it.
+    #[schema(value_type = DecisionDoc)]
+    pub decision: Decision,
+    /// The grant, if one was made and then failed.
+    #[schema(value_type = Option<Grant>)]
+    pub grant: Option<Grant>,
+}

@@ -108,6 +108,10 @@ fn default_pending() -> String {
     "pending".into()
 }
 
+/// Request sources that are not ITSMs: `api` (the default of API requests) and `oidc`
+/// (workloads signing in with their token). No adapter may be named after them.
+pub const RESERVED_NAMES: [&str; 2] = ["api", "oidc"];
+
 /// Which attribute of an ITSM user names a catalog identity (`[itsm.identity] match`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -312,7 +316,7 @@ impl ItsmConfig {
         self.validate()
     }
 
-    /// Checks what serde alone cannot: the name, the URL, that a secret is present and of the
+    /// Checks what serde alone cannot: the name (not one of [`RESERVED_NAMES`]), the URL, that a secret is present and of the
     /// right form, and that the ITSM kinds that re-read tickets have a field mapping.
     pub fn validate(&self) -> Result<(), ItsmConfigError> {
         let err = |m: &str| ItsmConfigError::new(&self.name, m);
@@ -327,6 +331,13 @@ impl ItsmConfig {
                 &self.name,
                 "`name` may hold only 1 to 40 lowercase letters, digits and `-`",
             ));
+        }
+        // Requests are keyed by `(source, ticket)`; these sources belong to other front doors.
+        if RESERVED_NAMES.contains(&self.name.as_str()) {
+            return Err(err(&format!(
+                "`name` may not be one of {}: those sources are Warden's own",
+                RESERVED_NAMES.join(", ")
+            )));
         }
         if self.secrets.is_empty() {
             return Err(err(

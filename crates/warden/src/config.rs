@@ -32,6 +32,9 @@ pub struct Config {
     pub connectors: Vec<crate::connector::ConnectorConfig>,
     /// `[[itsm]]`: the ITSMs requests come from (docs/itsm.md).
     pub itsms: Vec<crate::itsm::ItsmBlock>,
+    /// `[[oidc_issuer]]`: the platforms whose OIDC tokens workloads sign in with
+    /// (docs/workloads.md).
+    pub oidc_issuers: Vec<warden_oidc::IssuerConfig>,
 }
 
 /// `[secrets]`.
@@ -280,6 +283,7 @@ impl Default for Config {
             },
             connectors: Vec::new(),
             itsms: Vec::new(),
+            oidc_issuers: Vec::new(),
         }
     }
 }
@@ -386,6 +390,20 @@ impl Config {
                 .map_err(|(offset, m)| at(offset, m))?;
             config.itsms =
                 crate::itsm::from_file(&parsed.itsm).map_err(|(offset, m)| at(offset, m))?;
+            config.oidc_issuers = parsed
+                .oidc_issuer
+                .iter()
+                .map(|b| b.get_ref().clone())
+                .collect();
+            // Checked now, so a bad block is refused at load with its line, not at start.
+            if let Err(e) = warden_oidc::Verifier::new(config.oidc_issuers.clone()) {
+                let offset = parsed
+                    .oidc_issuer
+                    .iter()
+                    .find(|b| e.to_string().contains(&format!("`{}`", b.get_ref().issuer)))
+                    .map_or(0, |b| b.span().start);
+                return Err(at(offset, e.to_string()));
+            }
             audit_set = (
                 parsed.audit.checkpoint_key.is_some(),
                 parsed.audit.checkpoint_file.is_some(),
@@ -938,6 +956,36 @@ mod tests {
         assert!(e.starts_with("warden.toml:") && e.contains("colour"), "{e}");
         let e = parse(&format!("{ok}{ok}")).unwrap_err().to_string();
         assert!(e.contains("defined twice"), "{e}");
+    }
+
+    #[test]
+    fn oidc_issuers_are_checked_when_the_file_loads() {
+        let ok = "[[oidc_issuer]]\nissuer = \"https://token.actions.githubusercontent.com\"\njwks_url = \"https://token.actions.githubusercontent.com/.well-known/jwks\"\naudience = \"warden\"\n";
+        let config = parse(ok).unwrap();
+        assert_eq!(config.oidc_issuers.len(), 1);
+        assert_eq!(config.oidc_issuers[0].max_token_age.seconds(), 600);
+        for (bad, says) in [
+            (format!("{ok}{ok}"), "more than one"),
+            (
+                ok.replace(
+                    "https://token.actions.githubusercontent.com/",
+                    "http://keys.example/",
+                ),
+                "jwks_url",
+            ),
+            (format!("{ok}jwks_file = \"/k.json\"\n"), "jwks_file"),
+            (
+                ok.replace("audience = \"warden\"\n", "audience = \"\"\n"),
+                "audience",
+            ),
+            (format!("{ok}colour = \"blue\"\n"), "colour"),
+        ] {
+            let e = parse(&bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with("warden.toml:") && e.contains(says),
+                "{says}: {e}"
+            );
+        }
     }
 
     const DOCS: &str = include_str!("../../../docs/config.md");

@@ -45,6 +45,7 @@ pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
             reconcile_every: Some(config.provisioning.reconcile_every),
             remove_orphans: config.provisioning.remove_orphans,
             itsms,
+            workloads: crate::setup::workloads(&config)?,
             ..EngineConfig::default()
         };
         let engine = Engine::new(store.clone(), bundle, Arc::new(SystemClock), engine_config)

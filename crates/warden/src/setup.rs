@@ -141,6 +141,18 @@ fn refuse_open_key(path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Workload sign-in for the configured `[[oidc_issuer]]` blocks; off when there are none.
+pub fn workloads(config: &Config) -> Result<Option<warden_engine::workload::Workloads>, Failure> {
+    if config.oidc_issuers.is_empty() {
+        return Ok(None);
+    }
+    let verifier = warden_oidc::Verifier::new(config.oidc_issuers.clone())
+        .map_err(|e| input_error(anyhow::anyhow!(e)))?;
+    Ok(Some(warden_engine::workload::Workloads {
+        verifier: std::sync::Arc::new(verifier),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

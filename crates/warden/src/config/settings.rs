@@ -251,6 +251,7 @@ pub(super) struct FileConfig {
     pub(super) audit: AuditFile,
     pub(super) connector: Vec<crate::connector::ConnectorFile>,
     pub(super) itsm: Vec<Spanned<toml::Table>>,
+    pub(super) oidc_issuer: Vec<Spanned<warden_oidc::IssuerConfig>>,
 }
 
 #[derive(Deserialize, Default)]
