@@ -47,6 +47,7 @@ use crate::schema;
         schema::CredentialBody,
         schema::RevocationBody,
         schema::RevocationReport,
+        schema::WorkloadRequest,
         schema::WorkloadIssued,
         schema::WorkloadPending,
         schema::WorkloadDenied,

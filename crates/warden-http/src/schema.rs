@@ -475,24 +475,9 @@ pub struct RevocationReport {
     pub confirmed: usize,
 }
 
-/// `201`/`200` of the workload endpoints: the request and the credential, shown this once.
+/// What every workload answer says of its request.
 #[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct WorkloadIssued {
-    /// The request's id.
-    pub request: String,
-    /// The decision taken on it.
-    #[schema(value_type = DecisionDoc)]
-    pub decision: Decision,
-    /// The grant.
-    #[schema(value_type = Option<Grant>)]
-    pub grant: Option<Grant>,
-    /// The credential, kept nowhere in plaintext; `null` on a system Warden only records.
-    pub credential: Option<CredentialBody>,
-}
-
-/// `202` of the workload endpoints: nothing to hand out yet.
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct WorkloadPending {
+pub struct WorkloadRequest {
     /// The request's id.
     pub request: String,
     /// Where it stands.
@@ -504,6 +489,36 @@ pub struct WorkloadPending {
     /// The grant, once approved.
     #[schema(value_type = Option<Grant>)]
     pub grant: Option<Grant>,
+}
+
+impl From<RequestView> for WorkloadRequest {
+    fn from(v: RequestView) -> Self {
+        let s = RequestSummary::from(v);
+        Self {
+            request: s.id,
+            state: s.state,
+            decision: s.decision,
+            grant: s.grant,
+        }
+    }
+}
+
+/// `201`/`200` of the workload endpoints: the request and the credential, shown this once.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct WorkloadIssued {
+    /// The request.
+    #[serde(flatten)]
+    pub request: WorkloadRequest,
+    /// The credential, kept nowhere in plaintext; `null` on a system Warden only records.
+    pub credential: Option<CredentialBody>,
+}
+
+/// `202` of the workload endpoints: nothing to hand out yet.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct WorkloadPending {
+    /// The request.
+    #[serde(flatten)]
+    pub request: WorkloadRequest,
     /// Where a fresh token of the same workload fetches the credential, once.
     pub credential_url: String,
 }
@@ -513,15 +528,7 @@ pub struct WorkloadPending {
 pub struct WorkloadDenied {
     /// `denied`, and a sentence.
     pub error: ErrorDetail,
-    /// The request's id.
-    pub request: String,
-    /// Where it stands.
-    #[schema(value_type = RequestStateDoc)]
-    pub state: RequestState,
-    /// The decision taken on it.
-    #[schema(value_type = DecisionDoc)]
-    pub decision: Decision,
-    /// The grant, if one was made and then failed.
-    #[schema(value_type = Option<Grant>)]
-    pub grant: Option<Grant>,
+    /// The request.
+    #[serde(flatten)]
+    pub request: WorkloadRequest,
 }

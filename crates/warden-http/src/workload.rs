@@ -19,7 +19,8 @@ use warden_model::{Duration, Permission, RoleId, SystemId};
 use crate::error::ApiError;
 use crate::path::Id;
 use crate::schema::{
-    CredentialBody, ErrorBody, RequestSummary, WorkloadDenied, WorkloadIssued, WorkloadPending,
+    CredentialBody, ErrorBody, ErrorDetail, WorkloadDenied, WorkloadIssued, WorkloadPending,
+    WorkloadRequest,
 };
 use crate::{AppState, auth, body, query};
 
@@ -117,11 +118,8 @@ pub async fn get(
 fn respond(answer: WorkloadAnswer, issued: StatusCode) -> Response {
     match answer {
         WorkloadAnswer::Issued { view, credential } => {
-            let summary = RequestSummary::from(*view);
             let body = WorkloadIssued {
-                request: summary.id,
-                decision: summary.decision,
-                grant: summary.grant,
+                request: WorkloadRequest::from(*view),
                 credential: credential.map(|c| CredentialBody {
                     username: c.username,
                     password: c.password.expose_secret().to_owned(),
@@ -132,27 +130,22 @@ fn respond(answer: WorkloadAnswer, issued: StatusCode) -> Response {
             (issued, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
         }
         WorkloadAnswer::Pending { view } => {
-            let summary = RequestSummary::from(*view);
+            let request = WorkloadRequest::from(*view);
             let body = WorkloadPending {
-                credential_url: format!("/v1/workload/credentials/{}", summary.id),
-                request: summary.id,
-                state: summary.state,
-                decision: summary.decision,
-                grant: summary.grant,
+                credential_url: format!("/v1/workload/credentials/{}", request.request),
+                request,
             };
             (StatusCode::ACCEPTED, Json(body)).into_response()
         }
         WorkloadAnswer::Denied { view } => {
-            let summary = RequestSummary::from(*view);
             let body = WorkloadDenied {
-                error: crate::schema::ErrorDetail {
+                error: ErrorDetail {
                     code: "denied".into(),
-                    message: "the request was denied or its grant did not come to be; the decision says why".into(),
+                    message: "the request was denied or its grant did not come to be; the \
+                              decision says why"
+                        .into(),
                 },
-                request: summary.id,
-                state: summary.state,
-                decision: summary.decision,
-                grant: summary.grant,
+                request: WorkloadRequest::from(*view),
             };
             (StatusCode::FORBIDDEN, Json(body)).into_response()
         }
