@@ -1,7 +1,8 @@
 //! Workload sign-in end to end: real signed JWTs (RS256 from a committed test key, ES256
 //! from a key made here) served from a JWK set on the loopback interface, through
 //! `POST /v1/workload/credentials` to a real Redis ACL user (`WARDEN_TEST_REDIS_URL`) that
-//! the workload uses and that is removed at expiry. Every refusal is its own test and
+//! the workload uses and that is removed at expiry (on SQLite, and on PostgreSQL when
+//! `WARDEN_TEST_POSTGRES_URL` is set). Every refusal is its own test and
 //! stores nothing; each test ends by replaying every stored decision.
 
 #![allow(
@@ -74,6 +75,17 @@ impl World {
     /// A world on SQLite over `bundle`, with a worker; with `redis`, the cache provisions
     /// there, and otherwise every system is only recorded.
     async fn new(bundle: Bundle, redis: Option<&str>) -> Self {
+        let (store, dir) = testing::sqlite().await;
+        Self::on(store, Some(dir), bundle, redis).await
+    }
+
+    /// [`World::new`] on `store`.
+    async fn on(
+        store: warden_store::Store,
+        dir: Option<tempfile::TempDir>,
+        bundle: Bundle,
+        redis: Option<&str>,
+    ) -> Self {
         let rsa = Signer::rs256();
         let ec = Signer::es256("ec-1");
         let jwks = JwksServer::start(jwks(&[&rsa, &ec])).await;
@@ -111,7 +123,6 @@ impl World {
             }
             None => warden_policy::testing::record_only(&bundle),
         };
-        let (store, dir) = testing::sqlite().await;
         let clock = Arc::new(ManualClock::new(Timestamp::parse(common::START).unwrap()));
         let engine = Engine::new(
             store,
@@ -136,7 +147,7 @@ impl World {
             });
             Some((stop, task))
         };
-        let h = common::Harness::with_engine(engine, clock, Some(dir)).await;
+        let h = common::Harness::with_engine(engine, clock, dir).await;
         Self {
             h,
             rsa,
@@ -241,7 +252,19 @@ async fn a_job_on_main_gets_its_own_redis_user_which_ends_at_expiry() {
     let Some(url) = target_url("redis") else {
         return;
     };
-    let w = World::new(example(), Some(&url)).await;
+    let (sqlite, dir) = testing::sqlite().await;
+    job_on_main(
+        World::on(sqlite, Some(dir), example(), Some(&url)).await,
+        &url,
+    )
+    .await;
+    if let Some((pg, _)) = testing::postgres().await {
+        job_on_main(World::on(pg, None, example(), Some(&url)).await, &url).await;
+    }
+}
+
+/// The whole flow on `w`, whose cache provisions on the Redis at `url`.
+async fn job_on_main(w: World, url: &str) {
     let token = w.rsa.sign(&w.claims("run-1"));
     let a = w
         .ask(
@@ -283,7 +306,7 @@ async fn a_job_on_main_gets_its_own_redis_user_which_ends_at_expiry() {
     assert_eq!(stored.request.oidc["ref"], "refs/heads/main");
 
     // The workload uses it: a real ACL user that reads sessions and nothing else.
-    let client = redis::Client::open(url.as_str()).unwrap();
+    let client = redis::Client::open(url).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let auth: redis::RedisResult<String> = redis::cmd("AUTH")
         .arg(&user)
