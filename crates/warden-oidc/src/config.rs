@@ -57,6 +57,8 @@ pub enum ConfigError {
         /// The block's `issuer` in backquotes, or its position (`number 2`) when the
         /// issuer itself is what is missing.
         issuer: String,
+        /// Which block, counted from 0 in file order, so a config loader can point at it.
+        block: usize,
         /// The field at fault, as the config file spells it.
         field: &'static str,
         /// What is wrong with it.
@@ -75,6 +77,20 @@ impl ConfigError {
             ConfigError::HttpClient(_) => None,
         }
     }
+
+    /// The block at fault (counted from 0), if the error is about one.
+    pub fn block(&self) -> Option<usize> {
+        match self {
+            ConfigError::Invalid { block, .. } => Some(*block),
+            ConfigError::HttpClient(_) => None,
+        }
+    }
+}
+
+/// Checks `[[oidc_issuer]]` blocks as [`crate::Verifier::new`] does, without building
+/// anything: for refusing a bad configuration when the file loads.
+pub fn validate(configs: &[IssuerConfig]) -> Result<(), ConfigError> {
+    check(configs.to_vec()).map(|_| ())
 }
 
 /// Where one issuer's keys come from, checked.
@@ -109,12 +125,14 @@ pub(crate) fn check(configs: Vec<IssuerConfig>) -> Result<Vec<Issuer>, ConfigErr
         let name = format!("`{}`", c.issuer);
         let invalid = |field, problem: &str| ConfigError::Invalid {
             issuer: name.clone(),
+            block: i,
             field,
             problem: problem.to_owned(),
         };
         if c.issuer.trim().is_empty() {
             return Err(ConfigError::Invalid {
                 issuer: format!("number {}", i + 1),
+                block: i,
                 field: "issuer",
                 problem: "must not be empty".into(),
             });

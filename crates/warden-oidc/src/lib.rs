@@ -27,7 +27,7 @@ mod token;
 mod verify;
 
 pub use claims::LEEWAY_SECONDS;
-pub use config::{ConfigError, IssuerConfig, default_max_token_age};
+pub use config::{ConfigError, IssuerConfig, default_max_token_age, validate};
 pub use jwks::{FETCH_TIMEOUT, MAX_JWKS_BYTES};
 pub use refusal::Refusal;
 pub use token::MAX_TOKEN_BYTES;

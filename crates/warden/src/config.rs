@@ -396,11 +396,10 @@ impl Config {
                 .map(|b| b.get_ref().clone())
                 .collect();
             // Checked now, so a bad block is refused at load with its line, not at start.
-            if let Err(e) = warden_oidc::Verifier::new(config.oidc_issuers.clone()) {
-                let offset = parsed
-                    .oidc_issuer
-                    .iter()
-                    .find(|b| e.to_string().contains(&format!("`{}`", b.get_ref().issuer)))
+            if let Err(e) = warden_oidc::validate(&config.oidc_issuers) {
+                let offset = e
+                    .block()
+                    .and_then(|i| parsed.oidc_issuer.get(i))
                     .map_or(0, |b| b.span().start);
                 return Err(at(offset, e.to_string()));
             }
@@ -964,6 +963,9 @@ mod tests {
         let config = parse(ok).unwrap();
         assert_eq!(config.oidc_issuers.len(), 1);
         assert_eq!(config.oidc_issuers[0].max_token_age.seconds(), 600);
+        // The error points at the block at fault: the second of two with one issuer.
+        let twice = parse(&format!("{ok}{ok}")).unwrap_err().to_string();
+        assert!(twice.starts_with("warden.toml:5:"), "{twice}");
         for (bad, says) in [
             (format!("{ok}{ok}"), "more than one"),
             (
