@@ -13,15 +13,11 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
-use secrecy::SecretString;
 use serde_json::json;
 use warden_connect::conformance::target_url;
-use warden_connect::{Prefix, Settings};
-use warden_engine::connectors::{ConnectorInstance, Connectors};
 use warden_engine::{Engine, EngineConfig, ManualClock};
 use warden_model::Timestamp;
 use warden_store::testing;
@@ -31,26 +27,7 @@ async fn credential_is_delivered_once_and_bulk_revocation_confirms_each_grant() 
     let Some(url) = target_url("redis") else {
         return;
     };
-    let mut b = [0u8; 4];
-    getrandom::fill(&mut b).unwrap();
-    let letters: String = b.iter().map(|x| char::from(b'a' + x % 26)).collect();
-    let prefix = Prefix::parse(&format!("wh{letters}_")).unwrap();
-    let connector = warden_connect_redis::connect(&Settings {
-        name: "cache-redis".into(),
-        url: SecretString::from(url),
-        prefix: prefix.clone(),
-        options: BTreeMap::new(),
-    })
-    .await
-    .unwrap();
-    let mut by_name = HashMap::new();
-    by_name.insert(
-        "cache-redis".to_owned(),
-        ConnectorInstance {
-            connector: Arc::new(connector),
-            prefix,
-        },
-    );
+    let connectors = common::redis_connectors(&url, "wh").await;
     let (store, dir) = testing::sqlite().await;
     let clock = Arc::new(ManualClock::new(Timestamp::parse(common::START).unwrap()));
     let bundle = warden_policy::Bundle::load(
@@ -62,7 +39,7 @@ async fn credential_is_delivered_once_and_bulk_revocation_confirms_each_grant() 
         bundle,
         clock.clone(),
         EngineConfig {
-            connectors: Connectors::new(by_name),
+            connectors,
             ..EngineConfig::default()
         },
     )

@@ -15,16 +15,13 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use warden_connect::conformance::target_url;
-use warden_connect::{Prefix, Settings};
-use warden_engine::connectors::{ConnectorInstance, Connectors};
+use warden_engine::connectors::Connectors;
 use warden_engine::workload::Workloads;
 use warden_engine::{Engine, EngineConfig, ManualClock};
 use warden_model::{Duration, Timestamp};
@@ -97,31 +94,12 @@ impl World {
             max_token_age: Duration::parse("10m").unwrap(),
         }])
         .unwrap();
-        let mut connectors = HashMap::new();
-        let bundle = match redis {
-            Some(url) => {
-                let mut b = [0u8; 4];
-                getrandom::fill(&mut b).unwrap();
-                let letters: String = b.iter().map(|x| char::from(b'a' + x % 26)).collect();
-                let prefix = Prefix::parse(&format!("wl{letters}_")).unwrap();
-                let connector = warden_connect_redis::connect(&Settings {
-                    name: "cache-redis".into(),
-                    url: SecretString::from(url.to_owned()),
-                    prefix: prefix.clone(),
-                    options: BTreeMap::new(),
-                })
-                .await
-                .unwrap();
-                connectors.insert(
-                    "cache-redis".to_owned(),
-                    ConnectorInstance {
-                        connector: Arc::new(connector),
-                        prefix,
-                    },
-                );
-                bundle
-            }
-            None => warden_policy::testing::record_only(&bundle),
+        let (connectors, bundle) = match redis {
+            Some(url) => (common::redis_connectors(url, "wl").await, bundle),
+            None => (
+                Connectors::default(),
+                warden_policy::testing::record_only(&bundle),
+            ),
         };
         let clock = Arc::new(ManualClock::new(Timestamp::parse(common::START).unwrap()));
         let engine = Engine::new(
@@ -129,7 +107,7 @@ impl World {
             bundle,
             clock.clone(),
             EngineConfig {
-                connectors: Connectors::new(connectors),
+                connectors,
                 workloads: Some(Workloads {
                     verifier: Arc::new(verifier),
                 }),

@@ -248,3 +248,29 @@ pub fn error(a: &Answer, status: StatusCode, code: &str) -> String {
     assert!(!message.is_empty());
     message
 }
+
+/// The example bundle's `cache-redis` connector on the Redis at `url`, under a fresh
+/// prefix starting with `tag` so tests running at once never touch each other's users.
+pub async fn redis_connectors(url: &str, tag: &str) -> warden_engine::connectors::Connectors {
+    let mut b = [0u8; 4];
+    getrandom::fill(&mut b).unwrap();
+    let letters: String = b.iter().map(|x| char::from(b'a' + x % 26)).collect();
+    let prefix = warden_connect::Prefix::parse(&format!("{tag}{letters}_")).unwrap();
+    let connector = warden_connect_redis::connect(&warden_connect::Settings {
+        name: "cache-redis".into(),
+        url: secrecy::SecretString::from(url.to_owned()),
+        prefix: prefix.clone(),
+        options: std::collections::BTreeMap::new(),
+    })
+    .await
+    .unwrap();
+    let mut by_name = std::collections::HashMap::new();
+    by_name.insert(
+        "cache-redis".to_owned(),
+        warden_engine::connectors::ConnectorInstance {
+            connector: Arc::new(connector),
+            prefix,
+        },
+    );
+    warden_engine::connectors::Connectors::new(by_name)
+}
