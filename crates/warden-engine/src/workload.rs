@@ -14,6 +14,7 @@ use std::time::Duration as StdDuration;
 
 use warden_model::{
     Duration, GrantState, IdentityId, OIDC_CLAIMS, Outcome, Permission, Request, RoleId, SystemId,
+    catalog::claim_text,
 };
 use warden_oidc::{Refusal, Verified, Verifier};
 
@@ -272,18 +273,13 @@ fn spent() -> EngineError {
     )
 }
 
-/// The claims of [`OIDC_CLAIMS`] that the token carries as strings (or as booleans and
-/// numbers, in their JSON text), for `context.oidc`.
+/// The claims of [`OIDC_CLAIMS`] the token carries, as [`claim_text`], for `context.oidc`.
 fn policy_claims(verified: &Verified) -> BTreeMap<String, String> {
     OIDC_CLAIMS
         .iter()
         .filter_map(|name| {
-            let value = match verified.claims.get(*name)? {
-                serde_json::Value::String(s) => s.clone(),
-                v @ (serde_json::Value::Bool(_) | serde_json::Value::Number(_)) => v.to_string(),
-                _ => return None,
-            };
-            Some(((*name).to_owned(), value))
+            let value = claim_text(verified.claims.get(*name)?)?;
+            Some(((*name).to_owned(), value.into_owned()))
         })
         .collect()
 }

@@ -77,12 +77,8 @@ pub async fn request_of(
     limit: usize,
     caller: &warden_model::IdentityId,
 ) -> Result<warden_model::Request, ApiError> {
-    if !is_json(headers) {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    let bytes = read(headers, body, limit).await?;
     let invalid = |e: warden_model::request::InputError| ApiError::InvalidRequest(e.to_string());
-    let mut value: serde_json::Value = warden_model::request::from_json(&bytes).map_err(invalid)?;
+    let mut value: serde_json::Value = required(headers, body, limit).await?;
     if let Some(fields) = value.as_object_mut()
         && !fields.contains_key("requester")
     {

@@ -152,9 +152,8 @@ pub struct OidcPin {
 }
 
 impl OidcPin {
-    /// Whether a token's claims (its payload, as JSON) satisfy this pin. A pinned claim
-    /// matches a string of the same value; a boolean or number claim matches its JSON
-    /// text (`true`, `42`), since some platforms send those unquoted.
+    /// Whether a token's claims (its payload, as JSON) satisfy this pin: each pinned
+    /// claim's [`claim_text`] is the pinned value.
     pub fn matches(
         &self,
         issuer: &str,
@@ -164,14 +163,24 @@ impl OidcPin {
         self.issuer == issuer
             && self.subject == subject
             && self.claims.iter().all(|(name, want)| {
-                claims.get(name).is_some_and(|v| match v {
-                    serde_json::Value::String(s) => s == want,
-                    serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {
-                        want.as_str() == v.to_string().as_str()
-                    }
-                    _ => false,
-                })
+                claims
+                    .get(name)
+                    .and_then(claim_text)
+                    .is_some_and(|have| have == want.as_str())
             })
+    }
+}
+
+/// A token claim as text: a string as it is, a boolean or number as its JSON text (`true`,
+/// `42`), since some platforms send those unquoted; anything else has none. Pins and
+/// `context.oidc` read claims the same way.
+pub fn claim_text(value: &serde_json::Value) -> Option<std::borrow::Cow<'_, str>> {
+    match value {
+        serde_json::Value::String(s) => Some(std::borrow::Cow::Borrowed(s)),
+        serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {
+            Some(std::borrow::Cow::Owned(value.to_string()))
+        }
+        _ => None,
     }
 }
 
