@@ -99,7 +99,8 @@ impl Tx {
     }
 
     /// Moves grant `id` from `from` to `to`, only if it is still in `from`, setting the
-    /// given `times`. Returns whether it moved.
+    /// given `times`. Returns whether it moved. The first move to `revoking` records when
+    /// removal was asked for (`revoking_at`), which the evidence report counts from.
     pub async fn set_grant_state(
         &mut self,
         id: GrantId,
@@ -112,7 +113,9 @@ impl Tx {
             "UPDATE grants SET state = $1, updated_at = $2, \
                 activated_at = COALESCE($3, activated_at), \
                 expires_at = COALESCE($4, expires_at), \
-                revoked_at = COALESCE($5, revoked_at) \
+                revoked_at = COALESCE($5, revoked_at), \
+                revoking_at = CASE WHEN $1 = 'revoking' THEN COALESCE(revoking_at, $2) \
+                                   ELSE revoking_at END \
              WHERE id = $6 AND state = $7",
         )
         .bind(to.as_str())

@@ -91,6 +91,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "job key",
         include_str!("../migrations/0011_job_key.sql"),
     ),
+    (
+        12,
+        "evidence",
+        include_str!("../migrations/0012_evidence.sql"),
+    ),
 ];
 
 /// Which database a [`Store`] talks to.

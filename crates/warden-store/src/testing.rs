@@ -131,6 +131,22 @@ pub async fn seed_grants(store: &Store, total: u64, live: u64, now_ms: i64) {
     });
 }
 
+/// Runs `sql` on `store` as it is, for tests that edit the store behind the engine's back
+/// (a tampered row, a planted self-approval) to show that a check notices.
+#[expect(clippy::panic, reason = "a test helper fails the test it cannot serve")]
+pub async fn execute(store: &Store, sql: &str) {
+    let mut conn = store
+        .acquire()
+        .await
+        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    crate::conn::on_conn!(&mut conn.conn(), c => {
+        sqlx::query(AssertSqlSafe(sql.to_owned()))
+            .execute(&mut **c)
+            .await
+            .unwrap_or_else(|e| panic!("`{sql}`: {}", chain(&e)));
+    });
+}
+
 /// An error and its causes on one line, so that a failed setup says what went wrong.
 use warden_model::chain::chain;
 
