@@ -15,6 +15,7 @@ pub mod itsm;
 pub mod job;
 pub mod metrics;
 pub mod replay;
+pub mod report;
 pub mod revocation;
 pub mod seal;
 pub mod standing;
@@ -66,6 +67,9 @@ pub struct EngineConfig {
     pub itsms: itsm::Itsms,
     /// Workload sign-in with OIDC tokens; `None` when no `[[oidc_issuer]]` is configured.
     pub workloads: Option<workload::Workloads>,
+    /// Verifies the signed audit checkpoints for the evidence report; `None` when this
+    /// process holds no checkpoint file (the report then says they were not checked).
+    pub checkpoints: Option<Arc<dyn report::CheckpointVerifier>>,
 }
 
 impl Default for EngineConfig {
@@ -84,6 +88,7 @@ impl Default for EngineConfig {
             remove_orphans: false,
             itsms: itsm::Itsms::default(),
             workloads: None,
+            checkpoints: None,
         }
     }
 }

@@ -14,7 +14,7 @@ use super::Effect;
 use crate::{Engine, EngineError};
 
 /// Why an expired grant ended, as its ticket is told.
-const EXPIRED: &str = "it expired";
+pub(crate) const EXPIRED: &str = "it expired";
 
 impl Engine {
     /// Removes the live accounts of grant `gid` if it is active (its expiry has come) or

@@ -10,6 +10,7 @@
 
 mod approval_expire;
 mod expire;
+pub(crate) use expire::EXPIRED;
 mod itsm_comment;
 mod itsm_poll;
 mod itsm_sync;

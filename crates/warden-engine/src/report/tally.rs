@@ -1,0 +1,848 @@
+//! The folds behind the figures: each walk of the store hands its rows here one at a time,
+//! and only counts, the lags the percentiles need, and capped evidence samples are kept.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use warden_model::{Decision, Duration, IdentityId, ReasonCode, RoleId, SystemId, Timestamp};
+use warden_policy::Catalog;
+use warden_store::{AuditReport, DecisionFacts, EventFacts, GrantFacts, GrantId, RequestId};
+
+use super::metric::{EVIDENCE_CAP, Evidence, Figure, MetricId, Point, Status};
+use super::{CheckpointCheck, Goals, Window};
+use crate::StoredInput;
+
+/// Why a grant ended when its expiry came (the expire job's `end_reason`).
+use crate::job::EXPIRED;
+
+/// The first [`EVIDENCE_CAP`] items of a set, in order, and how many it had.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Sample {
+    items: BTreeSet<Evidence>,
+    total: u64,
+}
+
+impl Sample {
+    fn add(&mut self, e: Evidence) {
+        self.total += 1;
+        self.items.insert(e);
+        if self.items.len() > EVIDENCE_CAP {
+            self.items.pop_last();
+        }
+    }
+}
+
+/// What the active catalog says each grant is judged by.
+pub(crate) struct Rules {
+    /// Each role's cap and rotation period.
+    roles: HashMap<RoleId, (SystemId, Duration, Option<Duration>)>,
+    /// Systems of high or critical sensitivity.
+    high: HashSet<SystemId>,
+    /// Services and workloads.
+    nhis: HashSet<IdentityId>,
+    /// Each separation-of-duties set.
+    sod: Vec<BTreeSet<RoleId>>,
+    /// Roles in any of them.
+    sod_roles: HashSet<RoleId>,
+    /// Active services and workloads whose owner is missing or inactive.
+    orphaned: Vec<IdentityId>,
+    grace_ms: i64,
+    jit_ms: i64,
+}
+
+impl Rules {
+    pub(crate) fn new(catalog: &Catalog, goals: &Goals) -> Self {
+        let sod: Vec<BTreeSet<RoleId>> = catalog.sod.iter().map(|r| r.roles.clone()).collect();
+        Self {
+            roles: catalog
+                .roles
+                .values()
+                .map(|r| {
+                    (
+                        r.id.clone(),
+                        (r.system.clone(), r.max_duration, r.rotate_every),
+                    )
+                })
+                .collect(),
+            high: catalog
+                .systems
+                .values()
+                .filter(|s| s.sensitivity.needs_second_check())
+                .map(|s| s.id.clone())
+                .collect(),
+            nhis: catalog
+                .identities
+                .values()
+                .filter(|i| i.kind.needs_owner())
+                .map(|i| i.id.clone())
+                .collect(),
+            sod_roles: sod.iter().flatten().cloned().collect(),
+            sod,
+            orphaned: crate::standing::orphaned_nhis(catalog).cloned().collect(),
+            grace_ms: millis(goals.removal_grace),
+            jit_ms: millis(goals.jit_cap),
+        }
+    }
+
+    /// The cap and rotation period of `role`, when the catalog has it on `system`.
+    fn role(&self, system: &SystemId, role: &RoleId) -> Option<(i64, Option<i64>)> {
+        self.roles
+            .get(role)
+            .filter(|(s, _, _)| s == system)
+            .map(|(_, cap, rotate)| (millis(*cap), rotate.map(millis)))
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.seconds()).unwrap_or(i64::MAX / 1_000) * 1_000
+}
+
+fn ms(t: Timestamp) -> i64 {
+    t.unix_millis()
+}
+
+/// A live grant whose decision is replayed for `traceability`.
+#[derive(Clone, Debug)]
+pub(crate) struct Traced {
+    pub(crate) grant_id: GrantId,
+    pub(crate) request_id: RequestId,
+    pub(crate) independent: u64,
+    pub(crate) approvals_needed: u64,
+    pub(crate) replays: bool,
+}
+
+/// What the grants live at one instant show.
+pub(crate) struct Live<'r> {
+    rules: &'r Rules,
+    at: i64,
+    live: u64,
+    covered: Sample,
+    uncovered: Sample,
+    overdue: u64,
+    late: Sample,
+    oldest_expiry: Option<i64>,
+    standing: Sample,
+    fresh: Sample,
+    stale: Sample,
+    holds: BTreeMap<IdentityId, BTreeSet<RoleId>>,
+    self_approvals: u64,
+    self_approved: Sample,
+    traced: Option<Vec<Traced>>,
+}
+
+impl<'r> Live<'r> {
+    pub(crate) fn new(rules: &'r Rules, at: Timestamp, keep_traced: bool) -> Self {
+        Self {
+            rules,
+            at: ms(at),
+            live: 0,
+            covered: Sample::default(),
+            uncovered: Sample::default(),
+            overdue: 0,
+            late: Sample::default(),
+            oldest_expiry: None,
+            standing: Sample::default(),
+            fresh: Sample::default(),
+            stale: Sample::default(),
+            holds: BTreeMap::new(),
+            self_approvals: 0,
+            self_approved: Sample::default(),
+            traced: keep_traced.then(Vec::new),
+        }
+    }
+
+    /// Counts one live grant.
+    pub(crate) fn add(&mut self, g: &GrantFacts) {
+        let r = self.rules;
+        let id = || Evidence::Grant(g.id.to_string());
+        self.live += 1;
+        let role = r.role(&g.system, &g.role);
+        let span = g.activated_at.zip(g.expires_at).map(|(a, e)| ms(e) - ms(a));
+        match (span, role) {
+            (Some(s), Some((cap, _))) if s <= cap => self.covered.add(id()),
+            _ => self.uncovered.add(id()),
+        }
+        if let Some(e) = g.expires_at.map(ms).filter(|e| *e <= self.at) {
+            self.overdue += 1;
+            self.oldest_expiry = Some(self.oldest_expiry.map_or(e, |o| o.min(e)));
+            if self.at - e > r.grace_ms {
+                self.late.add(id());
+            }
+        }
+        let long = r.high.contains(&g.system) && span.is_none_or(|s| s > r.jit_ms);
+        let age = g.credential_at.map(|c| self.at - ms(c));
+        let rotation = role.and_then(|(_, rotate)| rotate);
+        let unrotated = r.nhis.contains(&g.subject)
+            && matches!((age, rotation), (Some(a), Some(p)) if a > p + r.grace_ms);
+        if long || unrotated {
+            self.standing.add(id());
+        }
+        if let Some(a) = age {
+            let max = role.map(|(cap, rotate)| rotate.unwrap_or(cap));
+            if max.is_some_and(|m| a <= m + r.grace_ms) {
+                self.fresh.add(id());
+            } else {
+                self.stale.add(id());
+            }
+        }
+        if r.sod_roles.contains(&g.role) {
+            self.holds
+                .entry(g.subject.clone())
+                .or_default()
+                .insert(g.role.clone());
+        }
+        if g.self_approvals > 0 {
+            self.self_approvals += g.self_approvals;
+            self.self_approved
+                .add(Evidence::Request(g.request_id.to_string()));
+        }
+        if let Some(t) = &mut self.traced {
+            t.push(Traced {
+                grant_id: g.id,
+                request_id: g.request_id,
+                independent: g.independent_approvals,
+                approvals_needed: 0,
+                replays: false,
+            });
+        }
+    }
+
+    /// Identities whose live grants complete a separation-of-duties set.
+    fn conflicts(&self) -> Sample {
+        let mut out = Sample::default();
+        for (who, roles) in &self.holds {
+            if self.rules.sod.iter().any(|set| set.is_subset(roles)) {
+                out.add(Evidence::Identity(who.to_string()));
+            }
+        }
+        out
+    }
+
+    fn oldest_overdue_seconds(&self) -> Option<i64> {
+        self.oldest_expiry.map(|e| (self.at - e) / 1_000)
+    }
+}
+
+/// The instant figures the `warden_access_*` gauges show.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct AccessNow {
+    /// Grants live now (active, or revoking and not yet confirmed removed).
+    pub live_grants: u64,
+    /// `expiry_coverage`: of those, the share with an expiry within their role's cap (1
+    /// when there are none).
+    pub expiry_coverage: f64,
+    /// Past their expiry and not confirmed removed, however briefly.
+    pub overdue_grants: u64,
+    /// `overdue_grants`: of those, the ones overdue longer than the removal grace.
+    pub overdue_late: u64,
+    /// How long ago the oldest overdue grant expired, in seconds.
+    pub overdue_oldest_seconds: u64,
+    /// `standing_privilege`.
+    pub standing_privilege: u64,
+    /// `credential_age`: the share of live credentials within their maximum age.
+    pub credential_age: f64,
+    /// `sod_violations`: conflicting identities plus self-approvals.
+    pub sod_violations: u64,
+    /// `orphaned_nhis`.
+    pub orphaned_nhis: u64,
+}
+
+impl AccessNow {
+    pub(crate) fn new(live: &Live<'_>) -> Self {
+        let ratio = |a: &Sample, b: &Sample| {
+            let n = a.total + b.total;
+            if n == 0 {
+                1.0
+            } else {
+                a.total as f64 / n as f64
+            }
+        };
+        Self {
+            live_grants: live.live,
+            expiry_coverage: ratio(&live.covered, &live.uncovered),
+            overdue_grants: live.overdue,
+            overdue_late: live.late.total,
+            overdue_oldest_seconds: live
+                .oldest_overdue_seconds()
+                .and_then(|s| u64::try_from(s).ok())
+                .unwrap_or(0),
+            standing_privilege: live.standing.total,
+            credential_age: ratio(&live.fresh, &live.stale),
+            sod_violations: live.conflicts().total + live.self_approvals,
+            orphaned_nhis: live.rules.orphaned.len() as u64,
+        }
+    }
+}
+
+/// Figures of one instant, kept for the trend.
+#[derive(Clone, Copy, Debug)]
+struct Instant {
+    at: Timestamp,
+    coverage: Option<f64>,
+    overdue: u64,
+    standing: u64,
+    credentials: Option<f64>,
+    sod: u64,
+}
+
+/// A count over the window, split by the bucket each item fell in.
+#[derive(Clone, Debug, Default)]
+struct Decisions {
+    total: u64,
+    named: u64,
+    by_outcome: BTreeMap<&'static str, u64>,
+    by_reason: BTreeMap<&'static str, u64>,
+    right_sized: Sample,
+    clamped: Sample,
+    emergency: Sample,
+    unreadable: Sample,
+}
+
+/// Everything the report's walks found.
+pub(crate) struct Figures {
+    goals: Goals,
+    window: Window,
+    marks: Vec<Timestamp>,
+    instants: Vec<Instant>,
+    last: Option<LastLive>,
+    revoke_lags: Vec<(i64, Evidence, usize)>,
+    trigger_lags: Vec<(i64, Evidence, usize)>,
+    glass_on_time: Sample,
+    glass_late: Sample,
+    glass_buckets: Vec<(u64, u64)>,
+    decisions: Decisions,
+    decision_buckets: Vec<[u64; 4]>,
+    drift: BTreeMap<String, (u64, usize)>,
+    traced: Vec<Traced>,
+    audit: Option<(AuditReport, Option<CheckpointCheck>)>,
+    orphaned: Vec<IdentityId>,
+}
+
+/// The last instant's samples, for evidence.
+struct LastLive {
+    covered: Sample,
+    uncovered: Sample,
+    overdue: u64,
+    late: Sample,
+    oldest: Option<i64>,
+    standing: Sample,
+    fresh: Sample,
+    stale: Sample,
+    conflicts: Sample,
+    self_approvals: u64,
+    self_approved: Sample,
+}
+
+impl Figures {
+    pub(crate) fn new(rules: &Rules, goals: &Goals, window: Window, marks: Vec<Timestamp>) -> Self {
+        let n = marks.len();
+        Self {
+            goals: goals.clone(),
+            window,
+            marks,
+            instants: Vec::new(),
+            last: None,
+            revoke_lags: Vec::new(),
+            trigger_lags: Vec::new(),
+            glass_on_time: Sample::default(),
+            glass_late: Sample::default(),
+            glass_buckets: vec![(0, 0); n],
+            decisions: Decisions::default(),
+            decision_buckets: vec![[0; 4]; n],
+            drift: BTreeMap::new(),
+            traced: Vec::new(),
+            audit: None,
+            orphaned: rules.orphaned.clone(),
+        }
+    }
+
+    /// The bucket an event at `t` falls in: the first mark at or after it.
+    fn bucket(&self, t: Timestamp) -> usize {
+        self.marks
+            .partition_point(|m| *m < t)
+            .min(self.marks.len().saturating_sub(1))
+    }
+
+    /// Takes in the grants live at one of the marks; the last mark's are kept as evidence.
+    pub(crate) fn instant(&mut self, at: Timestamp, mut live: Live<'_>, last: bool) {
+        let conflicts = live.conflicts();
+        let ratio = |a: &Sample, b: &Sample| ratio(a.total, a.total + b.total);
+        self.instants.push(Instant {
+            at,
+            coverage: ratio(&live.covered, &live.uncovered),
+            overdue: live.late.total,
+            standing: live.standing.total,
+            credentials: ratio(&live.fresh, &live.stale),
+            sod: conflicts.total + live.self_approvals,
+        });
+        if last {
+            self.traced = live.traced.take().unwrap_or_default();
+            self.last = Some(LastLive {
+                oldest: live.oldest_overdue_seconds(),
+                covered: live.covered,
+                uncovered: live.uncovered,
+                overdue: live.overdue,
+                late: live.late,
+                standing: live.standing,
+                fresh: live.fresh,
+                stale: live.stale,
+                conflicts,
+                self_approvals: live.self_approvals,
+                self_approved: live.self_approved,
+            });
+        }
+    }
+
+    /// A grant whose removal was confirmed in the window.
+    pub(crate) fn removed(&mut self, g: &GrantFacts) {
+        let Some(done) = g.revoked_at else { return };
+        let b = self.bucket(done);
+        let e = Evidence::Grant(g.id.to_string());
+        if g.end_reason.as_deref() == Some(EXPIRED) {
+            if let Some(exp) = g.expires_at {
+                self.revoke_lags.push(((ms(done) - ms(exp)).max(0), e, b));
+            }
+        } else if let Some(asked) = g.revoking_at {
+            self.trigger_lags
+                .push(((ms(done) - ms(asked)).max(0), e, b));
+        }
+    }
+
+    /// A grant whose expiry fell in the window: for break-glass hygiene.
+    pub(crate) fn due(&mut self, g: &GrantFacts) {
+        let (true, Some(exp)) = (g.break_glass, g.expires_at) else {
+            return;
+        };
+        let b = self.bucket(exp);
+        let removed = g.revoked_at.unwrap_or(self.window.until);
+        let e = Evidence::Grant(g.id.to_string());
+        let bucket = self.glass_buckets.get_mut(b);
+        if ms(removed) - ms(exp) <= millis(self.goals.removal_grace) {
+            self.glass_on_time.add(e);
+            if let Some(x) = bucket {
+                x.0 += 1;
+            }
+        } else {
+            self.glass_late.add(e);
+            if let Some(x) = bucket {
+                x.1 += 1;
+            }
+        }
+    }
+
+    /// A decision taken in the window.
+    pub(crate) fn decision(&mut self, d: &DecisionFacts) {
+        let e = Evidence::Request(d.request_id.to_string());
+        let b = self.bucket(d.decided_at);
+        let d_ = &mut self.decisions;
+        d_.total += 1;
+        let (Ok(decision), Ok(input)) = (
+            serde_json::from_value::<Decision>(d.decision.clone()),
+            serde_json::from_value::<StoredInput>(d.input.clone()),
+        ) else {
+            d_.unreadable.add(e);
+            return;
+        };
+        *d_.by_outcome.entry(decision.outcome.as_str()).or_default() += 1;
+        let mut seen = BTreeSet::new();
+        for r in &decision.reasons {
+            if seen.insert(r.code) {
+                *d_.by_reason.entry(r.code.as_str()).or_default() += 1;
+            }
+        }
+        let bucket = self.decision_buckets.get_mut(b);
+        let mut row = [1, 0, 0, 0];
+        if input.request.role.is_some() {
+            d_.named += 1;
+            row[1] = 1;
+            if decision.has_reason(ReasonCode::RightSized) {
+                d_.right_sized.add(e.clone());
+                row[2] = 1;
+            }
+        }
+        if decision.has_reason(ReasonCode::DurationClamped) {
+            d_.clamped.add(e.clone());
+            row[3] = 1;
+        }
+        if decision.break_glass {
+            d_.emergency.add(e);
+        }
+        if let Some(x) = bucket {
+            for (a, b) in x.iter_mut().zip(row) {
+                *a += b;
+            }
+        }
+    }
+
+    /// A `drift.orphan` event: the same account seen again counts once.
+    pub(crate) fn drift(&mut self, e: &EventFacts) {
+        let field = |k: &str| e.data.get(k).map(ToString::to_string).unwrap_or_default();
+        let key = format!("{}/{}", field("connector"), field("held"));
+        let b = self.bucket(e.at);
+        self.drift.entry(key).or_insert((e.seq, b));
+    }
+
+    /// The live grants at `until` to replay.
+    pub(crate) fn take_traced(&mut self) -> Vec<Traced> {
+        std::mem::take(&mut self.traced)
+    }
+
+    /// The replayed grants.
+    pub(crate) fn traced(&mut self, t: Vec<Traced>) {
+        self.traced = t;
+    }
+
+    /// The audit chain's verification, and the checkpoints' when the caller could check them.
+    pub(crate) fn audit(&mut self, chain: &AuditReport, checkpoints: Option<&CheckpointCheck>) {
+        self.audit = Some((chain.clone(), checkpoints.cloned()));
+    }
+
+    /// Every metric's figure.
+    pub(crate) fn finish(self) -> BTreeMap<MetricId, Figure> {
+        let mut out = BTreeMap::new();
+        for id in MetricId::ALL {
+            out.insert(*id, self.figure(*id));
+        }
+        out
+    }
+
+    fn figure(&self, id: MetricId) -> Figure {
+        let last = self.last.as_ref();
+        let until = self.window.until;
+        let instant = |f: &dyn Fn(&Instant) -> Option<f64>| -> Vec<Point> {
+            self.instants
+                .iter()
+                .map(|i| Point {
+                    at: i.at,
+                    value: f(i),
+                })
+                .collect()
+        };
+        let one = |v: Option<f64>| {
+            vec![Point {
+                at: until,
+                value: v,
+            }]
+        };
+        let d = &self.decisions;
+        let buckets = |f: &dyn Fn(&[u64; 4]) -> Option<f64>| -> Vec<Point> {
+            self.marks
+                .iter()
+                .zip(&self.decision_buckets)
+                .map(|(at, b)| Point {
+                    at: *at,
+                    value: f(b),
+                })
+                .collect()
+        };
+        let mut f = match id {
+            MetricId::ExpiryCoverage => {
+                let (ok, bad) = last.map(|l| (&l.covered, &l.uncovered)).unzip();
+                ratio_figure(ok, bad, instant(&|i| i.coverage))
+            }
+            MetricId::OverdueGrants => {
+                let mut f =
+                    count_figure(last.map(|l| &l.late), instant(&|i| Some(i.overdue as f64)));
+                if let Some(l) = last {
+                    f.detail.insert("all".into(), l.overdue.into());
+                    f.detail
+                        .insert("oldest_age_seconds".into(), l.oldest.unwrap_or(0).into());
+                }
+                f
+            }
+            MetricId::TimeToRevoke => self.lag_figure(&self.revoke_lags),
+            MetricId::TimeToRemoveAfterTrigger => self.lag_figure(&self.trigger_lags),
+            MetricId::OrphanedNhis => {
+                let mut s = Sample::default();
+                for i in &self.orphaned {
+                    s.add(Evidence::Identity(i.to_string()));
+                }
+                let n = s.total as f64;
+                count_figure(Some(&s), one(Some(n)))
+            }
+            MetricId::StandingPrivilege => count_figure(
+                last.map(|l| &l.standing),
+                instant(&|i| Some(i.standing as f64)),
+            ),
+            MetricId::RightSizingRate => {
+                let mut f = ratio_of(&d.right_sized, d.named);
+                f.trend = buckets(&|b| ratio(b[2], b[1]));
+                f
+            }
+            MetricId::DurationClampRate => {
+                let mut f = ratio_of(&d.clamped, d.total - d.unreadable.total);
+                f.trend = buckets(&|b| ratio(b[3], b[0]));
+                f
+            }
+            MetricId::CredentialAge => {
+                let (ok, bad) = last.map(|l| (&l.fresh, &l.stale)).unzip();
+                ratio_figure(ok, bad, instant(&|i| i.credentials))
+            }
+            MetricId::ReviewCompletion => {
+                let mut f = ratio_of(&Sample::default(), 0);
+                f.detail
+                    .insert("note".into(), "no review items are recorded yet".into());
+                f
+            }
+            MetricId::SodViolations => {
+                let mut f = Figure::empty();
+                if let Some(l) = last {
+                    f.value = Some((l.conflicts.total + l.self_approvals) as f64);
+                    f.detail
+                        .insert("conflicting_identities".into(), l.conflicts.total.into());
+                    f.detail
+                        .insert("self_approvals".into(), l.self_approvals.into());
+                    f.evidence = l
+                        .conflicts
+                        .items
+                        .iter()
+                        .chain(&l.self_approved.items)
+                        .take(EVIDENCE_CAP)
+                        .cloned()
+                        .collect();
+                    f.evidence_total = l.conflicts.total + l.self_approved.total;
+                }
+                f.trend = instant(&|i| Some(i.sod as f64));
+                f
+            }
+            MetricId::Traceability => {
+                let mut ok = Sample::default();
+                let mut bad = Sample::default();
+                for t in &self.traced {
+                    let e = Evidence::Grant(t.grant_id.to_string());
+                    if t.replays && t.independent >= t.approvals_needed {
+                        ok.add(e);
+                    } else {
+                        bad.add(e);
+                    }
+                }
+                let mut f = ratio_figure(Some(&ok), Some(&bad), Vec::new());
+                f.trend = one(f.value);
+                f
+            }
+            MetricId::Drift => {
+                let mut s = Sample::default();
+                for (seq, _) in self.drift.values() {
+                    s.add(Evidence::Event(*seq));
+                }
+                let mut per = vec![0u64; self.marks.len()];
+                for (_, b) in self.drift.values() {
+                    if let Some(x) = per.get_mut(*b) {
+                        *x += 1;
+                    }
+                }
+                let trend = self
+                    .marks
+                    .iter()
+                    .zip(per)
+                    .map(|(at, n)| Point {
+                        at: *at,
+                        value: Some(n as f64),
+                    })
+                    .collect();
+                count_figure(Some(&s), trend)
+            }
+            MetricId::BreakGlassHygiene => {
+                let trend = self
+                    .marks
+                    .iter()
+                    .zip(&self.glass_buckets)
+                    .map(|(at, (ok, late))| Point {
+                        at: *at,
+                        value: ratio(*ok, ok + late),
+                    })
+                    .collect();
+                ratio_figure(Some(&self.glass_on_time), Some(&self.glass_late), trend)
+            }
+            MetricId::AuditIntegrity => self.audit_figure(),
+            MetricId::Decisions => {
+                let mut f = ratio_of(&d.emergency, d.total);
+                f.detail.insert("total".into(), d.total.into());
+                f.detail
+                    .insert("by_outcome".into(), serde_json::json!(d.by_outcome));
+                f.detail
+                    .insert("by_reason".into(), serde_json::json!(d.by_reason));
+                if d.unreadable.total > 0 {
+                    f.detail
+                        .insert("unreadable".into(), d.unreadable.total.into());
+                }
+                f.trend = buckets(&|b| Some(b[0] as f64));
+                f
+            }
+        };
+        f.goal = self.goals.of(id);
+        f.status = if f.goal.met(f.value) {
+            Status::Ok
+        } else {
+            Status::Breach
+        };
+        f
+    }
+
+    fn lag_figure(&self, lags: &[(i64, Evidence, usize)]) -> Figure {
+        let mut sorted: Vec<i64> = lags.iter().map(|(l, _, _)| *l).collect();
+        sorted.sort_unstable();
+        let secs = |v: i64| v as f64 / 1_000.0;
+        let mut f = Figure::empty();
+        f.value = sorted.last().map(|m| secs(*m));
+        if !sorted.is_empty() {
+            f.detail
+                .insert("p50".into(), number_json(secs(percentile(&sorted, 50))));
+            f.detail
+                .insert("p95".into(), number_json(secs(percentile(&sorted, 95))));
+            f.detail
+                .insert("max".into(), number_json(f.value.unwrap_or(0.0)));
+            f.detail.insert("count".into(), sorted.len().into());
+        }
+        // The slowest first: an auditor checks the worst cases.
+        let mut worst: Vec<&(i64, Evidence, usize)> = lags.iter().collect();
+        worst.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        f.evidence = worst
+            .iter()
+            .take(EVIDENCE_CAP)
+            .map(|(_, e, _)| e.clone())
+            .collect();
+        f.evidence_total = lags.len() as u64;
+        let mut per: Vec<Option<i64>> = vec![None; self.marks.len()];
+        for (l, _, b) in lags {
+            if let Some(x) = per.get_mut(*b) {
+                *x = Some(x.map_or(*l, |m| m.max(*l)));
+            }
+        }
+        f.trend = self
+            .marks
+            .iter()
+            .zip(per)
+            .map(|(at, v)| Point {
+                at: *at,
+                value: v.map(secs),
+            })
+            .collect();
+        f
+    }
+
+    fn audit_figure(&self) -> Figure {
+        let mut f = Figure::empty();
+        let Some((chain, checkpoints)) = &self.audit else {
+            return f;
+        };
+        let mut breaks = 0u64;
+        f.detail
+            .insert("events_checked".into(), chain.checked.into());
+        if let Some(b) = &chain.first_broken {
+            breaks += 1;
+            f.evidence.push(Evidence::Event(b.seq));
+            f.detail.insert(
+                "first_break".into(),
+                format!("event {}: {}", b.seq, b.reason).into(),
+            );
+        }
+        match checkpoints {
+            Some(c) => {
+                f.detail
+                    .insert("checkpoints_checked".into(), c.checked.into());
+                if let Some(p) = &c.problem {
+                    breaks += 1;
+                    f.detail
+                        .insert("checkpoint_problem".into(), p.clone().into());
+                }
+            }
+            None => {
+                f.detail
+                    .insert("checkpoints".into(), "not checked here".into());
+            }
+        }
+        f.value = Some(breaks as f64);
+        f.evidence_total = f.evidence.len() as u64;
+        f.trend = vec![Point {
+            at: self.window.until,
+            value: f.value,
+        }];
+        f
+    }
+}
+
+impl Figure {
+    fn empty() -> Self {
+        Figure {
+            value: None,
+            numerator: None,
+            denominator: None,
+            detail: BTreeMap::new(),
+            goal: super::Goal::Reported,
+            status: Status::Ok,
+            evidence: Vec::new(),
+            evidence_total: 0,
+            trend: Vec::new(),
+        }
+    }
+}
+
+fn ratio(n: u64, d: u64) -> Option<f64> {
+    (d > 0).then(|| n as f64 / d as f64)
+}
+
+/// `ok ÷ (ok + bad)`; the evidence is what missed the goal when anything did, else what
+/// met it.
+fn ratio_figure(ok: Option<&Sample>, bad: Option<&Sample>, trend: Vec<Point>) -> Figure {
+    let empty = Sample::default();
+    let (ok, bad) = (ok.unwrap_or(&empty), bad.unwrap_or(&empty));
+    let mut f = Figure::empty();
+    f.numerator = Some(ok.total);
+    f.denominator = Some(ok.total + bad.total);
+    f.value = ratio(ok.total, ok.total + bad.total);
+    let shown = if bad.total > 0 { bad } else { ok };
+    f.evidence = shown.items.iter().cloned().collect();
+    f.evidence_total = shown.total;
+    f.trend = trend;
+    f
+}
+
+/// `counted ÷ of`, with what was counted as evidence.
+fn ratio_of(counted: &Sample, of: u64) -> Figure {
+    let mut f = Figure::empty();
+    f.numerator = Some(counted.total);
+    f.denominator = Some(of);
+    f.value = ratio(counted.total, of);
+    f.evidence = counted.items.iter().cloned().collect();
+    f.evidence_total = counted.total;
+    f
+}
+
+/// A count, with what was counted as evidence.
+fn count_figure(counted: Option<&Sample>, trend: Vec<Point>) -> Figure {
+    let mut f = Figure::empty();
+    if let Some(s) = counted {
+        f.value = Some(s.total as f64);
+        f.evidence = s.items.iter().cloned().collect();
+        f.evidence_total = s.total;
+    }
+    f.trend = trend;
+    f
+}
+
+/// The nearest-rank percentile of sorted values: the smallest value at least `p`% of them
+/// do not exceed.
+fn percentile(sorted: &[i64], p: usize) -> i64 {
+    let n = sorted.len();
+    let rank = (p * n).div_ceil(100).max(1);
+    sorted.get(rank - 1).copied().unwrap_or(0)
+}
+
+fn number_json(v: f64) -> serde_json::Value {
+    serde_json::from_str(&super::metric::number(v)).unwrap_or(serde_json::Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v: Vec<i64> = (1..=20).collect();
+        assert_eq!(percentile(&v, 50), 10);
+        assert_eq!(percentile(&v, 95), 19);
+        assert_eq!(percentile(&v, 100), 20);
+        assert_eq!(percentile(&[7], 50), 7);
+        assert_eq!(percentile(&[1, 2, 3], 95), 3);
+    }
+}
