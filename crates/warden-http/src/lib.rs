@@ -17,6 +17,7 @@ mod metrics;
 mod openapi;
 mod path;
 mod query;
+mod report;
 mod request;
 mod revocation;
 pub mod schema;
@@ -99,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/itsm/{name}", post(itsm::webhook))
         .route("/v1/audit", get(audit::list))
         .route("/v1/audit/verify", get(audit::verify))
+        .route("/v1/report", get(report::report))
         .route("/v1/bundle", get(bundle::active))
         .route("/healthz", get(health::health))
         .route("/metrics", get(metrics::scrape))

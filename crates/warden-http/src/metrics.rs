@@ -14,6 +14,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Digest as _;
+use std::sync::atomic::AtomicU64;
 use subtle::ConstantTimeEq;
 use warden_engine::Engine;
 use warden_model::GrantState;
@@ -52,6 +53,83 @@ pub struct HttpMetrics {
     grants: Family<StateLabel, Gauge>,
     overdue: Gauge,
     orphaned_nhis: Gauge,
+    access: AccessGauges,
+}
+
+/// The `warden_access_*` gauges: the evidence report's instant figures, read at scrape time
+/// by one walk of the live grants through the state index.
+#[derive(Default)]
+struct AccessGauges {
+    live: Gauge,
+    expiry_coverage: Gauge<f64, AtomicU64>,
+    overdue: Gauge,
+    overdue_oldest: Gauge,
+    standing: Gauge,
+    credential_age: Gauge<f64, AtomicU64>,
+    sod: Gauge,
+    orphaned: Gauge,
+}
+
+impl AccessGauges {
+    fn register(&self, r: &mut Registry) {
+        let ints: [(&str, &str, &Gauge); 6] = [
+            (
+                "warden_access_live_grants",
+                "Grants live now (active, or revoking and not yet confirmed removed)",
+                &self.live,
+            ),
+            (
+                "warden_access_overdue_grants",
+                "Grants past their expiry by more than the removal grace, not confirmed removed",
+                &self.overdue,
+            ),
+            (
+                "warden_access_overdue_oldest_seconds",
+                "How long ago the oldest grant not yet confirmed removed expired",
+                &self.overdue_oldest,
+            ),
+            (
+                "warden_access_standing_privilege",
+                "Grants on high or critical systems longer than the JIT cap, and NHI credentials past their rotation",
+                &self.standing,
+            ),
+            (
+                "warden_access_sod_violations",
+                "Identities whose live grants complete a separation-of-duties set, plus self-approvals behind live grants",
+                &self.sod,
+            ),
+            (
+                "warden_access_orphaned_nhis",
+                "Services and workloads whose owner is missing or inactive",
+                &self.orphaned,
+            ),
+        ];
+        for (name, help, g) in ints {
+            r.register(name, help, g.clone());
+        }
+        r.register(
+            "warden_access_expiry_coverage",
+            "Share of live grants with an expiry within their role's cap",
+            self.expiry_coverage.clone(),
+        );
+        r.register(
+            "warden_access_credential_age",
+            "Share of live credentials within their maximum age",
+            self.credential_age.clone(),
+        );
+    }
+
+    fn set(&self, a: &warden_engine::report::AccessNow) {
+        let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.live.set(int(a.live_grants));
+        self.expiry_coverage.set(a.expiry_coverage);
+        self.overdue.set(int(a.overdue_late));
+        self.overdue_oldest.set(int(a.overdue_oldest_seconds));
+        self.standing.set(int(a.standing_privilege));
+        self.credential_age.set(a.credential_age);
+        self.sod.set(int(a.sod_violations));
+        self.orphaned.set(int(a.orphaned_nhis));
+    }
 }
 
 impl HttpMetrics {
@@ -82,12 +160,15 @@ impl HttpMetrics {
             "Grants past their expiry and not yet confirmed removed, read at scrape time",
             overdue.clone(),
         );
+        let access = AccessGauges::default();
+        access.register(&mut registry);
         Self {
             registry,
             requests,
             grants,
             overdue,
             orphaned_nhis,
+            access,
         }
     }
 
@@ -158,6 +239,7 @@ pub async fn scrape(
     let orphaned = warden_engine::standing::orphaned_nhis(&state.engine.bundle().catalog).count();
     m.orphaned_nhis
         .set(i64::try_from(orphaned).unwrap_or(i64::MAX));
+    m.access.set(&state.engine.access_now().await?);
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &m.registry)
         .map_err(|e| warden_engine::EngineError::broken(format!("encoding metrics: {e}")))?;

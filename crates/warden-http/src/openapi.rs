@@ -29,6 +29,7 @@ use crate::schema;
         crate::itsm::webhook,
         crate::audit::list,
         crate::audit::verify,
+        crate::report::report,
         crate::bundle::active,
         crate::health::health,
         crate::metrics::scrape,

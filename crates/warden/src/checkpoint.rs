@@ -354,3 +354,36 @@ async fn check_against_chain(
         )
     }))
 }
+
+/// The evidence report's check of the checkpoint file: [`verify`] run by the engine.
+#[derive(Debug)]
+pub struct FileVerifier {
+    /// The checkpoint file (its public key beside it).
+    pub file: PathBuf,
+}
+
+impl warden_engine::report::CheckpointVerifier for FileVerifier {
+    fn verify<'a>(
+        &'a self,
+        store: &'a Store,
+    ) -> std::pin::Pin<Box<dyn Future<Output = warden_engine::report::CheckpointCheck> + Send + 'a>>
+    {
+        Box::pin(async move {
+            use warden_engine::report::CheckpointCheck;
+            match verify(store, &self.file).await {
+                Ok(Verdict::Sound { checkpoints, .. }) => CheckpointCheck {
+                    checked: checkpoints.map_or(0, |n| n as u64),
+                    problem: None,
+                },
+                Ok(Verdict::Broken(problem)) => CheckpointCheck {
+                    checked: 0,
+                    problem: Some(problem),
+                },
+                Err(f) => CheckpointCheck {
+                    checked: 0,
+                    problem: Some(format!("{:#}", f.error)),
+                },
+            }
+        })
+    }
+}

@@ -9,6 +9,7 @@ mod config;
 mod connector;
 mod itsm;
 mod policy_cmd;
+mod report_cmd;
 mod serve_cmd;
 mod setup;
 mod telemetry;
@@ -57,6 +58,8 @@ enum Command {
     /// Activate a bundle on a running deployment.
     #[command(subcommand)]
     Bundle(bundle_cmd::BundleCommand),
+    /// Write the evidence report: access correctness per metric and control, over a window.
+    Report(report_cmd::ReportArgs),
 }
 
 #[derive(clap::Args)]
@@ -117,6 +120,7 @@ fn main() -> ExitCode {
         Command::Token(cmd) => token_cmd::run(&cmd),
         Command::Audit(cmd) => audit_cmd::run(&cmd),
         Command::Bundle(cmd) => bundle_cmd::run(&cmd),
+        Command::Report(args) => report_cmd::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -46,6 +46,9 @@ pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
             remove_orphans: config.provisioning.remove_orphans,
             itsms,
             workloads: crate::setup::workloads(&config)?,
+            checkpoints: Some(Arc::new(crate::checkpoint::FileVerifier {
+                file: config.audit.checkpoint_file.clone(),
+            })),
             ..EngineConfig::default()
         };
         let engine = Engine::new(store.clone(), bundle, Arc::new(SystemClock), engine_config)
