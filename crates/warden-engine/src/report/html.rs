@@ -33,8 +33,8 @@ th{background:#eef1f5;font-size:12px;text-transform:uppercase;letter-spacing:.04
 .figure{min-width:180px}
 .figure b{font-size:30px;display:block}
 .detail{font-size:12px;color:#556070}
-.evidence{margin-top:10px;font-size:12px}
-.evidence td{padding:3px 8px;font-family:ui-monospace,Menlo,Consolas,monospace}
+.evidence{margin:12px 0 0;padding:8px 12px;list-style:none;column-count:3;column-gap:18px;background:#fafbfd;border:1px solid #e7eaf0;border-radius:4px;font:11px/1.6 ui-monospace,Menlo,Consolas,monospace}
+.evidence li{break-inside:avoid;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 svg{background:#fafbfd;border:1px solid #e7eaf0;border-radius:4px}
 footer{margin-top:32px;color:#778;font-size:12px}
 @media print{body{background:#fff}.metric{break-inside:avoid}}
@@ -168,33 +168,43 @@ fn metric(o: &mut String, id: MetricId, f: &Figure) {
     chart(o, &f.trend);
     o.push_str("</div>");
     if !f.evidence.is_empty() {
-        o.push_str("<table class=\"evidence\"><tbody>");
+        o.push_str("<ul class=\"evidence\">");
         for e in &f.evidence {
-            let _ = write!(o, "<tr><td>{}</td></tr>", esc(&e.to_string()));
+            let _ = write!(o, "<li>{}</li>", esc(&e.to_string()));
         }
         let more = f.evidence_total.saturating_sub(f.evidence.len() as u64);
         if more > 0 {
-            let _ = write!(o, "<tr><td>… and {more} more</td></tr>");
+            let _ = write!(o, "<li>… and {more} more</li>");
         }
-        o.push_str("</tbody></table>");
+        o.push_str("</ul>");
     }
     o.push_str("</section>");
 }
 
-/// A line chart of `points` (a gap where a point has no value), scaled to its own range.
+/// A line chart of `points` (a gap where a point has no value), scaled from zero (or its
+/// lowest value) to its highest, with the first and last instants under it. A figure read
+/// once (at the window's end) gets no chart.
 fn chart(o: &mut String, points: &[Point]) {
     const W: f64 = 560.0;
-    const H: f64 = 96.0;
-    const PAD: f64 = 8.0;
+    const H: f64 = 110.0;
+    const PAD: f64 = 10.0;
+    const AXIS: f64 = 16.0;
     let values: Vec<f64> = points.iter().filter_map(|p| p.value).collect();
-    if values.is_empty() {
+    let note = |o: &mut String, text: &str| {
         let _ = write!(
             o,
-            "<svg width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"no data\">\
-             <text x=\"{x}\" y=\"{y}\" fill=\"#889\" font-size=\"12\" text-anchor=\"middle\">nothing to chart in this window</text></svg>",
+            "<svg width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"{text}\">\
+             <text x=\"{x}\" y=\"{y}\" fill=\"#889\" font-size=\"12\" text-anchor=\"middle\">{text}</text></svg>",
             x = W / 2.0,
             y = H / 2.0
         );
+    };
+    if points.len() < 2 {
+        note(o, "read once, at the end of the window");
+        return;
+    }
+    if values.is_empty() {
+        note(o, "nothing to chart in this window");
         return;
     }
     let lo = values
@@ -204,9 +214,10 @@ fn chart(o: &mut String, points: &[Point]) {
         .min(0.0);
     let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let span = if hi > lo { hi - lo } else { 1.0 };
-    let n = points.len().max(2) - 1;
+    let n = points.len() - 1;
     let x = |i: usize| PAD + (W - 2.0 * PAD) * i as f64 / n as f64;
-    let y = |v: f64| H - PAD - (H - 2.0 * PAD) * (v - lo) / span;
+    // The top 20 px hold the `max` label.
+    let y = |v: f64| H - AXIS - PAD - (H - AXIS - PAD - 20.0) * (v - lo) / span;
     let mut path = String::new();
     let mut pen_down = false;
     let mut dots = String::new();
@@ -233,15 +244,24 @@ fn chart(o: &mut String, points: &[Point]) {
             None => pen_down = false,
         }
     }
+    let day = |p: Option<&Point>| {
+        p.map(|p| p.at.to_string().chars().take(10).collect::<String>())
+            .unwrap_or_default()
+    };
     let _ = write!(
         o,
-        "<svg width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"trend\">\
+        "<svg width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"trend over the window\">\
          <line x1=\"{PAD}\" y1=\"{base:.1}\" x2=\"{xe}\" y2=\"{base:.1}\" stroke=\"#ccd\"/>\
-         <text x=\"{PAD}\" y=\"12\" fill=\"#889\" font-size=\"10\">{hi}</text>\
+         <text x=\"{PAD}\" y=\"14\" fill=\"#889\" font-size=\"10\">max {hi}</text>\
+         <text x=\"{PAD}\" y=\"{ty}\" fill=\"#889\" font-size=\"10\">{first}</text>\
+         <text x=\"{xe}\" y=\"{ty}\" fill=\"#889\" font-size=\"10\" text-anchor=\"end\">{last}</text>\
          <path d=\"{path}\" fill=\"none\" stroke=\"#1f4e8c\" stroke-width=\"1.8\"/>{dots}</svg>",
         base = y(lo),
         xe = W - PAD,
+        ty = H - 4.0,
         hi = number(hi),
+        first = esc(&day(points.first())),
+        last = esc(&day(points.last())),
     );
 }
 
