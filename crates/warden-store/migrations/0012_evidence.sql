@@ -17,3 +17,5 @@ CREATE INDEX grants_revoked_at ON grants (revoked_at);
 CREATE INDEX grants_expires_at ON grants (expires_at);
 CREATE INDEX requests_decided_at ON requests (decided_at);
 CREATE INDEX audit_events_action_at ON audit_events (action, at);
+-- Separation of duties on /metrics: who holds a role of an `[[sod]]` set now.
+CREATE INDEX grants_role_state ON grants (role, state);

@@ -18,8 +18,6 @@ pub struct GrantFacts {
     pub id: GrantId,
     /// The request it came from.
     pub request_id: RequestId,
-    /// Who asked for it.
-    pub requester: IdentityId,
     /// Who holds it.
     pub subject: IdentityId,
     /// Where.
@@ -36,13 +34,12 @@ pub struct GrantFacts {
     pub revoked_at: Option<Timestamp>,
     /// Why it ended (`it expired`, `offboarded`, `revoked by erin: …`).
     pub end_reason: Option<String>,
-    /// Whether its decision took the emergency path.
+    /// Whether its decision took the emergency path (read by the walks over ended grants
+    /// only; `false` in [`GrantWalk::LiveAt`]).
     pub break_glass: bool,
     /// When its newest credential was issued (the newest account generation provisioned by
     /// the instant the walk asked about).
     pub credential_at: Option<Timestamp>,
-    /// Approvals given by someone other than the requester and the subject.
-    pub independent_approvals: u64,
     /// Approvals given by the requester or the subject (refused by the engine; counted
     /// here so that a store edited behind its back shows).
     pub self_approvals: u64,
@@ -74,32 +71,70 @@ pub struct EventFacts {
     pub data: serde_json::Value,
 }
 
-/// The columns [`facts`] reads; `$1` is the instant credentials are judged at. The break-glass
-/// test reads the stored decision's text: it is compact JSON, where a string can hold
-/// `"break_glass":true` only with its quotes escaped.
-macro_rules! fact_columns {
+/// Approvals given by the requester or the subject of grant `g`. The approver is compared
+/// as `approver || ''` so the planner keeps to the `request_id` prefix of the primary key
+/// and reads the request only for a grant that has approvals: compared bare, an `OR` of two
+/// approver equalities makes it read the request for every grant.
+macro_rules! self_approvals {
     () => {
-        "g.id, g.request_id, r.requester, g.subject, g.system, g.role, g.activated_at, \
-         g.expires_at, g.revoking_at, g.revoked_at, g.end_reason, \
-         CAST(CASE WHEN r.decision_json LIKE '%\"break_glass\":true%' THEN 1 ELSE 0 END AS BIGINT) \
-           AS break_glass, \
-         (SELECT MAX(a.provisioned_at) FROM accounts a \
-           WHERE a.grant_id = g.id AND a.provisioned_at <= $1) AS credential_at, \
-         (SELECT COUNT(*) FROM approvals p WHERE p.request_id = g.request_id \
-           AND p.decision = 'approve' AND p.approver <> r.requester AND p.approver <> g.subject) \
-           AS independent, \
-         (SELECT COUNT(*) FROM approvals p WHERE p.request_id = g.request_id \
-           AND p.decision = 'approve' AND (p.approver = r.requester OR p.approver = g.subject)) \
-           AS self_approved \
-         FROM grants g JOIN requests r ON r.id = g.request_id"
+        "(SELECT COUNT(*) FROM approvals p WHERE p.request_id = g.request_id \
+           AND p.decision = 'approve' \
+           AND (p.approver || '' = g.subject \
+             OR p.approver || '' = (SELECT q.requester FROM requests q WHERE q.id = g.request_id)))"
     };
 }
+pub(crate) use self_approvals;
+
+/// The columns every walk reads, from `grants g`; `$1` is the instant credentials are
+/// judged at. Each subquery is one probe of a primary key.
+macro_rules! grant_columns {
+    () => {
+        concat!(
+            "g.id, g.request_id, g.subject, g.system, g.role, g.activated_at, \
+             g.expires_at, g.revoking_at, g.revoked_at, g.end_reason, \
+             (SELECT MAX(a.provisioned_at) FROM accounts a \
+               WHERE a.grant_id = g.id AND a.provisioned_at <= $1) AS credential_at, ",
+            self_approvals!(),
+            " AS self_approved"
+        )
+    };
+}
+
+/// [`grant_columns`] and, for walks over ended grants, whether the decision took the
+/// emergency path. That test reads the stored decision's text — compact JSON, where a
+/// string can hold `"break_glass":true` only with its quotes escaped — so the live walk,
+/// which the gauges run at every scrape, leaves it out.
+macro_rules! ended_columns {
+    () => {
+        concat!(
+            grant_columns!(),
+            ", CAST(CASE WHEN r.decision_json LIKE '%\"break_glass\":true%' THEN 1 ELSE 0 END \
+               AS BIGINT) AS break_glass \
+             FROM grants g JOIN requests r ON r.id = g.request_id"
+        )
+    };
+}
+
+/// The grants live at `$1`, as a table `g`: active or revoking, and — only for an instant
+/// in the past — revoked after it. Two index ranges joined without overlap (only a revoked
+/// grant has a `revoked_at`), written as a `UNION ALL` because an `OR` of the two lets the
+/// planner choose a scan of every grant.
+macro_rules! live_grants {
+    () => {
+        "(SELECT * FROM grants WHERE state IN ('active', 'revoking') AND activated_at <= $1 \
+          UNION ALL \
+          SELECT * FROM grants WHERE revoked_at > $1 AND activated_at <= $1) g"
+    };
+}
+pub(crate) use live_grants;
 
 /// Which grants a walk reads.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum GrantWalk {
     /// Active at this instant, or revoking and not yet confirmed removed: access that
-    /// existed on the target then (through `(state, expires_at)` and `revoked_at`).
+    /// existed on the target then. Two index ranges: the live states through
+    /// `(state, expires_at)`, and grants confirmed removed after the instant through
+    /// `revoked_at` (only a revoked grant has one) — never a scan of every revoked grant.
     LiveAt(Timestamp),
     /// Whose removal was confirmed in `(since, until]` (through `revoked_at`).
     RemovedIn(Timestamp, Timestamp),
@@ -118,10 +153,9 @@ impl Store {
             GrantWalk::LiveAt(t) => (
                 concat!(
                     "SELECT ",
-                    fact_columns!(),
-                    " WHERE (g.state IN ('active', 'revoking') \
-                        OR (g.state = 'revoked' AND g.revoked_at > $1)) \
-                       AND g.activated_at <= $1"
+                    grant_columns!(),
+                    ", CAST(0 AS BIGINT) AS break_glass FROM ",
+                    live_grants!()
                 ),
                 t,
                 None,
@@ -129,7 +163,7 @@ impl Store {
             GrantWalk::RemovedIn(since, until) => (
                 concat!(
                     "SELECT ",
-                    fact_columns!(),
+                    ended_columns!(),
                     " WHERE g.revoked_at > $2 AND g.revoked_at <= $3"
                 ),
                 until,
@@ -138,7 +172,7 @@ impl Store {
             GrantWalk::DueIn(since, until) => (
                 concat!(
                     "SELECT ",
-                    fact_columns!(),
+                    ended_columns!(),
                     " WHERE g.expires_at > $2 AND g.expires_at <= $3 AND g.activated_at IS NOT NULL"
                 ),
                 until,
@@ -220,7 +254,6 @@ fn facts(row: &impl RowExt) -> Result<GrantFacts, StoreError> {
     Ok(GrantFacts {
         id: row.parsed("id", str::parse)?,
         request_id: row.parsed("request_id", str::parse)?,
-        requester: row.parsed("requester", IdentityId::parse)?,
         subject: row.parsed("subject", IdentityId::parse)?,
         system: row.parsed("system", SystemId::parse)?,
         role: row.parsed("role", RoleId::parse)?,
@@ -231,7 +264,6 @@ fn facts(row: &impl RowExt) -> Result<GrantFacts, StoreError> {
         end_reason: row.opt_text("end_reason")?,
         break_glass: row.int("break_glass")? != 0,
         credential_at: row.opt_time("credential_at")?,
-        independent_approvals: count(row.int("independent")?),
         self_approvals: count(row.int("self_approved")?),
     })
 }

@@ -19,6 +19,7 @@ mod itsm;
 mod job;
 mod request;
 mod store;
+mod summary;
 mod token;
 
 #[cfg(feature = "testing")]
@@ -35,6 +36,7 @@ pub use id::{BadId, GrantId, JobId, RequestId, TokenId};
 pub use job::{Job, JobState, UnknownJobState};
 pub use request::RequestRecord;
 pub use store::{Backend, Store, StoreOptions, Tx};
+pub use summary::{RoleLimits, RoleSummary, SummaryRules};
 pub use token::{TokenRecord, token_hash};
 // The model's type, re-exported because [`Approval`] carries it.
 pub use warden_model::{ApprovalDecision, UnknownDecision};

@@ -244,9 +244,13 @@ async fn connect_sqlite(url: &str, store: &StoreOptions) -> Result<SqlitePool, S
 }
 
 async fn connect_postgres(url: &str, store: &StoreOptions) -> Result<PgPool, StoreError> {
-    let options = PgConnectOptions::from_str(url).map_err(|_| {
-        StoreError::Invalid("the postgres database url cannot be parsed".to_owned())
-    })?;
+    // JIT compilation off for Warden's sessions: its statements are index lookups, and the
+    // few that sum many rows (the access gauges, the evidence report's walks) have plan
+    // costs that start PostgreSQL's JIT, whose compiling (~100 ms here) costs more than the
+    // whole query.
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|_| StoreError::Invalid("the postgres database url cannot be parsed".to_owned()))?
+        .options([("jit", "off")]);
     PgPoolOptions::new()
         .max_connections(store.max_connections.unwrap_or(POSTGRES_MAX_CONNECTIONS))
         .acquire_timeout(store.acquire_timeout)

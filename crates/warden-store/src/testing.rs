@@ -56,6 +56,26 @@ pub async fn postgres() -> Option<(Store, String)> {
     }
 }
 
+/// A fresh store for a measurement program that takes the backend by name: `sqlite` (with
+/// the directory to keep while it runs) or `postgres` (needs [`POSTGRES_URL_VAR`]).
+#[expect(
+    clippy::panic,
+    reason = "a benchmark helper fails the run it cannot serve"
+)]
+pub async fn named(backend: &str) -> (Store, Option<tempfile::TempDir>) {
+    match backend {
+        "sqlite" => {
+            let (store, dir) = sqlite().await;
+            (store, Some(dir))
+        }
+        "postgres" => match postgres().await {
+            Some((store, _)) => (store, None),
+            None => panic!("set {POSTGRES_URL_VAR}"),
+        },
+        other => panic!("`{other}`: expected sqlite or postgres"),
+    }
+}
+
 /// `url` with its database name replaced by `name`, keeping any query string.
 fn with_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
@@ -104,7 +124,7 @@ pub async fn seed_grants(store: &Store, total: u64, live: u64, now_ms: i64) {
     );
     let maintenance = match store.backend() {
         crate::Backend::Sqlite => "ANALYZE",
-        crate::Backend::Postgres => "VACUUM ANALYZE grants",
+        crate::Backend::Postgres => "VACUUM ANALYZE",
     };
     let mut conn = store
         .acquire()
