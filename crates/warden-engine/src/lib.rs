@@ -70,6 +70,8 @@ pub struct EngineConfig {
     /// Verifies the signed audit checkpoints for the evidence report; `None` when this
     /// process holds no checkpoint file (the report then says they were not checked).
     pub checkpoints: Option<Arc<dyn report::CheckpointVerifier>>,
+    /// What the evidence report and the `warden_access_*` gauges judge by.
+    pub goals: report::Goals,
 }
 
 impl Default for EngineConfig {
@@ -89,6 +91,7 @@ impl Default for EngineConfig {
             itsms: itsm::Itsms::default(),
             workloads: None,
             checkpoints: None,
+            goals: report::Goals::default(),
         }
     }
 }

@@ -261,13 +261,20 @@ impl Engine {
         })
     }
 
-    /// The instant figures now, judged by the default goals: what the `warden_access_*`
-    /// gauges show. One walk of the live grants through the state index.
+    /// The instant figures now, judged by the configured goals: what the `warden_access_*`
+    /// gauges show. The database sums the live grants per (system, role) — the same
+    /// judgements the report makes grant by grant — so a scrape reads a few rows, not every
+    /// live grant.
     pub async fn access_now(&self) -> Result<AccessNow, EngineError> {
         let bundle = self.bundle();
-        let rules = tally::Rules::new(&bundle.catalog, &Goals::default());
-        let live = self.live_at(&rules, self.now(), false).await?;
-        Ok(AccessNow::new(&live))
+        let rules = tally::Rules::new(&bundle.catalog, &self.config().goals);
+        let now = self.now();
+        let sums = self
+            .store()
+            .live_summary(now, &rules.summary_rules())
+            .await?;
+        let holders = self.store().live_holders(now, &rules.sod_roles()).await?;
+        Ok(AccessNow::new(&rules, now, &sums, &holders))
     }
 
     async fn live_at<'r>(
@@ -283,11 +290,28 @@ impl Engine {
         Ok(live)
     }
 
-    /// Replays the decision behind each traced grant: whether it replays byte for byte, and
-    /// how many approvals it asked for.
+    /// Replays the decision behind each traced grant: whether it replays byte for byte, how
+    /// many approvals it asked for, and how many it got from people other than the requester
+    /// and the subject.
     async fn trace(&self, grants: Vec<tally::Traced>) -> Result<Vec<tally::Traced>, EngineError> {
         let mut out = Vec::with_capacity(grants.len());
         for mut t in grants {
+            let requester = self
+                .store()
+                .request(t.request_id)
+                .await?
+                .map(|r| r.requester);
+            t.independent = self
+                .store()
+                .approvals(t.request_id)
+                .await?
+                .iter()
+                .filter(|a| {
+                    a.decision == warden_store::ApprovalDecision::Approve
+                        && Some(&a.approver) != requester.as_ref()
+                        && a.approver != t.subject
+                })
+                .count() as u64;
             match self.replay(&t.request_id.to_string()).await {
                 Ok(r) => {
                     t.replays = r.identical;

@@ -5,7 +5,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use warden_model::{Decision, Duration, IdentityId, ReasonCode, RoleId, SystemId, Timestamp};
 use warden_policy::Catalog;
-use warden_store::{AuditReport, DecisionFacts, EventFacts, GrantFacts, GrantId, RequestId};
+use warden_store::{
+    AuditReport, DecisionFacts, EventFacts, GrantFacts, GrantId, RequestId, RoleLimits,
+    RoleSummary, SummaryRules,
+};
 
 use super::metric::{EVIDENCE_CAP, Evidence, Figure, MetricId, Point, Status};
 use super::{CheckpointCheck, Goals, Window};
@@ -105,6 +108,7 @@ fn ms(t: Timestamp) -> i64 {
 pub(crate) struct Traced {
     pub(crate) grant_id: GrantId,
     pub(crate) request_id: RequestId,
+    pub(crate) subject: IdentityId,
     pub(crate) independent: u64,
     pub(crate) approvals_needed: u64,
     pub(crate) replays: bool,
@@ -199,7 +203,8 @@ impl<'r> Live<'r> {
             t.push(Traced {
                 grant_id: g.id,
                 request_id: g.request_id,
-                independent: g.independent_approvals,
+                subject: g.subject.clone(),
+                independent: 0,
                 approvals_needed: 0,
                 replays: false,
             });
@@ -247,29 +252,79 @@ pub struct AccessNow {
 }
 
 impl AccessNow {
-    pub(crate) fn new(live: &Live<'_>) -> Self {
-        let ratio = |a: &Sample, b: &Sample| {
-            let n = a.total + b.total;
-            if n == 0 {
-                1.0
-            } else {
-                a.total as f64 / n as f64
-            }
-        };
-        Self {
-            live_grants: live.live,
-            expiry_coverage: ratio(&live.covered, &live.uncovered),
-            overdue_grants: live.overdue,
-            overdue_late: live.late.total,
-            overdue_oldest_seconds: live
-                .oldest_overdue_seconds()
-                .and_then(|s| u64::try_from(s).ok())
-                .unwrap_or(0),
-            standing_privilege: live.standing.total,
-            credential_age: ratio(&live.fresh, &live.stale),
-            sod_violations: live.conflicts().total + live.self_approvals,
-            orphaned_nhis: live.rules.orphaned.len() as u64,
+    /// The figures from the database's per-role sums and the holders of `[[sod]]` roles.
+    pub(crate) fn new(
+        rules: &Rules,
+        at: Timestamp,
+        sums: &[RoleSummary],
+        holders: &[(IdentityId, RoleId)],
+    ) -> Self {
+        let total = |f: fn(&RoleSummary) -> u64| sums.iter().map(f).sum::<u64>();
+        let share = |n: u64, d: u64| if d == 0 { 1.0 } else { n as f64 / d as f64 };
+        let standing = sums
+            .iter()
+            .map(|s| {
+                if rules.high.contains(&s.system) {
+                    s.long_or_unrotated
+                } else {
+                    s.unrotated
+                }
+            })
+            .sum();
+        let oldest = sums.iter().filter_map(|s| s.oldest_overdue).min();
+        let mut held: BTreeMap<&IdentityId, BTreeSet<RoleId>> = BTreeMap::new();
+        for (who, role) in holders {
+            held.entry(who).or_default().insert(role.clone());
         }
+        let conflicts = held
+            .values()
+            .filter(|roles| rules.sod.iter().any(|set| set.is_subset(roles)))
+            .count() as u64;
+        Self {
+            live_grants: total(|s| s.live),
+            expiry_coverage: share(total(|s| s.covered), total(|s| s.live)),
+            overdue_grants: total(|s| s.overdue),
+            overdue_late: total(|s| s.late),
+            overdue_oldest_seconds: oldest
+                .and_then(|e| u64::try_from((ms(at) - ms(e)) / 1_000).ok())
+                .unwrap_or(0),
+            standing_privilege: standing,
+            credential_age: share(total(|s| s.fresh), total(|s| s.credentials)),
+            sod_violations: conflicts + total(|s| s.self_approvals),
+            orphaned_nhis: rules.orphaned.len() as u64,
+        }
+    }
+}
+
+impl Rules {
+    /// What the database's per-role sums judge by: the same limits as [`Live::add`].
+    pub(crate) fn summary_rules(&self) -> SummaryRules {
+        let mut roles: Vec<RoleLimits> = self
+            .roles
+            .iter()
+            .map(|(role, (system, cap, rotate))| RoleLimits {
+                system: system.clone(),
+                role: role.clone(),
+                cap_ms: millis(*cap),
+                rotate_ms: rotate.map(millis),
+            })
+            .collect();
+        roles.sort_by(|a, b| a.role.cmp(&b.role));
+        let mut nhis: Vec<IdentityId> = self.nhis.iter().cloned().collect();
+        nhis.sort();
+        SummaryRules {
+            roles,
+            nhis,
+            grace_ms: self.grace_ms,
+            jit_ms: self.jit_ms,
+        }
+    }
+
+    /// The roles of every `[[sod]]` set.
+    pub(crate) fn sod_roles(&self) -> Vec<RoleId> {
+        let mut r: Vec<RoleId> = self.sod_roles.iter().cloned().collect();
+        r.sort();
+        r
     }
 }
 
@@ -304,8 +359,10 @@ pub(crate) struct Figures {
     marks: Vec<Timestamp>,
     instants: Vec<Instant>,
     last: Option<LastLive>,
-    revoke_lags: Vec<(i64, Evidence, usize)>,
-    trigger_lags: Vec<(i64, Evidence, usize)>,
+    /// Milliseconds to removal, the grant and its bucket: 32 bytes a removal, so a month of
+    /// a million removals stays in tens of megabytes.
+    revoke_lags: Vec<(i64, GrantId, usize)>,
+    trigger_lags: Vec<(i64, GrantId, usize)>,
     glass_on_time: Sample,
     glass_late: Sample,
     glass_buckets: Vec<(u64, u64)>,
@@ -396,7 +453,7 @@ impl Figures {
     pub(crate) fn removed(&mut self, g: &GrantFacts) {
         let Some(done) = g.revoked_at else { return };
         let b = self.bucket(done);
-        let e = Evidence::Grant(g.id.to_string());
+        let e = g.id;
         if g.end_reason.as_deref() == Some(EXPIRED) {
             if let Some(exp) = g.expires_at {
                 self.revoke_lags.push(((ms(done) - ms(exp)).max(0), e, b));
@@ -678,7 +735,7 @@ impl Figures {
         f
     }
 
-    fn lag_figure(&self, lags: &[(i64, Evidence, usize)]) -> Figure {
+    fn lag_figure(&self, lags: &[(i64, GrantId, usize)]) -> Figure {
         let mut sorted: Vec<i64> = lags.iter().map(|(l, _, _)| *l).collect();
         sorted.sort_unstable();
         let secs = |v: i64| v as f64 / 1_000.0;
@@ -694,12 +751,12 @@ impl Figures {
             f.detail.insert("count".into(), sorted.len().into());
         }
         // The slowest first: an auditor checks the worst cases.
-        let mut worst: Vec<&(i64, Evidence, usize)> = lags.iter().collect();
+        let mut worst: Vec<&(i64, GrantId, usize)> = lags.iter().collect();
         worst.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
         f.evidence = worst
             .iter()
             .take(EVIDENCE_CAP)
-            .map(|(_, e, _)| e.clone())
+            .map(|(_, g, _)| Evidence::Grant(g.to_string()))
             .collect();
         f.evidence_total = lags.len() as u64;
         let mut per: Vec<Option<i64>> = vec![None; self.marks.len()];
