@@ -22,7 +22,9 @@ use warden_connect::conformance::target_url;
 use warden_connect::proxy::Proxy;
 use warden_connect::{AccountName, Connector, Held, Prefix, Settings, Spec};
 use warden_engine::connectors::{ConnectorInstance, Connectors};
-use warden_engine::report::{Evidence, Figure, Goal, Goals, MetricId, Report, Status, Window};
+use warden_engine::report::{
+    AccessNow, Evidence, Figure, Goal, Goals, MetricId, Report, Status, Window,
+};
 use warden_engine::{Engine, EngineConfig, ManualClock};
 use warden_model::{Duration, GrantState, Request, Timestamp};
 use warden_policy::Bundle;
@@ -96,6 +98,8 @@ struct Month {
     live_request: String,
     /// The report taken while the target was down, ten minutes after the expiry.
     during_outage: Report,
+    /// The gauges' figures at that instant.
+    now_during_outage: AccessNow,
     planted: Held,
     observer: Arc<dyn Connector>,
     prefix: Prefix,
@@ -231,6 +235,7 @@ async fn month(store: Store, url: &str, proxy: &Proxy) -> Month {
         )
         .await
         .unwrap();
+    let now_during_outage = engine.access_now().await.unwrap();
     proxy.restore();
     at_("2026-11-20T11:20:00Z");
     drain().await;
@@ -271,6 +276,7 @@ async fn month(store: Store, url: &str, proxy: &Proxy) -> Month {
         live,
         live_request,
         during_outage,
+        now_during_outage,
         planted: Held::Account(planted.as_str().to_owned()),
         observer,
         prefix,
@@ -300,6 +306,68 @@ fn ratio(r: &Report, id: MetricId) -> (Option<u64>, Option<u64>) {
 
 fn status(r: &Report, id: MetricId) -> Status {
     figure(r, id).status
+}
+
+/// The gauges (summed by the database) and the report (judged grant by grant in Rust) give
+/// the same instant figures.
+fn same_figures(now: &AccessNow, r: &Report) {
+    use MetricId::*;
+    let why = || format!("{now:?} against {}", report_text(r));
+    let f = |id| figure(r, id);
+    assert_eq!(
+        Some(now.live_grants),
+        f(ExpiryCoverage).denominator,
+        "{}",
+        why()
+    );
+    assert_eq!(
+        Some(now.expiry_coverage),
+        f(ExpiryCoverage).value.or(Some(1.0)),
+        "{}",
+        why()
+    );
+    assert_eq!(
+        Some(now.overdue_late as f64),
+        f(OverdueGrants).value,
+        "{}",
+        why()
+    );
+    assert_eq!(
+        now.overdue_grants,
+        f(OverdueGrants).detail["all"],
+        "{}",
+        why()
+    );
+    assert_eq!(
+        now.overdue_oldest_seconds,
+        f(OverdueGrants).detail["oldest_age_seconds"],
+        "{}",
+        why()
+    );
+    assert_eq!(
+        Some(now.standing_privilege as f64),
+        f(StandingPrivilege).value,
+        "{}",
+        why()
+    );
+    assert_eq!(
+        Some(now.credential_age),
+        f(CredentialAge).value.or(Some(1.0)),
+        "{}",
+        why()
+    );
+    assert_eq!(
+        Some(now.sod_violations as f64),
+        f(SodViolations).value,
+        "{}",
+        why()
+    );
+    assert_eq!(
+        Some(now.orphaned_nhis as f64),
+        f(OrphanedNhis).value,
+        "{}",
+        why()
+    );
 }
 
 fn report_text(r: &Report) -> String {
@@ -432,6 +500,10 @@ async fn a_scripted_month_reports_every_figure_as_counted_by_hand() {
         assert_eq!(o.evidence, vec![grant(&m.target_down)]);
         assert_eq!(o.status, Status::Breach);
 
+        // The gauges agree, now and during the outage.
+        same_figures(&m.engine.access_now().await.unwrap(), &r);
+        same_figures(&m.now_during_outage, &m.during_outage);
+
         // The JSON carries the shape the docs describe.
         let json = serde_json::to_value(&r).unwrap();
         assert!(json["metrics"]["traceability"]["numerator"].is_u64());
@@ -512,11 +584,15 @@ async fn a_breach_of_each_metric_flips_it_and_its_controls() {
 
     // The store edited behind the engine's back.
     let (live, req) = (&m.live, &m.live_request);
+    let now_matches =
+        || async { same_figures(&e.access_now().await.unwrap(), &m.report(&ok).await) };
+    now_matches().await;
     sql(format!(
         "UPDATE grants SET expires_at = activated_at + 32400000 WHERE id = '{live}'"
     ))
     .await;
     flips(&month, &m.report(&ok).await, ExpiryCoverage, "CC6.2");
+    now_matches().await;
     sql(format!(
         "UPDATE grants SET expires_at = activated_at + 28800000 WHERE id = '{live}'"
     ))
@@ -557,6 +633,7 @@ async fn a_breach_of_each_metric_flips_it_and_its_controls() {
     ))
     .await;
     flips(&month, &m.report(&ok).await, CredentialAge, "IA-5");
+    now_matches().await;
     sql(format!(
         "UPDATE accounts SET provisioned_at = provisioned_at + 32400000 WHERE grant_id = '{live}'"
     ))
@@ -569,6 +646,7 @@ async fn a_breach_of_each_metric_flips_it_and_its_controls() {
         vec![Evidence::Request(req.clone())]
     );
     flips(&month, &after, SodViolations, "AC-5");
+    now_matches().await;
     sql(format!("DELETE FROM approvals WHERE request_id = '{req}'")).await;
 
     sql(format!("UPDATE requests SET decision_json = REPLACE(decision_json, '\"duration_seconds\":28800', '\"duration_seconds\":28799') WHERE id = '{req}'")).await;
@@ -599,6 +677,18 @@ async fn a_breach_of_each_metric_flips_it_and_its_controls() {
         ..Goals::default()
     };
     flips(&month, &m.report(&jit).await, StandingPrivilege, "PR.AA-05");
+    // Past the default JIT cap too: nine hours on a high system.
+    sql(format!(
+        "UPDATE grants SET expires_at = activated_at + 32400000 WHERE id = '{live}'"
+    ))
+    .await;
+    let nine = m.report(&ok).await;
+    assert_eq!(value(&nine, StandingPrivilege), Some(1.0));
+    now_matches().await;
+    sql(format!(
+        "UPDATE grants SET expires_at = activated_at + 28800000 WHERE id = '{live}'"
+    ))
+    .await;
     sql(format!("UPDATE grants SET system = 'session-cache', role = 'session-cache.read' WHERE id = '{live}'")).await;
 
     // The reported rates breach only a goal someone set.
@@ -630,6 +720,40 @@ async fn a_breach_of_each_metric_flips_it_and_its_controls() {
         .await
         .unwrap();
     flips(&owned, &m.report(&ok).await, OrphanedNhis, "A.5.16");
+
+    // dave holds both roles of the maker-checker set: the live grant becomes the maker's,
+    // and the grant that expired on Nov 20 comes back as the checker's, live.
+    let old = e.grant(&m.target_down).await.unwrap();
+    let ms = |t: Option<Timestamp>| t.unwrap().unix_millis();
+    sql(format!(
+        "UPDATE grants SET system = 'payments-db', role = 'payments-db.write' WHERE id = '{live}'"
+    ))
+    .await;
+    sql(format!(
+        "UPDATE grants SET state = 'active', subject = 'dave', system = 'payments-db', \
+         role = 'payments-db.refund-approve', revoked_at = NULL WHERE id = '{}'",
+        m.target_down
+    ))
+    .await;
+    let after = m.report(&ok).await;
+    assert_eq!(
+        figure(&after, SodViolations).evidence,
+        vec![Evidence::Identity("dave".into())]
+    );
+    assert_eq!(
+        figure(&after, SodViolations).detail["conflicting_identities"],
+        1
+    );
+    flips(&month, &after, SodViolations, "AC-5");
+    now_matches().await;
+    sql(format!("UPDATE grants SET system = 'session-cache', role = 'session-cache.read' WHERE id = '{live}'")).await;
+    sql(format!(
+        "UPDATE grants SET state = 'revoked', subject = 'alice', system = 'session-cache', \
+         role = 'session-cache.read', revoked_at = {} WHERE id = '{}'",
+        ms(old.revoked_at),
+        m.target_down
+    ))
+    .await;
 
     // Review items do not exist yet: nothing is due, so nothing can be late.
     assert_eq!(value(&month, ReviewCompletion), None);
