@@ -40,22 +40,7 @@ async fn main() {
     let arg = |i: usize, default: u64| args.get(i).map_or(default, |s| s.parse().unwrap());
     let (total, live, scrapes) = (arg(1, 1_000_000), arg(2, 10_000), arg(3, 200));
 
-    let _dir;
-    let store = match backend.as_str() {
-        "sqlite" => {
-            let (store, dir) = warden_store::testing::sqlite().await;
-            _dir = Some(dir);
-            store
-        }
-        "postgres" => {
-            _dir = None;
-            warden_store::testing::postgres()
-                .await
-                .expect("set WARDEN_TEST_POSTGRES_URL")
-                .0
-        }
-        other => panic!("`{other}`: expected sqlite or postgres"),
-    };
+    let (store, _dir) = warden_store::testing::named(&backend).await;
     let now = Timestamp::parse("2026-11-29T10:00:00Z").unwrap();
     let t = Instant::now();
     warden_store::testing::seed_grants(&store, total, live, now.unix_millis()).await;
