@@ -53,6 +53,9 @@ pub struct AppState {
     pub tokens: Arc<auth::TokenCache>,
     /// The bearer token `/metrics` requires; open to all when `None`.
     pub metrics_token: Option<Arc<secrecy::SecretString>>,
+    /// One evidence report at a time: each walks a window of the store and the whole audit
+    /// chain, so a second waits for the first instead of doubling the load.
+    pub reports: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -71,6 +74,7 @@ impl AppState {
             metrics,
             tokens: Arc::default(),
             metrics_token: None,
+            reports: Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
 

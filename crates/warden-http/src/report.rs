@@ -3,7 +3,7 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use warden_engine::report::{Format, Goals, Window};
+use warden_engine::report::{Format, Window};
 
 use crate::auth::{Caller, Scope};
 use crate::error::ApiError;
@@ -48,7 +48,13 @@ pub async fn report(
     .map_err(invalid)?;
     let format =
         Format::parse(params.get("format").map_or("json", String::as_str)).map_err(invalid)?;
-    let report = state.engine.report(window, &Goals::default()).await?;
+    let goals = state.engine.config().goals.clone();
+    let _turn = state
+        .reports
+        .acquire()
+        .await
+        .map_err(|_| warden_engine::EngineError::broken("the report queue is closed"))?;
+    let report = state.engine.report(window, &goals).await?;
     let mut response = format.render(&report)?.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -28,6 +28,8 @@ pub struct Config {
     pub provisioning: ProvisioningConfig,
     /// `[audit]`: signed checkpoints of the audit chain's head.
     pub audit: AuditConfig,
+    /// `[report]`: what the evidence report judges by (docs/evidence.md).
+    pub report: ReportConfig,
     /// `[[connector]]`: the connector instances systems name.
     pub connectors: Vec<crate::connector::ConnectorConfig>,
     /// `[[itsm]]`: the ITSMs requests come from (docs/itsm.md).
@@ -62,6 +64,28 @@ pub struct AuditConfig {
 const CHECKPOINT_KEY_NAME: &str = "audit-checkpoint.key";
 /// The checkpoint file's name in the data directory.
 const CHECKPOINT_FILE_NAME: &str = "audit-checkpoints.jsonl";
+
+/// `[report]`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct ReportConfig {
+    /// How long past its expiry or trigger a removal may take before it is late
+    /// (`WARDEN_REPORT_REMOVAL_GRACE`).
+    pub removal_grace: Duration,
+    /// The longest a grant on a high or critical system may run before it counts as
+    /// standing privilege (`WARDEN_REPORT_JIT_CAP`).
+    pub jit_cap: Duration,
+}
+
+impl ReportConfig {
+    /// The goals the report and the access gauges judge by.
+    pub fn goals(&self) -> warden_engine::report::Goals {
+        warden_engine::report::Goals {
+            removal_grace: self.removal_grace,
+            jit_cap: self.jit_cap,
+            ..warden_engine::report::Goals::default()
+        }
+    }
+}
 
 /// `[provisioning]`.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -280,6 +304,10 @@ impl Default for Config {
                 checkpoint_key: PathBuf::from("warden-data").join(CHECKPOINT_KEY_NAME),
                 checkpoint_file: PathBuf::from("warden-data").join(CHECKPOINT_FILE_NAME),
                 checkpoint_every: seconds(60),
+            },
+            report: ReportConfig {
+                removal_grace: seconds(300),
+                jit_cap: seconds(8 * 3_600),
             },
             connectors: Vec::new(),
             itsms: Vec::new(),

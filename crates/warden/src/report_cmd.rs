@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use warden_engine::report::{Format, Goals, Window};
+use warden_engine::report::{Format, Window};
 use warden_engine::{EngineConfig, EngineError, SystemClock};
 
 use crate::setup::{self, ConfigArg};
@@ -47,6 +47,7 @@ pub fn run(args: &ReportArgs) -> Result<u8, Failure> {
                 checkpoints: Some(Arc::new(crate::checkpoint::FileVerifier {
                     file: config.audit.checkpoint_file.clone(),
                 })),
+                goals: config.report.goals(),
                 ..EngineConfig::default()
             },
         )
@@ -55,7 +56,7 @@ pub fn run(args: &ReportArgs) -> Result<u8, Failure> {
         let window = Window::parse(args.since.as_deref(), args.until.as_deref(), engine.now())
             .map_err(input_error)?;
         let report = engine
-            .report(window, &Goals::default())
+            .report(window, &config.report.goals())
             .await
             .map_err(|e: EngineError| {
                 Failure::from(anyhow::Error::new(e).context("cannot make the report"))

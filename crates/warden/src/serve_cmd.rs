@@ -49,6 +49,7 @@ pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
             checkpoints: Some(Arc::new(crate::checkpoint::FileVerifier {
                 file: config.audit.checkpoint_file.clone(),
             })),
+            goals: config.report.goals(),
             ..EngineConfig::default()
         };
         let engine = Engine::new(store.clone(), bundle, Arc::new(SystemClock), engine_config)

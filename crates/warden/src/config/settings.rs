@@ -234,6 +234,24 @@ pub(super) const SETTINGS: &[Setting] = &[
             Ok(())
         },
     },
+    Setting {
+        key: "report.removal_grace",
+        var: "WARDEN_REPORT_REMOVAL_GRACE",
+        file: |f| f.report.removal_grace.as_ref(),
+        apply: |c, v| {
+            c.report.removal_grace = duration(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "report.jit_cap",
+        var: "WARDEN_REPORT_JIT_CAP",
+        file: |f| f.report.jit_cap.as_ref(),
+        apply: |c, v| {
+            c.report.jit_cap = duration(v)?;
+            Ok(())
+        },
+    },
 ];
 
 /// The file as written: each value kept with its place, checked afterwards by [`SETTINGS`].
@@ -249,6 +267,7 @@ pub(super) struct FileConfig {
     pub(super) secrets: SecretsFile,
     pub(super) provisioning: ProvisioningFile,
     pub(super) audit: AuditFile,
+    pub(super) report: ReportFile,
     pub(super) connector: Vec<crate::connector::ConnectorFile>,
     pub(super) itsm: Vec<Spanned<toml::Table>>,
     pub(super) oidc_issuer: Vec<Spanned<warden_oidc::IssuerConfig>>,
@@ -266,6 +285,13 @@ pub(super) struct AuditFile {
     pub(super) checkpoint_key: Option<Spanned<Raw>>,
     pub(super) checkpoint_file: Option<Spanned<Raw>>,
     pub(super) checkpoint_every: Option<Spanned<Raw>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct ReportFile {
+    pub(super) removal_grace: Option<Spanned<Raw>>,
+    pub(super) jit_cap: Option<Spanned<Raw>>,
 }
 
 #[derive(Deserialize, Default)]
