@@ -24,7 +24,7 @@ use warden_store::{GrantWalk, Store};
 pub use controls::{CONTROLS, Control};
 pub use csv::to_csv;
 pub use html::to_html;
-pub use metric::{Evidence, Figure, Goal, MetricId, Point, Status};
+pub use metric::{EVIDENCE_CAP, Evidence, Figure, Goal, MetricId, Point, Status};
 pub use tally::AccessNow;
 
 use crate::{Engine, EngineError};
