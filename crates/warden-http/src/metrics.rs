@@ -1,7 +1,8 @@
 //! Prometheus metrics: the engine's, HTTP requests by route and status class, and gauges
-//! read from the store at scrape time (live grants by state, overdue grants) through the
-//! state index, so a scrape costs the same with a million ended grants as with none. An
-//! optional bearer token guards the endpoint.
+//! read from the store at scrape time (live grants by state, overdue grants, and the
+//! `warden_access_*` figures the database sums per system and role) through the state
+//! index, so a scrape costs the live grants, never the million that ended. An optional
+//! bearer token guards the endpoint.
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -57,7 +58,7 @@ pub struct HttpMetrics {
 }
 
 /// The `warden_access_*` gauges: the evidence report's instant figures, read at scrape time
-/// by one walk of the live grants through the state index.
+/// from the database's per-(system, role) sums of the live grants.
 #[derive(Default)]
 struct AccessGauges {
     live: Gauge,

@@ -56,9 +56,20 @@ pub async fn report(
         .map_err(|_| warden_engine::EngineError::broken("the report queue is closed"))?;
     let report = state.engine.report(window, &goals).await?;
     let mut response = format.render(&report)?.into_response();
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
+    // Evidence names identities and grants: no cache keeps a copy. The HTML page needs
+    // nothing but its own inline style, so a browser opening it from the API is allowed
+    // nothing else.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if format == Format::Html {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+        );
+    }
     Ok(response)
 }

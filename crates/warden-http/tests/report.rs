@@ -105,6 +105,11 @@ async fn the_report_comes_in_each_format_over_the_window_asked_for() {
         let a = h.get("/v1/report?format=html", &audit).await;
         assert_eq!(a.status, StatusCode::OK);
         assert_eq!(a.headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        assert_eq!(a.headers[header::CACHE_CONTROL], "no-store");
+        assert_eq!(
+            a.headers[header::CONTENT_SECURITY_POLICY],
+            "default-src 'none'; style-src 'unsafe-inline'"
+        );
         assert!(a.text.starts_with("<!DOCTYPE html>"));
 
         for (query, named) in [
