@@ -1,6 +1,6 @@
 //! The metrics' ids, goals, statuses and figures, as the report's JSON spells them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::{Serialize, Serializer};
@@ -198,6 +198,23 @@ pub struct Figure {
     pub evidence_total: u64,
     /// The figure over the window.
     pub trend: Vec<Point>,
+}
+
+/// The first [`EVIDENCE_CAP`] items of a set, in order, and how many it had.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Sample {
+    pub(crate) items: BTreeSet<Evidence>,
+    pub(crate) total: u64,
+}
+
+impl Sample {
+    pub(crate) fn add(&mut self, e: Evidence) {
+        self.total += 1;
+        self.items.insert(e);
+        if self.items.len() > EVIDENCE_CAP {
+            self.items.pop_last();
+        }
+    }
 }
 
 /// The most evidence items a figure lists.

@@ -10,9 +10,10 @@
 
 mod controls;
 mod csv;
+mod figures;
 mod html;
+mod live;
 mod metric;
-mod tally;
 
 use std::collections::BTreeMap;
 
@@ -24,8 +25,8 @@ use warden_store::{GrantWalk, Store};
 pub use controls::{CONTROLS, Control};
 pub use csv::to_csv;
 pub use html::to_html;
+pub use live::AccessNow;
 pub use metric::{EVIDENCE_CAP, Evidence, Figure, Goal, MetricId, Point, Status};
-pub use tally::AccessNow;
 
 use crate::{Engine, EngineError};
 
@@ -215,9 +216,9 @@ impl Engine {
     pub async fn report(&self, window: Window, goals: &Goals) -> Result<Report, EngineError> {
         let bundle = self.bundle();
         let generated_at = self.now();
-        let rules = tally::Rules::new(&bundle.catalog, goals);
+        let rules = live::Rules::new(&bundle.catalog, goals);
         let marks = trend_marks(window);
-        let mut figures = tally::Figures::new(&rules, goals, window, marks.clone());
+        let mut figures = figures::Figures::new(&rules, goals, window, marks.clone());
         for (i, at) in marks.iter().enumerate() {
             let last = i + 1 == marks.len();
             let live = self.live_at(&rules, *at, last).await?;
@@ -267,7 +268,7 @@ impl Engine {
     /// live grant.
     pub async fn access_now(&self) -> Result<AccessNow, EngineError> {
         let bundle = self.bundle();
-        let rules = tally::Rules::new(&bundle.catalog, &self.config().goals);
+        let rules = live::Rules::new(&bundle.catalog, &self.config().goals);
         let now = self.now();
         let sums = self
             .store()
@@ -279,11 +280,11 @@ impl Engine {
 
     async fn live_at<'r>(
         &self,
-        rules: &'r tally::Rules,
+        rules: &'r live::Rules,
         at: Timestamp,
         keep_traced: bool,
-    ) -> Result<tally::Live<'r>, EngineError> {
-        let mut live = tally::Live::new(rules, at, keep_traced);
+    ) -> Result<live::Live<'r>, EngineError> {
+        let mut live = live::Live::new(rules, at, keep_traced);
         self.store()
             .walk_grants(GrantWalk::LiveAt(at), |g| live.add(&g))
             .await?;
@@ -293,7 +294,7 @@ impl Engine {
     /// Replays the decision behind each traced grant: whether it replays byte for byte, how
     /// many approvals it asked for, and how many it got from people other than the requester
     /// and the subject.
-    async fn trace(&self, grants: Vec<tally::Traced>) -> Result<Vec<tally::Traced>, EngineError> {
+    async fn trace(&self, grants: Vec<live::Traced>) -> Result<Vec<live::Traced>, EngineError> {
         let mut out = Vec::with_capacity(grants.len());
         for mut t in grants {
             let requester = self
