@@ -89,7 +89,14 @@ impl Engine {
 
     /// Replays request `id`.
     pub async fn replay(&self, id: &str) -> Result<Replay, EngineError> {
-        let record = self.request_record(id).await?;
+        self.replay_record(&self.request_record(id).await?).await
+    }
+
+    /// Replays the stored request `record`.
+    pub(crate) async fn replay_record(
+        &self,
+        record: &warden_store::RequestRecord,
+    ) -> Result<Replay, EngineError> {
         let input: StoredInput = serde_json::from_value(record.request.clone())?;
         let stored: Decision = serde_json::from_value(record.decision.clone())?;
         let bundle = self.bundle_by_hash(&record.bundle_hash).await?;
@@ -100,7 +107,7 @@ impl Engine {
         });
         let identical = serde_json::to_string(&stored)? == serde_json::to_string(&replayed)?;
         Ok(Replay {
-            request_id: id.to_owned(),
+            request_id: record.id.to_string(),
             identical,
             stored,
             replayed,

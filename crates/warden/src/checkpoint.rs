@@ -22,7 +22,7 @@ use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use warden_model::Timestamp;
-use warden_store::Store;
+use warden_store::{AuditReport, Store};
 
 use crate::config::{AuditConfig, private_dir};
 use crate::setup;
@@ -207,6 +207,15 @@ pub async fn verify(store: &Store, file: &Path) -> Result<Verdict, Failure> {
         .verify_audit()
         .await
         .context("cannot read the audit chain")?;
+    verify_against(store, &report, file).await
+}
+
+/// [`verify`] for a chain already walked: `report` is what [`Store::verify_audit`] found.
+pub async fn verify_against(
+    store: &Store,
+    report: &AuditReport,
+    file: &Path,
+) -> Result<Verdict, Failure> {
     let broken = report
         .first_broken
         .as_ref()
@@ -366,11 +375,12 @@ impl warden_engine::report::CheckpointVerifier for FileVerifier {
     fn verify<'a>(
         &'a self,
         store: &'a Store,
+        chain: &'a AuditReport,
     ) -> std::pin::Pin<Box<dyn Future<Output = warden_engine::report::CheckpointCheck> + Send + 'a>>
     {
         Box::pin(async move {
             use warden_engine::report::CheckpointCheck;
-            match verify(store, &self.file).await {
+            match verify_against(store, chain, &self.file).await {
                 Ok(Verdict::Sound { checkpoints, .. }) => CheckpointCheck {
                     checked: checkpoints.map_or(0, |n| n as u64),
                     problem: None,

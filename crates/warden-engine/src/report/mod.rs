@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use futures::future::BoxFuture;
 use serde::Serialize;
 use warden_model::{Duration, Timestamp};
-use warden_store::{GrantWalk, Store};
+use warden_store::{AuditReport, GrantWalk, Store};
 
 pub use controls::{CONTROLS, Control};
 pub use csv::to_csv;
@@ -135,8 +135,13 @@ pub struct CheckpointCheck {
 /// Checks the signed audit checkpoints against the chain in `store` (the binary holds the
 /// public key and the file, and implements this).
 pub trait CheckpointVerifier: Send + Sync + std::fmt::Debug {
-    /// What checking found; a file that cannot be read is a problem, not an error.
-    fn verify<'a>(&'a self, store: &'a Store) -> BoxFuture<'a, CheckpointCheck>;
+    /// What checking found against `chain`, the walk of the chain the report already made;
+    /// a file that cannot be read is a problem, not an error.
+    fn verify<'a>(
+        &'a self,
+        store: &'a Store,
+        chain: &'a AuditReport,
+    ) -> BoxFuture<'a, CheckpointCheck>;
 }
 
 /// A way to write the report.
@@ -247,7 +252,7 @@ impl Engine {
         figures.traced(traced);
         let chain = self.verify_audit().await?;
         let checkpoints = match &self.config().checkpoints {
-            Some(v) => Some(v.verify(store).await),
+            Some(v) => Some(v.verify(store, &chain).await),
             None => None,
         };
         figures.audit(&chain, checkpoints.as_ref());
@@ -297,11 +302,11 @@ impl Engine {
     async fn trace(&self, grants: Vec<live::Traced>) -> Result<Vec<live::Traced>, EngineError> {
         let mut out = Vec::with_capacity(grants.len());
         for mut t in grants {
-            let requester = self
-                .store()
-                .request(t.request_id)
-                .await?
-                .map(|r| r.requester);
+            // One read of the request serves both: who asked, and what was decided.
+            let Some(record) = self.store().request(t.request_id).await? else {
+                out.push(t);
+                continue;
+            };
             t.independent = self
                 .store()
                 .approvals(t.request_id)
@@ -309,11 +314,11 @@ impl Engine {
                 .iter()
                 .filter(|a| {
                     a.decision == warden_store::ApprovalDecision::Approve
-                        && Some(&a.approver) != requester.as_ref()
+                        && a.approver != record.requester
                         && a.approver != t.subject
                 })
                 .count() as u64;
-            match self.replay(&t.request_id.to_string()).await {
+            match self.replay_record(&record).await {
                 Ok(r) => {
                     t.replays = r.identical;
                     t.approvals_needed = u64::from(r.stored.approvals_needed());
