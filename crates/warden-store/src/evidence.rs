@@ -38,10 +38,12 @@ pub struct GrantFacts {
     /// only; `false` in [`GrantWalk::LiveAt`]).
     pub break_glass: bool,
     /// When its newest credential was issued (the newest account generation provisioned by
-    /// the instant the walk asked about).
+    /// the instant the walk asked about); read by [`GrantWalk::LiveAt`] only, `None` in
+    /// the others.
     pub credential_at: Option<Timestamp>,
     /// Approvals given by the requester or the subject (refused by the engine; counted
-    /// here so that a store edited behind its back shows).
+    /// here so that a store edited behind its back shows); read by [`GrantWalk::LiveAt`]
+    /// only, 0 in the others.
     pub self_approvals: u64,
 }
 
@@ -85,30 +87,40 @@ macro_rules! self_approvals {
 }
 pub(crate) use self_approvals;
 
-/// The columns every walk reads, from `grants g`; `$1` is the instant credentials are
-/// judged at. Each subquery is one probe of a primary key.
+/// The columns every walk reads, from `grants g`.
 macro_rules! grant_columns {
     () => {
+        "g.id, g.request_id, g.subject, g.system, g.role, g.activated_at, \
+         g.expires_at, g.revoking_at, g.revoked_at, g.end_reason"
+    };
+}
+
+/// The live walk's columns: [`grant_columns`], the newest credential provisioned by `$1`
+/// and the self-approvals, each one probe of a primary key per grant.
+macro_rules! live_columns {
+    () => {
         concat!(
-            "g.id, g.request_id, g.subject, g.system, g.role, g.activated_at, \
-             g.expires_at, g.revoking_at, g.revoked_at, g.end_reason, \
-             (SELECT MAX(a.provisioned_at) FROM accounts a \
-               WHERE a.grant_id = g.id AND a.provisioned_at <= $1) AS credential_at, ",
+            grant_columns!(),
+            ", (SELECT MAX(a.provisioned_at) FROM accounts a \
+                WHERE a.grant_id = g.id AND a.provisioned_at <= $1) AS credential_at, ",
             self_approvals!(),
-            " AS self_approved"
+            " AS self_approved, CAST(0 AS BIGINT) AS break_glass FROM ",
+            live_grants!()
         )
     };
 }
 
-/// [`grant_columns`] and, for walks over ended grants, whether the decision took the
-/// emergency path. That test reads the stored decision's text — compact JSON, where a
-/// string can hold `"break_glass":true` only with its quotes escaped — so the live walk,
-/// which the gauges run at every scrape, leaves it out.
+/// The columns of the walks over ended grants: [`grant_columns`] and whether the decision
+/// took the emergency path, which only break-glass hygiene asks — of the grants whose
+/// expiry fell in the window. That test reads the stored decision's text (compact JSON,
+/// where a string can hold `"break_glass":true` only with its quotes escaped). Credentials
+/// and self-approvals are judged on live grants only, so these walks do not probe for them.
 macro_rules! ended_columns {
     () => {
         concat!(
             grant_columns!(),
-            ", CAST(CASE WHEN r.decision_json LIKE '%\"break_glass\":true%' THEN 1 ELSE 0 END \
+            ", CAST(NULL AS BIGINT) AS credential_at, CAST(0 AS BIGINT) AS self_approved, \
+             CAST(CASE WHEN r.decision_json LIKE '%\"break_glass\":true%' THEN 1 ELSE 0 END \
                AS BIGINT) AS break_glass \
              FROM grants g JOIN requests r ON r.id = g.request_id"
         )
@@ -149,40 +161,30 @@ impl Store {
         walk: GrantWalk,
         mut each: impl FnMut(GrantFacts),
     ) -> Result<(), StoreError> {
-        let (sql, at, window) = match walk {
-            GrantWalk::LiveAt(t) => (
-                concat!(
-                    "SELECT ",
-                    grant_columns!(),
-                    ", CAST(0 AS BIGINT) AS break_glass FROM ",
-                    live_grants!()
-                ),
-                t,
-                None,
-            ),
+        // The live walk binds its instant as `$1`; the others their window as `$1`, `$2`.
+        let (sql, binds) = match walk {
+            GrantWalk::LiveAt(t) => (concat!("SELECT ", live_columns!()), vec![ms(t)]),
             GrantWalk::RemovedIn(since, until) => (
                 concat!(
                     "SELECT ",
                     ended_columns!(),
-                    " WHERE g.revoked_at > $2 AND g.revoked_at <= $3"
+                    " WHERE g.revoked_at > $1 AND g.revoked_at <= $2"
                 ),
-                until,
-                Some((ms(since), ms(until))),
+                vec![ms(since), ms(until)],
             ),
             GrantWalk::DueIn(since, until) => (
                 concat!(
                     "SELECT ",
                     ended_columns!(),
-                    " WHERE g.expires_at > $2 AND g.expires_at <= $3 AND g.activated_at IS NOT NULL"
+                    " WHERE g.expires_at > $1 AND g.expires_at <= $2 AND g.activated_at IS NOT NULL"
                 ),
-                until,
-                Some((ms(since), ms(until))),
+                vec![ms(since), ms(until)],
             ),
         };
         on_conn!(&mut self.acquire().await?.conn(), c => {
-            let mut query = sqlx::query(sql).bind(ms(at));
-            if let Some((from, to)) = window {
-                query = query.bind(from).bind(to);
+            let mut query = sqlx::query(sql);
+            for b in &binds {
+                query = query.bind(*b);
             }
             let mut rows = query.fetch(&mut **c);
             while let Some(row) = rows.try_next().await.map_err(db_err)? {
