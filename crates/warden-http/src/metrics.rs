@@ -236,11 +236,10 @@ pub async fn scrape(
     }
     m.overdue
         .set(i64::try_from(live.overdue).unwrap_or(i64::MAX));
-    // From the active catalog in memory: no query.
-    let orphaned = warden_engine::standing::orphaned_nhis(&state.engine.bundle().catalog).count();
+    let access = state.engine.access_now().await?;
     m.orphaned_nhis
-        .set(i64::try_from(orphaned).unwrap_or(i64::MAX));
-    m.access.set(&state.engine.access_now().await?);
+        .set(i64::try_from(access.orphaned_nhis).unwrap_or(i64::MAX));
+    m.access.set(&access);
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &m.registry)
         .map_err(|e| warden_engine::EngineError::broken(format!("encoding metrics: {e}")))?;

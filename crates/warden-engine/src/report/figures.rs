@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::Deserialize as _;
 use warden_model::{Decision, IdentityId, ReasonCode, Timestamp};
 use warden_store::{AuditReport, DecisionFacts, EventFacts, GrantFacts, GrantId};
 
@@ -178,8 +179,8 @@ impl Figures {
         let d_ = &mut self.decisions;
         d_.total += 1;
         let (Ok(decision), Ok(input)) = (
-            serde_json::from_value::<Decision>(d.decision.clone()),
-            serde_json::from_value::<StoredInput>(d.input.clone()),
+            Decision::deserialize(&d.decision),
+            StoredInput::deserialize(&d.input),
         ) else {
             d_.unreadable.add(e);
             return;

@@ -4,8 +4,8 @@
 
 use std::fmt::Write as _;
 
+use super::Report;
 use super::metric::{Figure, MetricId, Point, Status, number};
-use super::{Report, controls::CONTROLS};
 
 const STYLE: &str = "
 *{box-sizing:border-box}
@@ -103,7 +103,7 @@ fn controls(o: &mut String, report: &Report) {
         "<h2>Controls</h2><table><thead><tr><th>Framework</th><th>Control</th>\
          <th>What it asks</th><th>Metrics</th><th>Status</th></tr></thead><tbody>",
     );
-    for (c, meta) in report.controls.iter().zip(CONTROLS) {
+    for c in &report.controls {
         let metrics: Vec<String> = c
             .metrics
             .iter()
@@ -123,7 +123,7 @@ fn controls(o: &mut String, report: &Report) {
         let _ = write!(
             o,
             "<tr><td>{}</td><td><b>{}</b></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(meta.framework),
+            esc(c.framework),
             esc(c.control),
             esc(c.title),
             metrics.join(", "),
