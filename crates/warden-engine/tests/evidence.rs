@@ -13,14 +13,15 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-use std::collections::{BTreeMap, HashMap};
+mod common;
+
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use secrecy::SecretString;
 use warden_connect::conformance::target_url;
 use warden_connect::proxy::Proxy;
-use warden_connect::{AccountName, Connector, Held, Prefix, Settings, Spec};
+use warden_connect::{AccountName, Connector, Held, Prefix, Spec};
 use warden_engine::connectors::{ConnectorInstance, Connectors};
 use warden_engine::report::{
     AccessNow, Evidence, Figure, Goal, Goals, MetricId, Report, Status, Window,
@@ -29,6 +30,8 @@ use warden_engine::{Engine, EngineConfig, ManualClock};
 use warden_model::{Duration, GrantState, Request, Timestamp};
 use warden_policy::Bundle;
 use warden_store::{Store, testing};
+
+use common::{authority, fresh_prefix, redis, stores};
 
 fn at(s: &str) -> Timestamp {
     Timestamp::parse(s).unwrap()
@@ -40,45 +43,6 @@ fn secs(n: u64) -> Duration {
 
 fn bundle_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/bundle")
-}
-
-fn fresh_prefix() -> Prefix {
-    let mut b = [0u8; 6];
-    getrandom::fill(&mut b).unwrap();
-    let letters: String = b
-        .iter()
-        .flat_map(|x| [x >> 4, x & 0x0f])
-        .map(|n| char::from(b'a' + n))
-        .collect();
-    Prefix::parse(&format!("we{letters}_")).unwrap()
-}
-
-fn authority(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-    host.split('/').next().unwrap().to_owned()
-}
-
-async fn redis(url: &str, prefix: &Prefix) -> Arc<dyn Connector> {
-    Arc::new(
-        warden_connect_redis::connect(&Settings {
-            name: "cache-redis".into(),
-            url: SecretString::from(url.to_owned()),
-            prefix: prefix.clone(),
-            options: BTreeMap::new(),
-        })
-        .await
-        .unwrap(),
-    )
-}
-
-async fn stores() -> Vec<(&'static str, Store, Option<tempfile::TempDir>)> {
-    let (sqlite, dir) = testing::sqlite().await;
-    let mut out = vec![("sqlite", sqlite, Some(dir))];
-    if let Some((pg, _)) = testing::postgres().await {
-        out.push(("postgres", pg, None));
-    }
-    out
 }
 
 fn request(json: &str) -> Request {
@@ -133,7 +97,7 @@ async fn intake(engine: &Engine, who: &str, json: &str) -> (String, Option<Strin
 /// Runs the month of November 2026. Each expiry is handled 30 s after it comes, except
 /// while Redis is down.
 async fn month(store: Store, url: &str, proxy: &Proxy) -> Month {
-    let prefix = fresh_prefix();
+    let prefix = fresh_prefix("we");
     let via = format!("redis://{}", proxy.addr());
     let mut by_name = HashMap::new();
     by_name.insert(

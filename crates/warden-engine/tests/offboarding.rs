@@ -12,55 +12,24 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-use std::collections::{BTreeMap, HashMap};
+mod common;
+
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use secrecy::SecretString;
+use warden_connect::Held;
 use warden_connect::conformance::target_url;
-use warden_connect::{Connector, Held, Prefix, Settings};
 use warden_engine::connectors::{ConnectorInstance, Connectors};
 use warden_engine::{Engine, EngineConfig, EngineError, ManualClock};
 use warden_model::{GrantState, Request, RequestState, Timestamp};
 use warden_policy::Bundle;
-use warden_store::{Store, TokenId, TokenRecord, testing, token_hash};
+use warden_store::{TokenId, TokenRecord, token_hash};
+
+use common::{fresh_prefix, redis, stores};
 
 fn bundle() -> Bundle {
     Bundle::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/bundle")).unwrap()
-}
-
-fn fresh_prefix() -> Prefix {
-    let mut b = [0u8; 4];
-    getrandom::fill(&mut b).unwrap();
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    Prefix::parse(&format!(
-        "wo{}_",
-        hex.replace(|c: char| c.is_ascii_digit(), "a")
-    ))
-    .unwrap()
-}
-
-async fn redis(url: &str, prefix: &Prefix) -> Arc<dyn Connector> {
-    Arc::new(
-        warden_connect_redis::connect(&Settings {
-            name: "cache-redis".into(),
-            url: SecretString::from(url.to_owned()),
-            prefix: prefix.clone(),
-            options: BTreeMap::new(),
-        })
-        .await
-        .unwrap(),
-    )
-}
-
-/// The stores under test: SQLite always, PostgreSQL when configured.
-async fn stores() -> Vec<(&'static str, Store, Option<tempfile::TempDir>)> {
-    let (sqlite, dir) = testing::sqlite().await;
-    let mut out = vec![("sqlite", sqlite, Some(dir))];
-    if let Some((pg, _)) = testing::postgres().await {
-        out.push(("postgres", pg, None));
-    }
-    out
 }
 
 async fn drain(engine: &Engine) {
@@ -105,7 +74,7 @@ async fn activating_a_bundle_that_disables_alice_removes_her_access_everywhere()
         return;
     };
     for (backend, store, _dir) in stores().await {
-        let prefix = fresh_prefix();
+        let prefix = fresh_prefix("wo");
         let mut by_name = HashMap::new();
         by_name.insert(
             "cache-redis".to_owned(),

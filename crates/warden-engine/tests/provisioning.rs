@@ -12,20 +12,24 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-use std::collections::{BTreeMap, HashMap};
+mod common;
+
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use warden_connect::conformance::target_url;
 use warden_connect::proxy::Proxy;
-use warden_connect::{Connector, Held, Prefix, Settings};
+use warden_connect::{Connector, Held, Prefix};
 use warden_engine::connectors::{ConnectorInstance, Connectors};
 use warden_engine::{Engine, EngineConfig, EngineError, ManualClock};
 use warden_model::{Duration, GrantState, Request, Timestamp};
 use warden_policy::Bundle;
 use warden_store::testing;
+
+use common::{authority, fresh_prefix, redis};
 
 fn t0() -> Timestamp {
     Timestamp::parse("2026-11-29T10:00:00Z").unwrap()
@@ -36,22 +40,6 @@ fn secs(n: u64) -> Duration {
 }
 
 /// A prefix no other test run shares, so runs never see each other's users.
-fn fresh_prefix() -> Prefix {
-    let id = uuid_hex();
-    Prefix::parse(&format!("wt{}_", &id[..8])).unwrap()
-}
-
-fn uuid_hex() -> String {
-    let mut b = [0u8; 8];
-    getrandom::fill(&mut b).unwrap();
-    // Every nibble as a letter (`a`–`p`): replacing digits by one letter made prefixes
-    // like `wtaaaaaaaa_` common enough for two tests to share one.
-    b.iter()
-        .flat_map(|x| [x >> 4, x & 0x0f])
-        .map(|n| char::from(b'a' + n))
-        .collect()
-}
-
 struct Env {
     engine: Engine,
     clock: Arc<ManualClock>,
@@ -59,13 +47,6 @@ struct Env {
     observer: Arc<dyn Connector>,
     prefix: Prefix,
     dir: tempfile::TempDir,
-}
-
-/// `host:port` of a `redis://host:port` URL.
-fn authority(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-    host.split('/').next().unwrap().to_owned()
 }
 
 /// The example bundle; with `rotate`, `session-cache.read` rotates every 10 minutes.
@@ -89,23 +70,10 @@ fn bundle(rotate: bool) -> Bundle {
     Bundle::from_files(files).unwrap()
 }
 
-async fn redis(url: &str, prefix: &Prefix) -> Arc<dyn Connector> {
-    Arc::new(
-        warden_connect_redis::connect(&Settings {
-            name: "cache-redis".into(),
-            url: SecretString::from(url.to_owned()),
-            prefix: prefix.clone(),
-            options: BTreeMap::new(),
-        })
-        .await
-        .unwrap(),
-    )
-}
-
 /// An engine provisioning through `via` (the target's URL, or a proxy in front of it);
 /// the test itself looks at the target directly, through `url`.
 async fn env(url: &str, via: &str, config: EngineConfig, rotate: bool) -> Env {
-    let prefix = fresh_prefix();
+    let prefix = fresh_prefix("wt");
     let connector = redis(via, &prefix).await;
     let observer = redis(url, &prefix).await;
     let mut by_name = HashMap::new();
@@ -366,7 +334,7 @@ async fn hostile_grants_entries_stop_the_bundle_before_any_target_sees_them() {
     let Some(url) = target_url("redis") else {
         return;
     };
-    let prefix = fresh_prefix();
+    let prefix = fresh_prefix("wt");
     let mut by_name = HashMap::new();
     by_name.insert(
         "cache-redis".to_owned(),

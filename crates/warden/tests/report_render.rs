@@ -77,6 +77,21 @@ struct Env {
 }
 
 impl Env {
+    /// Writes the HTML report over [`WINDOW`] with `--out`, and returns its path.
+    fn html(&self) -> PathBuf {
+        let html = self.dir.path().join("report.html");
+        let out = self.report(
+            &[
+                &WINDOW[..],
+                &["--format", "html", "--out", html.to_str().unwrap()],
+            ]
+            .concat(),
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(out.stdout.is_empty(), "the report went to the file");
+        html
+    }
+
     fn report(&self, args: &[&str]) -> Output {
         support::warden(self.dir.path())
             .args(["report", "--config", self.config.to_str().unwrap()])
@@ -159,16 +174,7 @@ async fn the_report_comes_as_json_csv_and_html_and_refuses_bad_arguments() {
         assert!(out.stdout.is_empty());
     }
 
-    let html = env.dir.path().join("report.html");
-    let out = env.report(
-        &[
-            &WINDOW[..],
-            &["--format", "html", "--out", html.to_str().unwrap()],
-        ]
-        .concat(),
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(out.stdout.is_empty(), "the report went to the file");
+    let html = env.html();
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert_eq!(page.matches("<section class=\"metric").count(), 16);
@@ -189,15 +195,7 @@ async fn the_html_report_renders_in_headless_chromium() {
         return;
     };
     let env = env().await;
-    let html = env.dir.path().join("report.html");
-    let out = env.report(
-        &[
-            &WINDOW[..],
-            &["--format", "html", "--out", html.to_str().unwrap()],
-        ]
-        .concat(),
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let html = env.html();
 
     let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("evidence-report.png");
     let _ = std::fs::remove_file(&shot);
