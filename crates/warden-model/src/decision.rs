@@ -70,6 +70,9 @@ pub enum ReasonCode {
     SecondCheck,
     /// The emergency path was taken.
     BreakGlass,
+    /// The emergency path is closed to this identity until the review of its last
+    /// emergency grant is closed.
+    BreakGlassReviewOpen,
     /// The owner of a service or workload consented to this role in advance
     /// (`owner_consents` in the catalog), so no approval of theirs is asked for.
     OwnerConsented,
@@ -79,7 +82,7 @@ pub enum ReasonCode {
 
 impl ReasonCode {
     /// Every code, in order.
-    pub const ALL: [ReasonCode; 17] = [
+    pub const ALL: [ReasonCode; 18] = [
         ReasonCode::UnknownIdentity,
         ReasonCode::IdentityDisabled,
         ReasonCode::OwnerMissing,
@@ -95,6 +98,7 @@ impl ReasonCode {
         ReasonCode::SecondCheckFailed,
         ReasonCode::SecondCheck,
         ReasonCode::BreakGlass,
+        ReasonCode::BreakGlassReviewOpen,
         ReasonCode::OwnerConsented,
         ReasonCode::Policy,
     ];
@@ -117,6 +121,7 @@ impl ReasonCode {
             ReasonCode::SecondCheckFailed => "second_check_failed",
             ReasonCode::SecondCheck => "second_check",
             ReasonCode::BreakGlass => "break_glass",
+            ReasonCode::BreakGlassReviewOpen => "break_glass_review_open",
             ReasonCode::OwnerConsented => "owner_consented",
             ReasonCode::Policy => "policy",
         }

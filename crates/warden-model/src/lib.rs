@@ -10,6 +10,7 @@ pub mod decision;
 pub mod duration;
 pub mod id;
 pub mod request;
+pub mod review;
 pub mod scope;
 pub mod state;
 #[cfg(feature = "testing")]
@@ -25,6 +26,7 @@ pub use decision::{ApprovalStep, Decision, Outcome, Reason, ReasonCode, SecondCh
 pub use duration::Duration;
 pub use id::{GroupId, IdError, IdentityId, Permission, PolicyId, RoleId, SodId, SystemId, TaskId};
 pub use request::{ActiveGrant, InputError, OIDC_CLAIMS, Request};
+pub use review::{NoAnswer, OpenReview, ReviewCampaign, ReviewScope, Reviewers};
 pub use scope::{Scope, UnknownScope};
 pub use state::{GrantState, RequestState};
 pub use timestamp::Timestamp;

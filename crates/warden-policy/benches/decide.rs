@@ -43,6 +43,7 @@ fn decisions(c: &mut Criterion) {
                 black_box(bundle.decide(&DecisionInput {
                     request: black_box(&case.request),
                     grants: &case.grants,
+                    open_reviews: &[],
                     at,
                 }))
             });

@@ -87,6 +87,7 @@ fn decide(quick: bool) {
         .map(|c| DecisionInput {
             request: &c.request,
             grants: &c.grants,
+            open_reviews: &[],
             at,
         })
         .collect();

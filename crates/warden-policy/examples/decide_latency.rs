@@ -75,6 +75,7 @@ fn timed_decisions<'c>(
             let input = DecisionInput {
                 request: &c.request,
                 grants: &c.grants,
+                open_reviews: &[],
                 at,
             };
             let (d, t) = timed(|| bundle.decide(black_box(&input)));
@@ -171,6 +172,7 @@ fn main() {
         bundle.decide(&DecisionInput {
             request: &c.request,
             grants: &c.grants,
+            open_reviews: &[],
             at,
         })
     };
@@ -181,6 +183,7 @@ fn main() {
             let input = DecisionInput {
                 request: &c.request,
                 grants: &c.grants,
+                open_reviews: &[],
                 at,
             };
             bundle.decide(&input) != bundle.decide_with(&input, Evaluation::Full)

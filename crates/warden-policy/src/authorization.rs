@@ -31,7 +31,7 @@ use crate::policy_file::LoadedPolicy;
 use crate::schema::ACTIONS;
 use crate::source::LoadError;
 
-/// One of the four actions.
+/// One of the five actions.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Action {
     /// May this identity get this role at all.
@@ -42,6 +42,9 @@ pub enum Action {
     Provision,
     /// May this identity approve this role.
     Approve,
+    /// May this identity review a grant of this role (keep it or revoke it, or close the
+    /// review of an emergency grant).
+    Review,
 }
 
 impl Action {
@@ -51,6 +54,7 @@ impl Action {
             Action::BreakGlass => 1,
             Action::Provision => 2,
             Action::Approve => 3,
+            Action::Review => 4,
         }
     }
 }
@@ -135,7 +139,7 @@ pub struct Authorization {
     authorizer: Authorizer,
     entities: Entities,
     full: PolicySet,
-    actions: [EntityUid; 4],
+    actions: [EntityUid; 5],
     /// Each identity with its principal keys: its own, then its groups'.
     identities: HashMap<IdentityId, (EntityUid, Vec<u32>)>,
     roles: HashMap<RoleId, RoleEntry>,
@@ -159,7 +163,7 @@ struct RoleEntry {
     uid: EntityUid,
     /// Per action (in [`Action::index`] order), the slice of the role's system; roles of
     /// one system share them.
-    slices: [Arc<Slice>; 4],
+    slices: [Arc<Slice>; 5],
 }
 
 /// One question as Cedar sees it, and the slice it is asked over. Only the `bench`
@@ -336,7 +340,7 @@ impl Authorization {
 
         let actions = ACTIONS.map(|a| uid(&action_t, a));
         // Per action: the policies every system's slice holds, and those of one system.
-        type Parts<'l> = [Vec<(u32, &'l LoadedPolicy)>; 4];
+        type Parts<'l> = [Vec<(u32, &'l LoadedPolicy)>; 5];
         let mut everywhere: Parts<'_> = Default::default();
         let mut by_system: HashMap<SystemId, Parts<'_>> = HashMap::new();
         for lp in loaded {
@@ -382,10 +386,10 @@ impl Authorization {
                 }
             }
         }
-        let mut slices: HashMap<&SystemId, [Arc<Slice>; 4]> = HashMap::new();
+        let mut slices: HashMap<&SystemId, [Arc<Slice>; 5]> = HashMap::new();
         for s in catalog.systems.keys() {
             let own = by_system.get(s);
-            let mut built: [Arc<Slice>; 4] = Default::default();
+            let mut built: [Arc<Slice>; 5] = Default::default();
             for (slot, out) in built.iter_mut().enumerate() {
                 let global = everywhere.get(slot).into_iter().flatten();
                 let local = own.and_then(|o| o.get(slot)).into_iter().flatten();

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use toml::Spanned;
 use warden_model::{
-    ActiveGrant, Duration, Outcome, PolicyId, ReasonCode, Request, RoleId, Timestamp,
+    ActiveGrant, Duration, OpenReview, Outcome, PolicyId, ReasonCode, Request, RoleId, Timestamp,
 };
 
 use crate::bundle::Bundle;
@@ -31,6 +31,9 @@ pub struct Case {
     /// The subject's active grants.
     #[serde(default)]
     pub grants: Vec<ActiveGrant>,
+    /// Break-glass reviews open for the requester or subject.
+    #[serde(default)]
+    pub open_reviews: Vec<OpenReview>,
     /// What the decision must say.
     pub expect: Expect,
 }
@@ -99,6 +102,7 @@ pub fn run(bundle: &Bundle, case: &Case, location: String) -> CaseResult {
     let decision = bundle.decide(&DecisionInput {
         request: &case.request,
         grants: &case.grants,
+        open_reviews: &case.open_reviews,
         at: case.at,
     });
     let e = &case.expect;

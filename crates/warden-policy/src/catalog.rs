@@ -12,6 +12,7 @@ use warden_model::{
     NhiLimits, OidcPin, Permission, Role, RoleId, Sensitivity, SodId, SodRule, System, SystemId,
     Task, TaskId, Timestamp,
 };
+use warden_model::{NoAnswer, ReviewCampaign, ReviewScope, Reviewers};
 
 use crate::source::{LoadError, LoadErrors, SourceFile};
 
@@ -37,6 +38,8 @@ pub struct Catalog {
     pub break_glass: Option<BreakGlass>,
     /// Limits on every service and workload; `[nhi]`, or the defaults.
     pub nhi: NhiLimits,
+    /// The access-review campaigns (`[[review]]`), in id order.
+    pub reviews: Vec<ReviewCampaign>,
     /// Workloads by the `(issuer, subject)` their OIDC pin names.
     pinned: BTreeMap<(String, String), Vec<IdentityId>>,
     roles_by_system: BTreeMap<SystemId, Vec<RoleId>>,
@@ -102,6 +105,8 @@ struct RawCatalog {
     sod: Vec<RawSod>,
     break_glass: Option<Spanned<RawBreakGlass>>,
     nhi: Option<Spanned<RawNhi>>,
+    #[serde(default)]
+    review: Vec<RawReview>,
 }
 
 #[derive(Deserialize)]
@@ -203,6 +208,29 @@ struct RawSod {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawReview {
+    id: Spanned<String>,
+    every: Duration,
+    due_within: Duration,
+    #[serde(default)]
+    scope: RawReviewScope,
+    reviewers: Option<Spanned<String>>,
+    groups: Option<Vec<Spanned<GroupId>>>,
+    on_no_answer: Option<NoAnswer>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawReviewScope {
+    #[serde(default)]
+    kinds: Vec<IdentityKind>,
+    #[serde(default)]
+    systems: Vec<Spanned<SystemId>>,
+    min_duration: Option<Duration>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawNhi {
     max_duration: Duration,
 }
@@ -283,6 +311,7 @@ fn build(check: &mut Check<'_>, raws: Vec<(usize, RawCatalog)>) -> Catalog {
     let mut raw_roles = BTreeMap::new();
     let mut raw_tasks = BTreeMap::new();
     let mut raw_sods = BTreeMap::new();
+    let mut raw_reviews = BTreeMap::new();
     let mut break_glass: Option<BreakGlass> = None;
     let mut nhi: Option<NhiLimits> = None;
 
@@ -309,6 +338,10 @@ fn build(check: &mut Check<'_>, raws: Vec<(usize, RawCatalog)>) -> Catalog {
         for s in raw.sod {
             let id = s.id.clone();
             insert_unique(check, &mut raw_sods, "sod", file, &id, (file, s));
+        }
+        for r in raw.review {
+            let id = r.id.clone();
+            insert_unique(check, &mut raw_reviews, "review", file, &id, (file, r));
         }
         if let Some(bg) = raw.break_glass {
             if break_glass.is_some() {
@@ -501,7 +534,123 @@ fn build(check: &mut Check<'_>, raws: Vec<(usize, RawCatalog)>) -> Catalog {
         }
         catalog.sod.push(SodRule { id, roles });
     }
+    for (id, (file, raw)) in raw_reviews {
+        if let Some(review) = build_review(check, &catalog, file, id, raw) {
+            catalog.reviews.push(review);
+        }
+    }
     catalog
+}
+
+/// A `[[review]]` campaign, checked against the catalog: a well-formed id, a due date
+/// inside the period, known systems and groups, exactly one way of naming reviewers, and
+/// `on_no_answer` said out loud.
+fn build_review(
+    check: &mut Check<'_>,
+    catalog: &Catalog,
+    file: usize,
+    id: String,
+    raw: RawReview,
+) -> Option<ReviewCampaign> {
+    let at = raw.id.span();
+    let before = check.errors.len();
+    let well_formed = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !well_formed {
+        check.at(
+            file,
+            at.clone(),
+            format!("review `{id}`: `id` must be 1–64 of a-z, 0-9, `-` and `_`"),
+        );
+    }
+    if raw.due_within > raw.every {
+        check.at(
+            file,
+            at.clone(),
+            format!("review `{id}`: `due_within` must not be longer than `every`"),
+        );
+    }
+    for s in &raw.scope.systems {
+        if !catalog.systems.contains_key(s.get_ref()) {
+            check.at(
+                file,
+                s.span(),
+                format!(
+                    "review `{id}`: `scope.systems`: system `{}` is not defined",
+                    s.get_ref()
+                ),
+            );
+        }
+    }
+    let reviewers = match (&raw.reviewers, &raw.groups) {
+        (Some(r), None) if r.get_ref() == "owner" => Some(Reviewers::Owner),
+        (Some(r), None) => {
+            check.at(
+                file,
+                r.span(),
+                format!("review `{id}`: `reviewers` must be \"owner\" (or give `groups`)"),
+            );
+            None
+        }
+        (None, Some(groups)) if !groups.is_empty() => {
+            for g in groups {
+                if !catalog.groups.contains(g.get_ref()) {
+                    check.at(
+                        file,
+                        g.span(),
+                        format!(
+                            "review `{id}`: `groups`: group `{}` is not defined",
+                            g.get_ref()
+                        ),
+                    );
+                }
+            }
+            Some(Reviewers::Groups(
+                groups.iter().map(|g| g.get_ref().clone()).collect(),
+            ))
+        }
+        _ => {
+            check.at(
+                file,
+                at.clone(),
+                format!(
+                    "review `{id}`: give either `reviewers = \"owner\"` or a non-empty `groups`"
+                ),
+            );
+            None
+        }
+    };
+    let Some(on_no_answer) = raw.on_no_answer else {
+        check.at(
+            file,
+            at,
+            format!("review `{id}`: `on_no_answer` is required (\"revoke\" or \"keep\")"),
+        );
+        return None;
+    };
+    if check.errors.len() != before {
+        return None;
+    }
+    Some(ReviewCampaign {
+        id,
+        every: raw.every,
+        due_within: raw.due_within,
+        scope: ReviewScope {
+            kinds: raw.scope.kinds,
+            systems: raw
+                .scope
+                .systems
+                .into_iter()
+                .map(Spanned::into_inner)
+                .collect(),
+            min_duration: raw.scope.min_duration,
+        },
+        reviewers: reviewers?,
+        on_no_answer,
+    })
 }
 
 fn build_identity(
@@ -819,6 +968,62 @@ max_duration = "8h"
     #[test]
     fn a_valid_catalog_loads() {
         assert_eq!(errors(BASE), Vec::<String>::new());
+    }
+
+    #[test]
+    fn review_campaigns_load_and_their_errors_name_the_field() {
+        let ok = format!(
+            "{BASE}\n[[review]]\nid = \"q\"\nevery = \"90d\"\ndue_within = \"14d\"\n\
+             scope = {{ kinds = [\"service\"], systems = [\"db\"], min_duration = \"7d\" }}\n\
+             reviewers = \"owner\"\non_no_answer = \"revoke\"\n"
+        );
+        assert_eq!(errors(&ok), Vec::<String>::new());
+        let files = [SourceFile {
+            name: "catalog.toml".into(),
+            text: ok.clone(),
+        }];
+        let c = load(&files).unwrap();
+        assert_eq!(c.reviews.len(), 1);
+        assert_eq!(c.reviews[0].on_no_answer, NoAnswer::Revoke);
+        assert_eq!(c.reviews[0].reviewers, Reviewers::Owner);
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "on_no_answer = \"revoke\"\n",
+                "",
+                "`on_no_answer` is required",
+            ),
+            (
+                "due_within = \"14d\"",
+                "due_within = \"91d\"",
+                "`due_within` must not be longer",
+            ),
+            (
+                "systems = [\"db\"]",
+                "systems = [\"nope\"]",
+                "`scope.systems`: system `nope`",
+            ),
+            (
+                "reviewers = \"owner\"",
+                "reviewers = \"anyone\"",
+                "`reviewers` must be",
+            ),
+            (
+                "reviewers = \"owner\"",
+                "groups = [\"ghosts\"]",
+                "group `ghosts` is not defined",
+            ),
+            ("reviewers = \"owner\"\n", "", "give either `reviewers"),
+            ("id = \"q\"", "id = \"Q!\"", "`id` must be"),
+        ];
+        for (from, to, says) in cases {
+            let text = ok.replace(from, to);
+            let errs = errors(&text);
+            assert!(
+                errs.iter()
+                    .any(|e| e.contains(says) && e.starts_with("catalog.toml:")),
+                "{says}: {errs:?}"
+            );
+        }
     }
 
     #[test]

@@ -5,8 +5,9 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 use warden_model::{
-    ActiveGrant, ApprovalStep, Decision, Duration, Identity, IdentityKind, Outcome, Permission,
-    PolicyId, Reason, ReasonCode, Request, Role, SecondCheck, Task, Timestamp, canonical,
+    ActiveGrant, ApprovalStep, Decision, Duration, Identity, IdentityKind, OpenReview, Outcome,
+    Permission, PolicyId, Reason, ReasonCode, Request, Role, SecondCheck, Task, Timestamp,
+    canonical,
 };
 
 use crate::authorization::{
@@ -21,6 +22,9 @@ pub struct DecisionInput<'a> {
     pub request: &'a Request,
     /// The subject's grants; those expired at `at` are ignored.
     pub grants: &'a [ActiveGrant],
+    /// For an emergency request: the break-glass reviews still open for its requester or
+    /// subject. Any one denies it.
+    pub open_reviews: &'a [OpenReview],
     /// The instant of the decision.
     pub at: Timestamp,
 }
@@ -30,6 +34,9 @@ struct HashedInput<'a> {
     request: &'a Request,
     active_grants: Vec<&'a ActiveGrant>,
     at: Timestamp,
+    // Absent when empty, so the hash of every decision taken without one is unchanged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    open_reviews: Vec<&'a OpenReview>,
 }
 
 /// `sha256:…` over the canonical encoding of the request, the active grants (sorted) and
@@ -37,10 +44,13 @@ struct HashedInput<'a> {
 pub fn input_hash(input: &DecisionInput<'_>) -> String {
     let mut grants: Vec<&ActiveGrant> = input.grants.iter().collect();
     grants.sort();
+    let mut open_reviews: Vec<&OpenReview> = input.open_reviews.iter().collect();
+    open_reviews.sort();
     let hashed = HashedInput {
         request: input.request,
         active_grants: grants,
         at: input.at,
+        open_reviews,
     };
     canonical::hash_of(&hashed).unwrap_or_else(|_| canonical::sha256_tagged(b""))
 }
@@ -190,6 +200,21 @@ impl Bundle {
                 );
                 return None;
             };
+            if !input.open_reviews.is_empty() {
+                let open: Vec<String> = input
+                    .open_reviews
+                    .iter()
+                    .map(|r| format!("`{}` (emergency access of `{}`)", r.id, r.subject))
+                    .collect();
+                d.reason(
+                    ReasonCode::BreakGlassReviewOpen,
+                    format!(
+                        "the emergency path stays closed until review {} is closed",
+                        open.join(", ")
+                    ),
+                );
+                return None;
+            }
             Some(bg)
         } else {
             None

@@ -12,7 +12,7 @@ use crate::catalog::Catalog;
 use crate::source::LoadError;
 
 /// The actions of DESIGN §2.2.
-pub const ACTIONS: [&str; 4] = ["request", "break_glass", "provision", "approve"];
+pub const ACTIONS: [&str; 5] = ["request", "break_glass", "provision", "approve", "review"];
 
 /// The schema in Cedar's human-readable format.
 pub fn schema_text(catalog: &Catalog) -> String {
@@ -57,7 +57,7 @@ pub fn schema_text(catalog: &Catalog) -> String {
   };
   type OidcClaims = {
 {OIDC}  };
-  action request, break_glass, provision, approve appliesTo {
+  action request, break_glass, provision, approve, review appliesTo {
     principal: Identity,
     resource: Role,
     context: RequestContext,

@@ -42,6 +42,7 @@ fn example_cases_cover_every_reason_code() {
             let d = bundle.decide(&DecisionInput {
                 request: &c.request,
                 grants: &c.grants,
+                open_reviews: &c.open_reviews,
                 at: c.at,
             });
             seen.extend(d.reasons.iter().map(|r| r.code));
@@ -63,6 +64,7 @@ fn example_decisions_match_their_snapshot() {
             let d = bundle.decide(&DecisionInput {
                 request: &c.request,
                 grants: &c.grants,
+                open_reviews: &c.open_reviews,
                 at: c.at,
             });
             let mut v = serde_json::to_value(&d).unwrap();

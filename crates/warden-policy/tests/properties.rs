@@ -146,7 +146,7 @@ proptest! {
 
     #[test]
     fn same_input_gives_a_byte_identical_decision((req, grants, at) in case()) {
-        let input = DecisionInput { request: &req, grants: &grants, at };
+        let input = DecisionInput { request: &req, grants: &grants, open_reviews: &[], at };
         let a = serde_json::to_string(&bundle().decide(&input)).unwrap();
         let b = serde_json::to_string(&bundle().decide(&input)).unwrap();
         prop_assert_eq!(&a, &b);
@@ -159,7 +159,7 @@ proptest! {
 
     #[test]
     fn the_scope_index_decides_exactly_as_the_full_set((req, grants, at) in case()) {
-        let input = DecisionInput { request: &req, grants: &grants, at };
+        let input = DecisionInput { request: &req, grants: &grants, open_reviews: &[], at };
         prop_assert_eq!(
             bundle().decide_with(&input, Evaluation::Indexed),
             bundle().decide_with(&input, Evaluation::Full)
@@ -169,7 +169,7 @@ proptest! {
     #[test]
     fn granted_duration_never_exceeds_any_cap((req, grants, at) in case()) {
         let b = bundle();
-        let d = b.decide(&DecisionInput { request: &req, grants: &grants, at });
+        let d = b.decide(&DecisionInput { request: &req, grants: &grants, open_reviews: &[], at });
         if d.outcome == Outcome::Deny {
             prop_assert!(d.duration_seconds.is_none());
             return Ok(());
@@ -195,7 +195,7 @@ proptest! {
 
     #[test]
     fn requester_and_subject_are_never_eligible_approvers((req, grants, at) in case()) {
-        let d = bundle().decide(&DecisionInput { request: &req, grants: &grants, at });
+        let d = bundle().decide(&DecisionInput { request: &req, grants: &grants, open_reviews: &[], at });
         for step in &d.approvals {
             prop_assert!(step.count > 0);
             prop_assert!(step.excluded.contains(&req.requester));
@@ -222,6 +222,7 @@ fn generated_requests_reach_every_outcome() {
         let d = bundle().decide(&DecisionInput {
             request: &req,
             grants: &grants,
+            open_reviews: &[],
             at,
         });
         match d.outcome {

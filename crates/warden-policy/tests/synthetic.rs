@@ -36,6 +36,7 @@ fn synthetic_decisions_are_unchanged() {
         let input = DecisionInput {
             request: &c.request,
             grants: &c.grants,
+            open_reviews: &[],
             at,
         };
         let decision = bundle.decide(&input);

@@ -1245,6 +1245,7 @@ impl World {
             let decision = bundle.decide(&warden_policy::DecisionInput {
                 request: &request,
                 grants: &grants,
+                open_reviews: &[],
                 at,
             });
             let category = category(&decision);
