@@ -262,6 +262,29 @@ impl Store {
         raws.into_iter().map(Raw::into_event).collect()
     }
 
+    /// Up to `limit` events about grant `grant`, in chain order: what a break-glass review
+    /// shows of what was done.
+    pub async fn audit_of_grant(
+        &self,
+        grant: crate::id::GrantId,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let raws = on_conn!(&mut self.acquire().await?.conn(), c => {
+            let rows = sqlx::query(
+                "SELECT seq, at, actor, action, request_id, grant_id, before_state, after_state, \
+                    bundle_hash, data, prev_hash, hash FROM audit_events \
+                 WHERE grant_id = $1 ORDER BY seq LIMIT $2",
+            )
+            .bind(grant.to_string())
+            .bind(i64::from(limit))
+            .fetch_all(&mut **c)
+            .await
+            .map_err(db_err)?;
+            rows.iter().map(decode).collect::<Result<Vec<_>, _>>()
+        })?;
+        raws.into_iter().map(Raw::into_event).collect()
+    }
+
     /// Walks the whole chain in seq order, a batch at a time, and reports the first event
     /// that is missing, out of place, unlinked from its predecessor or altered, and whether
     /// the chain's head matches its last event.

@@ -210,6 +210,45 @@ impl Store {
         })
     }
 
+    /// The active grants on `system`, oldest first: what a review campaign asks about.
+    /// Reads the state index and the grants of one system, never the whole table.
+    pub async fn active_grants_of_system(
+        &self,
+        system: &SystemId,
+    ) -> Result<Vec<GrantRecord>, StoreError> {
+        on_conn!(&mut self.acquire().await?.conn(), c => {
+            let rows = sqlx::query(concat!(
+                "SELECT ", columns!(), " FROM grants \
+                 WHERE state = 'active' AND system = $1 ORDER BY created_at, id"
+            ))
+            .bind(system.as_str())
+            .fetch_all(&mut **c)
+            .await
+            .map_err(db_err)?;
+            rows.iter().map(decode).collect()
+        })
+    }
+
+    /// `subject`'s latest grant on `system`, in any state.
+    pub async fn latest_grant_on(
+        &self,
+        subject: &IdentityId,
+        system: &SystemId,
+    ) -> Result<Option<GrantRecord>, StoreError> {
+        on_conn!(&mut self.acquire().await?.conn(), c => {
+            let row = sqlx::query(concat!(
+                "SELECT ", columns!(), " FROM grants \
+                 WHERE subject = $1 AND system = $2 ORDER BY created_at DESC, id DESC LIMIT 1"
+            ))
+            .bind(subject.as_str())
+            .bind(system.as_str())
+            .fetch_optional(&mut **c)
+            .await
+            .map_err(db_err)?;
+            row.as_ref().map(decode).transpose()
+        })
+    }
+
     /// The grants `subject` holds or is about to hold (`active` or `provisioning`), as
     /// separation of duties sees them, sorted.
     ///

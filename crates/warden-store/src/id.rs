@@ -72,3 +72,11 @@ uuid_id!(
     /// An API token (not its secret).
     TokenId
 );
+uuid_id!(
+    /// A review: of one emergency grant, or one run of a campaign.
+    ReviewId
+);
+uuid_id!(
+    /// One item of a review: a grant, or a non-human identity.
+    ItemId
+);

@@ -96,6 +96,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "evidence",
         include_str!("../migrations/0012_evidence.sql"),
     ),
+    (
+        14,
+        "reviews",
+        include_str!("../migrations/0014_reviews.sql"),
+    ),
 ];
 
 /// Which database a [`Store`] talks to.
