@@ -56,11 +56,13 @@ async fn main() {
     let decision = bundle.decide(&DecisionInput {
         request: &request,
         grants: &[],
+        open_reviews: &[],
         at: decided_at,
     });
     let input = StoredInput {
         request,
         active_grants: Vec::new(),
+        open_reviews: Vec::new(),
     };
     let engine = Engine::new(
         store,

@@ -120,6 +120,7 @@ fn main() {
             let d = bundle.decide(&DecisionInput {
                 request: &request,
                 grants: &[],
+                open_reviews: &[],
                 at,
             });
             let end = now();

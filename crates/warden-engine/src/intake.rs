@@ -58,9 +58,11 @@ impl Engine {
     pub async fn dry_run(&self, request: &Request) -> Result<Decision, EngineError> {
         let now = self.now();
         let grants = self.store().active_grants(request.subject(), now).await?;
+        let open_reviews = self.open_reviews_for(request).await?;
         Ok(self.timed_decide(&DecisionInput {
             request,
             grants: &grants,
+            open_reviews: &open_reviews,
             at: now,
         }))
     }
@@ -186,9 +188,11 @@ impl Engine {
         }
         let now = self.now();
         let grants = self.store().active_grants(request.subject(), now).await?;
+        let open_reviews = self.open_reviews_for(&request).await?;
         let decision = self.timed_decide(&DecisionInput {
             request: &request,
             grants: &grants,
+            open_reviews: &open_reviews,
             at: now,
         });
         let state = match decision.outcome {
@@ -210,6 +214,7 @@ impl Engine {
             request: serde_json::to_value(StoredInput {
                 request: request.clone(),
                 active_grants: grants,
+                open_reviews,
             })?,
             decision: serde_json::to_value(&decision)?,
             outcome: decision.outcome,
@@ -367,6 +372,10 @@ impl Engine {
                 },
             )
             .await?;
+        }
+        if decision.break_glass {
+            self.open_break_glass_review(tx, record, decision, id, actor)
+                .await?;
         }
         schedule(tx, &JobKey::Provision(id), now, now).await?;
         Ok(id)

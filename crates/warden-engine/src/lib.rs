@@ -16,6 +16,7 @@ pub mod job;
 pub mod metrics;
 pub mod replay;
 pub mod report;
+pub mod review;
 pub mod revocation;
 pub mod seal;
 pub mod standing;

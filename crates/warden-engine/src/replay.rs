@@ -103,6 +103,7 @@ impl Engine {
         let replayed = bundle.decide(&DecisionInput {
             request: &input.request,
             grants: &input.active_grants,
+            open_reviews: &input.open_reviews,
             at: record.decided_at,
         });
         let identical = serde_json::to_string(&stored)? == serde_json::to_string(&replayed)?;

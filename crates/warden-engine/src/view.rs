@@ -17,6 +17,10 @@ pub struct StoredInput {
     pub request: Request,
     /// The subject's active grants at the decision instant.
     pub active_grants: Vec<ActiveGrant>,
+    /// For an emergency request, the break-glass reviews open for its requester or
+    /// subject at the decision instant (absent when none, as in every older request).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open_reviews: Vec<warden_model::OpenReview>,
 }
 
 /// A grant as callers see it.

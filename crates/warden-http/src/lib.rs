@@ -19,6 +19,7 @@ mod path;
 mod query;
 mod report;
 mod request;
+mod review;
 mod revocation;
 pub mod schema;
 mod server;
@@ -102,6 +103,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/workload/credentials", post(workload::create))
         .route("/v1/workload/credentials/{id}", get(workload::get))
         .route("/v1/itsm/{name}", post(itsm::webhook))
+        .route("/v1/reviews", get(review::list))
+        .route("/v1/reviews/{id}", get(review::get))
+        .route("/v1/reviews/{id}/close", post(review::close))
+        .route("/v1/reviews/{id}/items/{item}/decide", post(review::decide))
         .route("/v1/audit", get(audit::list))
         .route("/v1/audit/verify", get(audit::verify))
         .route("/v1/report", get(report::report))

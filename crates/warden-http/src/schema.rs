@@ -532,3 +532,91 @@ pub struct WorkloadDenied {
     #[serde(flatten)]
     pub request: WorkloadRequest,
 }
+
+/// The body of `POST /v1/reviews/{id}/items/{item}/decide`.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecideBody {
+    /// `keep` or `revoke`.
+    #[schema(value_type = String, example = "revoke")]
+    pub decision: warden_engine::review::ItemDecision,
+    /// Why; recorded in the audit trail.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// The body of `POST /v1/reviews/{id}/close`.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseBody {
+    /// `justified` or `unjustified`.
+    #[schema(value_type = String, example = "justified")]
+    pub outcome: warden_engine::review::Closing,
+    /// Why; recorded in the audit trail.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// A review (`docs/reviews.md`).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ReviewDoc {
+    /// Its id.
+    pub id: String,
+    /// `break_glass` or `campaign`.
+    pub kind: String,
+    /// The campaign it is a run of.
+    pub campaign: Option<String>,
+    /// `open` or `closed`.
+    pub state: String,
+    /// Open past its due date.
+    pub overdue: bool,
+    /// When it opened (RFC 3339).
+    pub opened_at: String,
+    /// When it is due (RFC 3339).
+    pub due_at: String,
+    /// Whose emergency grant a break-glass review is about.
+    pub subject: Option<String>,
+    /// That grant's id.
+    pub grant: Option<String>,
+    /// `justified`, `unjustified` or `completed`, once closed.
+    pub outcome: Option<String>,
+    /// When it closed.
+    pub closed_at: Option<String>,
+    /// Who closed it (`no_answer` when its due date did).
+    pub closed_by: Option<String>,
+    /// What they said.
+    pub comment: Option<String>,
+    /// A campaign run's `on_no_answer`.
+    pub on_no_answer: Option<String>,
+    /// Its items (one-review reads only).
+    pub items: Option<Vec<ReviewItemDoc>>,
+    /// A break-glass review's grant's audit events (one-review reads only).
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub events: Option<Vec<serde_json::Value>>,
+}
+
+/// One item of a review.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ReviewItemDoc {
+    /// Its id.
+    pub id: String,
+    /// The grant; absent for an identity item ("is this identity still needed?").
+    pub grant: Option<String>,
+    /// The grant's subject, or the identity asked about.
+    pub identity: String,
+    /// The system.
+    pub system: Option<String>,
+    /// The role.
+    pub role: Option<String>,
+    /// Who may decide: `{ groups?, identities? }`.
+    #[schema(value_type = Object)]
+    pub reviewers: serde_json::Value,
+    /// `keep` or `revoke`, once decided.
+    pub decision: Option<String>,
+    /// Who decided (`no_answer` when silence did).
+    pub decided_by: Option<String>,
+    /// When (RFC 3339).
+    pub decided_at: Option<String>,
+    /// What they said.
+    pub comment: Option<String>,
+}

@@ -10,6 +10,7 @@ mod connector;
 mod itsm;
 mod policy_cmd;
 mod report_cmd;
+mod review_cmd;
 mod serve_cmd;
 mod setup;
 mod telemetry;
@@ -60,6 +61,9 @@ enum Command {
     Bundle(bundle_cmd::BundleCommand),
     /// Write the evidence report: access correctness per metric and control, over a window.
     Report(report_cmd::ReportArgs),
+    /// Access reviews: start a campaign's run now.
+    #[command(subcommand)]
+    Review(review_cmd::ReviewCommand),
 }
 
 #[derive(clap::Args)]
@@ -121,6 +125,7 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => audit_cmd::run(&cmd),
         Command::Bundle(cmd) => bundle_cmd::run(&cmd),
         Command::Report(args) => report_cmd::run(&args),
+        Command::Review(command) => review_cmd::run(&command),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -259,6 +264,7 @@ fn decide(args: &DecideArgs) -> Result<u8, Failure> {
     let decision = bundle.decide(&DecisionInput {
         request: &request,
         grants: &grants,
+        open_reviews: &[],
         at,
     });
     let json = serde_json::to_string_pretty(&decision)?;

@@ -63,6 +63,10 @@ pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
             .schedule_polling()
             .await
             .context("cannot schedule ITSM polling")?;
+        engine
+            .schedule_campaigns()
+            .await
+            .context("cannot schedule review campaigns")?;
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("cannot listen on `{}`", config.server.listen))?;

@@ -19,12 +19,17 @@ pub(crate) mod offboard;
 pub(crate) mod provision;
 mod reconcile;
 mod retire;
+mod review_due;
+mod review_start;
 mod revoke;
 mod rotate;
+pub use review_due::DueStep;
 
 use warden_connect::{ConnectError, Held};
 use warden_model::{GrantState, IdentityId, Timestamp};
-use warden_store::{AccountRecord, GrantId, GrantRecord, GrantTimes, NewAuditEvent, RequestId, Tx};
+use warden_store::{
+    AccountRecord, GrantId, GrantRecord, GrantTimes, NewAuditEvent, RequestId, ReviewId, Tx,
+};
 
 use crate::{Engine, EngineError, audit};
 
@@ -60,11 +65,15 @@ pub enum JobKind {
     /// Offboard one identity: revoke its tokens, withdraw its pending requests, revoke its
     /// active grants.
     Offboard,
+    /// Start a run of an access-review campaign.
+    ReviewStart,
+    /// Remind reviewers of a review, or apply its due date.
+    ReviewDue,
 }
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 12] = [
+    pub const ALL: [JobKind; 14] = [
         JobKind::Provision,
         JobKind::Expire,
         JobKind::Revoke,
@@ -77,6 +86,8 @@ impl JobKind {
         JobKind::ItsmComment,
         JobKind::ItsmPoll,
         JobKind::Offboard,
+        JobKind::ReviewStart,
+        JobKind::ReviewDue,
     ];
 
     /// The name stored in the job table.
@@ -94,6 +105,8 @@ impl JobKind {
             JobKind::ItsmComment => "itsm_comment",
             JobKind::ItsmPoll => "itsm_poll",
             JobKind::Offboard => "offboard",
+            JobKind::ReviewStart => "review_start",
+            JobKind::ReviewDue => "review_due",
         }
     }
 
@@ -162,6 +175,18 @@ pub enum JobKey {
     },
     /// Offboard this identity.
     Offboard(IdentityId),
+    /// Start a run of this campaign.
+    ReviewStart {
+        /// The campaign's id.
+        campaign: String,
+    },
+    /// This step of this review.
+    ReviewDue {
+        /// The review.
+        review: ReviewId,
+        /// Its reminder or its due date.
+        step: DueStep,
+    },
 }
 
 /// A job whose stored kind or key does not parse.
@@ -196,6 +221,8 @@ impl JobKey {
             JobKey::ItsmComment { .. } => JobKind::ItsmComment,
             JobKey::ItsmPoll { .. } => JobKind::ItsmPoll,
             JobKey::Offboard(_) => JobKind::Offboard,
+            JobKey::ReviewStart { .. } => JobKind::ReviewStart,
+            JobKey::ReviewDue { .. } => JobKind::ReviewDue,
         }
     }
 
@@ -214,6 +241,8 @@ impl JobKey {
             JobKey::ItsmComment { itsm, mark } => format!("{itsm}:{mark}"),
             JobKey::ItsmPoll { itsm } => itsm.clone(),
             JobKey::Offboard(id) => id.to_string(),
+            JobKey::ReviewStart { campaign } => campaign.clone(),
+            JobKey::ReviewDue { review, step } => format!("{review}:{}", step.as_str()),
         }
     }
 
@@ -268,6 +297,16 @@ impl JobKey {
                 itsm: key.to_owned(),
             },
             JobKind::Offboard => JobKey::Offboard(IdentityId::parse(key).map_err(|_| bad())?),
+            JobKind::ReviewStart => JobKey::ReviewStart {
+                campaign: key.to_owned(),
+            },
+            JobKind::ReviewDue => {
+                let (r, step) = pair()?;
+                JobKey::ReviewDue {
+                    review: r.parse().map_err(|_| bad())?,
+                    step: DueStep::parse(step).ok_or_else(bad)?,
+                }
+            }
         })
     }
 
@@ -286,7 +325,10 @@ impl JobKey {
     /// Whether at most one job with this key may be pending: periodic work, which every
     /// server schedules when it starts.
     fn periodic(&self) -> bool {
-        matches!(self, JobKey::Reconcile { .. } | JobKey::ItsmPoll { .. })
+        matches!(
+            self,
+            JobKey::Reconcile { .. } | JobKey::ItsmPoll { .. } | JobKey::ReviewStart { .. }
+        )
     }
 }
 
@@ -331,6 +373,8 @@ pub(crate) enum Effect {
     Polled(itsm_poll::Polled),
     /// Identities the active bundle bars and that still hold something.
     Offboard(Vec<IdentityId>),
+    /// A campaign's run, planned.
+    Campaign(Box<crate::review::CampaignPlan>),
     /// The target or the ITSM refused or could not be reached.
     Failed(StepFailure),
 }
@@ -398,6 +442,8 @@ impl Engine {
             JobKey::ItsmComment { itsm, mark } => self.act_itsm_comment(itsm, mark).await,
             JobKey::ItsmPoll { itsm } => self.act_itsm_poll(itsm).await,
             JobKey::Offboard(id) => self.act_offboard(id).await,
+            JobKey::ReviewStart { campaign } => self.act_review_start(campaign).await,
+            JobKey::ReviewDue { .. } => Ok(Effect::Nothing),
         }
     }
 
@@ -424,6 +470,12 @@ impl Engine {
             JobKey::ItsmWrite { .. } | JobKey::ItsmComment { .. } => Ok(()),
             JobKey::ItsmPoll { .. } => self.apply_itsm_poll(tx, effect).await,
             JobKey::Offboard(_) => self.apply_offboard(tx, worker, effect).await,
+            JobKey::ReviewStart { campaign } => {
+                self.apply_review_start(tx, campaign, worker, effect).await
+            }
+            JobKey::ReviewDue { review, step } => {
+                self.apply_review_due(tx, *review, *step, worker).await
+            }
         }
     }
 
@@ -547,6 +599,17 @@ mod tests {
             },
             JobKey::ItsmPoll { itsm: "sn".into() },
             JobKey::Offboard("alice".parse().unwrap()),
+            JobKey::ReviewStart {
+                campaign: "nhi-quarterly".into(),
+            },
+            JobKey::ReviewDue {
+                review: ReviewId::new(),
+                step: DueStep::Remind,
+            },
+            JobKey::ReviewDue {
+                review: ReviewId::new(),
+                step: DueStep::Due,
+            },
         ];
         for key in keys {
             let back = JobKey::parse(key.kind().as_str(), &key.key()).unwrap();

@@ -1,0 +1,54 @@
+//! `warden review start ID`: starts a run of a `[[review]]` campaign of the configured
+//! bundle now, instead of waiting for its schedule, and prints the review as JSON.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use warden_engine::{EngineConfig, EngineError, SystemClock};
+
+use crate::setup::{self, ConfigArg};
+use crate::{Failure, load_bundle};
+
+/// `warden review …`.
+#[derive(clap::Subcommand)]
+pub enum ReviewCommand {
+    /// Start a run of a campaign now: one item per grant in its scope and one per
+    /// non-human identity in scope. Its reminder, due date and next run are scheduled
+    /// for the server's worker.
+    Start {
+        /// The campaign's `id` in the bundle's `[[review]]`.
+        id: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+/// Runs a `review` command.
+pub fn run(command: &ReviewCommand) -> Result<u8, Failure> {
+    let ReviewCommand::Start { id, config } = command;
+    let config = setup::start(config)?;
+    let text = setup::block_on(async {
+        let store = setup::open_store(&config).await?;
+        let bundle = load_bundle(&config.bundle.path)?;
+        let engine = warden_engine::Engine::new(
+            store,
+            bundle,
+            Arc::new(SystemClock),
+            EngineConfig::default(),
+        )
+        .await
+        .context("cannot start the engine")?;
+        let started = engine.start_campaign(id, "cli").await;
+        engine.store().close().await;
+        let view = started.map_err(|e: EngineError| match e {
+            EngineError::NotFound(m) => Failure::from(anyhow::anyhow!(m)),
+            e => Failure::from(anyhow::Error::new(e).context("cannot start the review")),
+        })?;
+        Ok::<_, Failure>(serde_json::to_string_pretty(&view).context("cannot print the review")?)
+    })??;
+    #[expect(clippy::print_stdout, reason = "the review is the command's output")]
+    {
+        println!("{text}");
+    }
+    Ok(0)
+}
