@@ -26,6 +26,7 @@ use warden_engine::connectors::{ConnectorInstance, Connectors};
 use warden_engine::report::{
     AccessNow, Evidence, Figure, Goal, Goals, MetricId, Report, Status, Window,
 };
+use warden_engine::review::{Closing, Viewer};
 use warden_engine::{Engine, EngineConfig, ManualClock};
 use warden_model::{Duration, GrantState, Request, Timestamp};
 use warden_policy::Bundle;
@@ -81,6 +82,13 @@ impl Month {
                 self.observer.remove(&h).await.unwrap();
             }
         }
+    }
+}
+
+fn all_reviews() -> Viewer {
+    Viewer {
+        identity: "erin".parse().unwrap(),
+        reads_all: true,
     }
 }
 
@@ -160,6 +168,22 @@ async fn month(store: Store, url: &str, proxy: &Proxy) -> Month {
     let glass = active(glass).await;
     at_("2026-11-05T04:00:30Z");
     drain().await;
+    // Henry, the other on-call engineer, reviews it the same morning.
+    at_("2026-11-05T09:00:00Z");
+    let review = engine
+        .reviews(&all_reviews(), true, 10)
+        .await
+        .unwrap()
+        .remove(0);
+    engine
+        .close_review(
+            &"henry".parse().unwrap(),
+            &review.id,
+            Closing::Justified,
+            Some("INC-7"),
+        )
+        .await
+        .unwrap();
 
     // Nov 8: alice asks for admin: denied.
     at_("2026-11-08T12:00:00Z");
@@ -434,7 +458,9 @@ async fn a_scripted_month_reports_every_figure_as_counted_by_hand() {
                 .unwrap()
                 > 20
         );
-        assert_eq!(value(&r, ReviewCompletion), None);
+        // The one review item due, the break-glass grant's, was decided in time.
+        assert_eq!(value(&r, ReviewCompletion), Some(1.0), "{why}");
+        assert_eq!(figure(&r, ReviewCompletion).denominator, Some(1));
         assert_eq!(status(&r, ReviewCompletion), Status::Ok);
 
         // The breaches, and the controls they take with them.
@@ -719,8 +745,15 @@ async fn a_breach_of_each_metric_flips_it_and_its_controls() {
     ))
     .await;
 
-    // Review items do not exist yet: nothing is due, so nothing can be late.
-    assert_eq!(value(&month, ReviewCompletion), None);
+    // The break-glass review decided a day after it fell due.
+    sql("UPDATE review_items SET decided_at = decided_at + 86400000".into()).await;
+    let after = m.report(&ok).await;
+    assert_eq!(
+        figure(&after, ReviewCompletion).evidence,
+        vec![Evidence::Grant(m.glass.clone())]
+    );
+    flips(&month, &after, ReviewCompletion, "AC-6");
+    sql("UPDATE review_items SET decided_at = decided_at - 86400000".into()).await;
 
     // Everything restored: the month reads as it did.
     let again = m.report(&ok).await;

@@ -67,6 +67,7 @@ struct AccessGauges {
     overdue_oldest: Gauge,
     standing: Gauge,
     credential_age: Gauge<f64, AtomicU64>,
+    review_completion: Gauge<f64, AtomicU64>,
     sod: Gauge,
     orphaned: Gauge,
 }
@@ -118,6 +119,11 @@ impl AccessGauges {
             "Share of live credentials within their maximum age",
             self.credential_age.clone(),
         );
+        r.register(
+            "warden_access_review_completion",
+            "Share of review items, of reviews due in the last 90 days, decided by a reviewer by the due date",
+            self.review_completion.clone(),
+        );
     }
 
     fn set(&self, a: &warden_engine::report::AccessNow) {
@@ -128,6 +134,7 @@ impl AccessGauges {
         self.overdue_oldest.set(int(a.overdue_oldest_seconds));
         self.standing.set(int(a.standing_privilege));
         self.credential_age.set(a.credential_age);
+        self.review_completion.set(a.review_completion);
         self.sod.set(int(a.sod_violations));
         self.orphaned.set(int(a.orphaned_nhis));
     }

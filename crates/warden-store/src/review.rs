@@ -353,6 +353,34 @@ impl Store {
             Ok((count(row.int("decided")?), count(row.int("n")?)))
         })
     }
+
+    /// Up to `limit` items of reviews that fell due in `[since, until)` that no reviewer
+    /// decided by the due date, as `(grant, identity)`: the completion figure's evidence.
+    pub async fn review_items_missed(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<(Option<GrantId>, IdentityId)>, StoreError> {
+        on_conn!(&mut self.acquire().await?.conn(), c => {
+            let rows = sqlx::query(
+                "SELECT i.grant_id, i.identity FROM reviews r \
+                 JOIN review_items i ON i.review_id = r.id \
+                 WHERE r.due_at >= $1 AND r.due_at < $2 AND NOT (i.decision IS NOT NULL \
+                       AND i.decided_by <> 'no_answer' AND i.decided_at <= r.due_at) \
+                 ORDER BY r.due_at, i.id LIMIT $3",
+            )
+            .bind(ms(since))
+            .bind(ms(until))
+            .bind(i64::from(limit))
+            .fetch_all(&mut **c)
+            .await
+            .map_err(db_err)?;
+            rows.iter()
+                .map(|r| Ok((r.opt_parsed("grant_id", str::parse)?, r.parsed("identity", IdentityId::parse)?)))
+                .collect()
+        })
+    }
 }
 
 fn decode_review(row: &impl RowExt) -> Result<ReviewRecord, StoreError> {

@@ -58,6 +58,10 @@ pub(crate) struct Figures {
     traced: Vec<Traced>,
     audit: Option<(AuditReport, Option<CheckpointCheck>)>,
     orphaned: Vec<IdentityId>,
+    /// Review items due in the window: how many a reviewer decided in time, and the
+    /// others (sampled).
+    reviewed: u64,
+    missed: Sample,
 }
 
 /// The last instant's samples, for evidence.
@@ -95,6 +99,8 @@ impl Figures {
             traced: Vec::new(),
             audit: None,
             orphaned: rules.orphaned.clone(),
+            reviewed: 0,
+            missed: Sample::default(),
         }
     }
 
@@ -239,6 +245,16 @@ impl Figures {
         self.audit = Some((chain.clone(), checkpoints.cloned()));
     }
 
+    /// The review items that fell due in the window: `reviewed` decided by a reviewer in
+    /// time, `missed` (a sample of at most `EVIDENCE_CAP`, counting `missed_total`) not.
+    pub(crate) fn reviews(&mut self, reviewed: u64, missed: Vec<Evidence>, missed_total: u64) {
+        self.reviewed = reviewed;
+        for e in missed {
+            self.missed.add(e);
+        }
+        self.missed.total = missed_total;
+    }
+
     /// Every metric's figure.
     pub(crate) fn finish(self) -> BTreeMap<MetricId, Figure> {
         let mut out = BTreeMap::new();
@@ -321,9 +337,16 @@ impl Figures {
                 ratio_figure(ok, bad, instant(&|i| i.credentials))
             }
             MetricId::ReviewCompletion => {
-                let mut f = ratio_of(&Sample::default(), 0);
-                f.detail
-                    .insert("note".into(), "no review items are recorded yet".into());
+                let done = Sample {
+                    items: std::collections::BTreeSet::new(),
+                    total: self.reviewed,
+                };
+                let mut f = ratio_figure(Some(&done), Some(&self.missed), Vec::new());
+                f.detail.insert(
+                    "missed".into(),
+                    "items nobody decided by the due date (silence applied `on_no_answer`), or decided late"
+                        .into(),
+                );
                 f
             }
             MetricId::SodViolations => {

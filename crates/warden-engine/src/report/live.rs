@@ -226,6 +226,9 @@ pub struct AccessNow {
     pub sod_violations: u64,
     /// `orphaned_nhis`.
     pub orphaned_nhis: u64,
+    /// `review_completion` over the reviews that fell due in the last 90 days: the share
+    /// of their items a reviewer decided by the due date (1 when there are none).
+    pub review_completion: f64,
 }
 
 impl AccessNow {
@@ -269,6 +272,8 @@ impl AccessNow {
             credential_age: share(total(|s| s.fresh), total(|s| s.credentials)),
             sod_violations: conflicts + total(|s| s.self_approvals),
             orphaned_nhis: rules.orphaned.len() as u64,
+            // Read by `Engine::access_now` from the reviews, not from live grants.
+            review_completion: 1.0,
         }
     }
 }
