@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use warden_engine::{EngineConfig, EngineError, SystemClock};
 
 use crate::setup::{self, ConfigArg};
-use crate::{Failure, load_bundle};
+use crate::{Failure, input_error, load_bundle};
 
 /// `warden review …`.
 #[derive(clap::Subcommand)]
@@ -41,7 +41,7 @@ pub fn run(command: &ReviewCommand) -> Result<u8, Failure> {
         let started = engine.start_campaign(id, "cli").await;
         engine.store().close().await;
         let view = started.map_err(|e: EngineError| match e {
-            EngineError::NotFound(m) => Failure::from(anyhow::anyhow!(m)),
+            EngineError::NotFound(m) => input_error(anyhow::anyhow!(m)),
             e => Failure::from(anyhow::Error::new(e).context("cannot start the review")),
         })?;
         Ok::<_, Failure>(serde_json::to_string_pretty(&view).context("cannot print the review")?)
