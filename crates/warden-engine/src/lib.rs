@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod activation;
+pub mod alert;
 pub mod approval;
 pub mod clock;
 pub mod connectors;
@@ -73,6 +74,8 @@ pub struct EngineConfig {
     pub checkpoints: Option<Arc<dyn report::CheckpointVerifier>>,
     /// What the evidence report and the `warden_access_*` gauges judge by.
     pub goals: report::Goals,
+    /// The outbound alerts and how long their deliveries are retried.
+    pub alerts: alert::Alerts,
 }
 
 impl Default for EngineConfig {
@@ -93,6 +96,7 @@ impl Default for EngineConfig {
             workloads: None,
             checkpoints: None,
             goals: report::Goals::default(),
+            alerts: alert::Alerts::default(),
         }
     }
 }

@@ -205,11 +205,26 @@ impl Engine {
             .plus(Duration::from_seconds(delay.as_secs().max(1)).unwrap_or(Duration::MIN))
     }
 
+    /// When a job that failed transiently runs next: after the backoff, and no sooner than
+    /// the other side's `Retry-After`.
+    fn next_attempt(&self, job: &Job, e: &StepFailure) -> warden_model::Timestamp {
+        let mut at = self.retry_at(job);
+        if let Some(after) = e.not_before() {
+            let secs = after.as_secs().max(1);
+            at = at.max(
+                self.now()
+                    .plus(Duration::from_seconds(secs).unwrap_or(Duration::MIN)),
+            );
+        }
+        at
+    }
+
     /// An act step's target or ITSM refused or could not be reached. Transient: the job
     /// runs again after a backoff (no sooner than an ITSM's `Retry-After`) and the grant
     /// stays where it is (a revoking grant keeps counting as overdue; an expiring one moves
     /// to `revoking`). Permanent: the job ends, an alert is raised, and a grant that was
     /// being provisioned fails; one being revoked stays `revoking`, never shown as revoked.
+    /// An alert's delivery has its own rule ([`Engine::alert_failed`]).
     async fn step_failed(
         &self,
         tx: &mut Tx,
@@ -218,15 +233,15 @@ impl Engine {
         worker: &str,
         e: &StepFailure,
     ) -> Result<(), EngineError> {
+        if key.alert_event().is_some() {
+            let next = self.next_attempt(job, e);
+            return self.alert_failed(tx, job, key, worker, e, next).await;
+        }
         let now = self.now();
         let grant_id = key.grant();
         let transient = e.is_transient();
         let finished = if transient {
-            let mut at = self.retry_at(job);
-            if let Some(after) = e.not_before() {
-                let secs = after.as_secs().max(1);
-                at = at.max(now.plus(Duration::from_seconds(secs).unwrap_or(Duration::MIN)));
-            }
+            let at = self.next_attempt(job, e);
             tx.retry_job(job.id, worker, at, &e.to_string(), now)
                 .await?
         } else {

@@ -28,7 +28,11 @@ pub struct Rt {
     approval: Option<ApprovalConfig>,
     poll_filter: Option<String>,
     identity: IdentityMatch,
+    queue: String,
 }
+
+/// The queue alerts open tickets in when the block names none: RT's default queue.
+const DEFAULT_QUEUE: &str = "General";
 
 impl Rt {
     /// An adapter for one `[[itsm]]` block of kind `rt`.
@@ -39,6 +43,10 @@ impl Rt {
             approval: config.approval.clone(),
             poll_filter: config.poll_filter.clone(),
             identity: config.identity.attribute,
+            queue: config
+                .queue
+                .clone()
+                .unwrap_or_else(|| DEFAULT_QUEUE.to_owned()),
         })
     }
 
@@ -231,6 +239,26 @@ impl Adapter for Rt {
             .send(req, &format!("ticket `{n}`"))
             .await
             .map(|_| ())
+    }
+
+    async fn open_ticket(&self, subject: &str, text: &str) -> Result<String, ItsmError> {
+        let body = json!({
+            "Queue": self.queue,
+            "Subject": subject,
+            "Content": text,
+            "ContentType": "text/plain",
+        });
+        let req = self
+            .http
+            .request(Method::POST, "/REST/2.0/ticket")
+            .json(&body);
+        let what = format!("queue `{}`", self.queue);
+        let made = self.http.json(req, &what).await?;
+        made.get("id")
+            .and_then(text_of)
+            .and_then(|id| ticket_number(&id).ok())
+            .map(|n| n.to_string())
+            .ok_or_else(|| ItsmError::invalid("RT answered a new ticket without its id"))
     }
 
     async fn set_status_field(&self, id: &str, field: &str, value: &str) -> Result<(), ItsmError> {

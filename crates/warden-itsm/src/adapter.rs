@@ -39,6 +39,17 @@ pub trait Adapter: Send + Sync {
     /// The approvals and rejections recorded on the ticket, oldest first.
     async fn approvals(&self, id: &str) -> Result<Vec<TicketApproval>, ItsmError>;
 
+    /// Opens a new ticket with `subject` and `text` and returns its id: an outbound alert
+    /// that did not come from a ticket of this ITSM. Kinds that cannot open tickets keep
+    /// this default, a permanent error.
+    async fn open_ticket(&self, subject: &str, text: &str) -> Result<String, ItsmError> {
+        let _ = (subject, text);
+        Err(ItsmError::invalid(format!(
+            "this ITSM kind cannot open tickets (itsm `{}`)",
+            self.name()
+        )))
+    }
+
     /// Tickets changed at or after `cursor` (inclusive, so a change in the cursor's own second is
     /// never missed); the poller keeps the largest `updated_at` it saw as the next cursor.
     async fn updated_since(&self, cursor: Timestamp) -> Result<Vec<TicketRef>, ItsmError>;

@@ -235,6 +235,9 @@ pub struct ItsmConfig {
     /// The ticket field Warden sets to the outcome (`CF.Decision`, `u_warden_state`, `customfield_10060`).
     #[serde(default)]
     pub status_field: Option<String>,
+    /// The queue outbound alerts open tickets in (RT; `General` when absent).
+    #[serde(default)]
+    pub queue: Option<String>,
     /// Which ticket field feeds which request field; required except for `generic`.
     #[serde(default)]
     pub fields: Option<FieldMap>,
@@ -262,6 +265,7 @@ impl fmt::Debug for ItsmConfig {
             .field("poll_every", &self.poll_every)
             .field("poll_filter", &self.poll_filter)
             .field("status_field", &self.status_field)
+            .field("queue", &self.queue)
             .field("fields", &self.fields)
             .field("approval", &self.approval)
             .field("identity", &self.identity)

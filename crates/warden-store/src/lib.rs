@@ -6,6 +6,7 @@
 //! that names the database driver; its errors surface as [`StoreError`].
 
 mod account;
+mod alert;
 mod approval;
 mod audit;
 mod bundle;

@@ -96,6 +96,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "evidence",
         include_str!("../migrations/0012_evidence.sql"),
     ),
+    (13, "alerts", include_str!("../migrations/0013_alerts.sql")),
     (
         14,
         "reviews",

@@ -30,6 +30,10 @@ pub struct Config {
     pub audit: AuditConfig,
     /// `[report]`: what the evidence report judges by (docs/evidence.md).
     pub report: ReportConfig,
+    /// `[alerts]`: how outbound alerts are delivered (docs/alerts.md).
+    pub alert_delivery: AlertDeliveryConfig,
+    /// `[[alert]]`: where audit events are sent (docs/alerts.md).
+    pub alerts: Vec<warden_alert::AlertConfig>,
     /// `[[connector]]`: the connector instances systems name.
     pub connectors: Vec<crate::connector::ConnectorConfig>,
     /// `[[itsm]]`: the ITSMs requests come from (docs/itsm.md).
@@ -85,6 +89,14 @@ impl ReportConfig {
             ..warden_engine::report::Goals::default()
         }
     }
+}
+
+/// `[alerts]`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct AlertDeliveryConfig {
+    /// How long after an event its failing delivery is retried before it is given up on
+    /// with `alert.undeliverable` (`WARDEN_ALERTS_GIVE_UP_AFTER`).
+    pub give_up_after: Duration,
 }
 
 /// `[provisioning]`.
@@ -309,6 +321,10 @@ impl Default for Config {
                 removal_grace: seconds(300),
                 jit_cap: seconds(8 * 3_600),
             },
+            alert_delivery: AlertDeliveryConfig {
+                give_up_after: seconds(warden_engine::alert::GIVE_UP_AFTER_SECONDS),
+            },
+            alerts: Vec::new(),
             connectors: Vec::new(),
             itsms: Vec::new(),
             oidc_issuers: Vec::new(),
@@ -418,6 +434,8 @@ impl Config {
                 .map_err(|(offset, m)| at(offset, m))?;
             config.itsms =
                 crate::itsm::from_file(&parsed.itsm).map_err(|(offset, m)| at(offset, m))?;
+            config.alerts = crate::alert::from_file(&parsed.alert, &config.itsms)
+                .map_err(|(offset, m)| at(offset, m))?;
             config.oidc_issuers = parsed
                 .oidc_issuer
                 .iter()
@@ -983,6 +1001,55 @@ mod tests {
         assert!(e.starts_with("warden.toml:") && e.contains("colour"), "{e}");
         let e = parse(&format!("{ok}{ok}")).unwrap_err().to_string();
         assert!(e.contains("defined twice"), "{e}");
+    }
+
+    #[test]
+    fn alert_blocks_are_checked_and_errors_name_the_field() {
+        let itsm = "[[itsm]]\nname = \"rt\"\nkind = \"rt\"\nurl = \"http://rt\"\nsignature = \"standard-webhooks\"\n";
+        let ok = "[[alert]]\nname = \"secops\"\nurl = \"https://hooks.example/warden\"\nsecret_file = \"/etc/warden/alert.secret\"\nevents = [\"alert.*\"]\n";
+        let c = parse(&format!("{itsm}{ok}itsm = \"rt\"\n")).unwrap();
+        assert_eq!(c.alerts.len(), 1);
+        assert_eq!(c.alerts[0].itsm.as_deref(), Some("rt"));
+        assert_eq!(c.alert_delivery.give_up_after, dur("24h"));
+        let c = parse("[alerts]\ngive_up_after = \"6h\"\n").unwrap();
+        assert_eq!(c.alert_delivery.give_up_after, dur("6h"));
+        for (text, says) in [
+            (format!("{ok}colour = \"blue\"\n"), "colour"),
+            (
+                format!("{ok}{ok}"),
+                "`alert.name`: `secops` is defined twice",
+            ),
+            (ok.replace("secops", "Sec_Ops"), "`alert.name`"),
+            (ok.replace("https://", "ftp://"), "`alert.url`"),
+            (
+                ok.replace("secret_file = \"/etc/warden/alert.secret\"\n", ""),
+                "`alert.secret_file`",
+            ),
+            (
+                ok.replace("events = [\"alert.*\"]", "events = []"),
+                "`alert.events`",
+            ),
+            (
+                ok.replace("events = [\"alert.*\"]", "events = [\"al*ert\"]"),
+                "`al*ert`",
+            ),
+            (format!("{ok}itsm = \"jira\"\n"), "`alert.itsm`: `jira`"),
+            (
+                "[alerts]\ngive_up_after = \"never\"\n".to_owned(),
+                "`alerts.give_up_after`",
+            ),
+        ] {
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(
+                e.starts_with("warden.toml:") && e.contains(says),
+                "{says}: {e}"
+            );
+        }
+        let e = with_env(None, &[("WARDEN_ALERTS_GIVE_UP_AFTER", "soon")]).unwrap_err();
+        assert!(
+            e.to_string().starts_with("`WARDEN_ALERTS_GIVE_UP_AFTER`: "),
+            "{e}"
+        );
     }
 
     #[test]

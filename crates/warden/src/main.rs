@@ -1,6 +1,7 @@
 //! The `warden` command: decide requests, check and test bundles, mint API tokens and
 //! verify the audit chain.
 
+mod alert;
 mod audit_cmd;
 mod bundle_cmd;
 mod checkpoint;

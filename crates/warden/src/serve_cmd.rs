@@ -35,6 +35,8 @@ pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
         let signer = Arc::new(crate::checkpoint::Signer::open(&config.audit)?);
         let itsms = crate::itsm::build(&config.itsms, &|var| std::env::var(var).ok())
             .map_err(input_error)?;
+        let alerts = crate::alert::build(&config.alerts, config.alert_delivery.give_up_after)
+            .map_err(input_error)?;
         let engine_config = EngineConfig {
             approval_window: config.lifecycle.approval_window,
             lease: std::time::Duration::from_secs(config.worker.lease.seconds()),
@@ -50,6 +52,7 @@ pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
                 file: config.audit.checkpoint_file.clone(),
             })),
             goals: config.report.goals(),
+            alerts,
             ..EngineConfig::default()
         };
         let engine = Engine::new(store.clone(), bundle, Arc::new(SystemClock), engine_config)
@@ -67,6 +70,10 @@ pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
             .schedule_campaigns()
             .await
             .context("cannot schedule review campaigns")?;
+        engine
+            .schedule_alert_scans()
+            .await
+            .context("cannot schedule the alerts' scans")?;
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("cannot listen on `{}`", config.server.listen))?;

@@ -8,6 +8,9 @@
 //! The store keeps a job's kind and key as text and knows no kind names; this module is
 //! the one place that turns them into types and back.
 
+mod alert_deliver;
+mod alert_scan;
+mod alert_ticket;
 mod approval_expire;
 mod expire;
 pub(crate) use expire::EXPIRED;
@@ -69,11 +72,17 @@ pub enum JobKind {
     ReviewStart,
     /// Remind reviewers of a review, or apply its due date.
     ReviewDue,
+    /// Read an alert's next audit events and hand the matching ones on for delivery.
+    AlertScan,
+    /// POST one audit event to an alert's URL.
+    AlertDeliver,
+    /// Open or comment on a ticket about one audit event through an alert's ITSM.
+    AlertTicket,
 }
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 14] = [
+    pub const ALL: [JobKind; 17] = [
         JobKind::Provision,
         JobKind::Expire,
         JobKind::Revoke,
@@ -88,6 +97,9 @@ impl JobKind {
         JobKind::Offboard,
         JobKind::ReviewStart,
         JobKind::ReviewDue,
+        JobKind::AlertScan,
+        JobKind::AlertDeliver,
+        JobKind::AlertTicket,
     ];
 
     /// The name stored in the job table.
@@ -107,6 +119,9 @@ impl JobKind {
             JobKind::Offboard => "offboard",
             JobKind::ReviewStart => "review_start",
             JobKind::ReviewDue => "review_due",
+            JobKind::AlertScan => "alert_scan",
+            JobKind::AlertDeliver => "alert_deliver",
+            JobKind::AlertTicket => "alert_ticket",
         }
     }
 
@@ -187,6 +202,25 @@ pub enum JobKey {
         /// Its reminder or its due date.
         step: DueStep,
     },
+    /// Scan the audit trail for this alert.
+    AlertScan {
+        /// The alert's name.
+        alert: String,
+    },
+    /// Deliver this audit event to this alert's URL.
+    AlertDeliver {
+        /// The alert's name.
+        alert: String,
+        /// The audit event's seq.
+        seq: u64,
+    },
+    /// Tell this alert's ITSM about this audit event.
+    AlertTicket {
+        /// The alert's name.
+        alert: String,
+        /// The audit event's seq.
+        seq: u64,
+    },
 }
 
 /// A job whose stored kind or key does not parse.
@@ -223,11 +257,15 @@ impl JobKey {
             JobKey::Offboard(_) => JobKind::Offboard,
             JobKey::ReviewStart { .. } => JobKind::ReviewStart,
             JobKey::ReviewDue { .. } => JobKind::ReviewDue,
+            JobKey::AlertScan { .. } => JobKind::AlertScan,
+            JobKey::AlertDeliver { .. } => JobKind::AlertDeliver,
+            JobKey::AlertTicket { .. } => JobKind::AlertTicket,
         }
     }
 
     /// The key as stored: a grant, request or identity id; `GRANT:GENERATION`;
-    /// `ITSM:TICKET`; `REQUEST:EVENT`; `ITSM:MARK`; a connector's or ITSM's name.
+    /// `ITSM:TICKET`; `REQUEST:EVENT`; `ITSM:MARK`; `ALERT:SEQ`; a connector's, ITSM's or
+    /// alert's name.
     pub fn key(&self) -> String {
         match self {
             JobKey::Provision(g) | JobKey::Expire(g) | JobKey::Revoke(g) | JobKey::Rotate(g) => {
@@ -243,6 +281,10 @@ impl JobKey {
             JobKey::Offboard(id) => id.to_string(),
             JobKey::ReviewStart { campaign } => campaign.clone(),
             JobKey::ReviewDue { review, step } => format!("{review}:{}", step.as_str()),
+            JobKey::AlertScan { alert } => alert.clone(),
+            JobKey::AlertDeliver { alert, seq } | JobKey::AlertTicket { alert, seq } => {
+                format!("{alert}:{seq}")
+            }
         }
     }
 
@@ -254,7 +296,7 @@ impl JobKey {
             key: key.to_owned(),
         };
         let grant = |s: &str| s.parse::<GrantId>().map_err(|_| bad());
-        // ITSM names never hold a colon; a ticket id or mark may.
+        // ITSM and alert names never hold a colon; a ticket id or mark may.
         let pair = || key.split_once(':').ok_or_else(bad);
         Ok(match kind {
             JobKind::Provision => JobKey::Provision(grant(key)?),
@@ -307,6 +349,19 @@ impl JobKey {
                     step: DueStep::parse(step).ok_or_else(bad)?,
                 }
             }
+            JobKind::AlertScan => JobKey::AlertScan {
+                alert: key.to_owned(),
+            },
+            JobKind::AlertDeliver | JobKind::AlertTicket => {
+                let (alert, seq) = pair()?;
+                let alert = alert.to_owned();
+                let seq = seq.parse().map_err(|_| bad())?;
+                if kind == JobKind::AlertDeliver {
+                    JobKey::AlertDeliver { alert, seq }
+                } else {
+                    JobKey::AlertTicket { alert, seq }
+                }
+            }
         })
     }
 
@@ -322,18 +377,34 @@ impl JobKey {
         }
     }
 
+    /// The alert and audit event an alert's delivery job is about.
+    pub(crate) fn alert_event(&self) -> Option<(&str, u64)> {
+        match self {
+            JobKey::AlertDeliver { alert, seq } | JobKey::AlertTicket { alert, seq } => {
+                Some((alert.as_str(), *seq))
+            }
+            _ => None,
+        }
+    }
+
     /// Whether at most one job with this key may be pending: periodic work, which every
-    /// server schedules when it starts.
-    fn periodic(&self) -> bool {
+    /// server schedules when it starts, and an alert's delivery of one event, which a scan
+    /// hands on once.
+    fn once(&self) -> bool {
         matches!(
             self,
-            JobKey::Reconcile { .. } | JobKey::ItsmPoll { .. } | JobKey::ReviewStart { .. }
+            JobKey::Reconcile { .. }
+                | JobKey::ItsmPoll { .. }
+                | JobKey::AlertScan { .. }
+                | JobKey::AlertDeliver { .. }
+                | JobKey::AlertTicket { .. }
+                | JobKey::ReviewStart { .. }
         )
     }
 }
 
-/// Schedules the job `key` to run at `at`, inside `tx`. Periodic work is scheduled only
-/// when none with the same key is pending.
+/// Schedules the job `key` to run at `at`, inside `tx`. Periodic work and alert deliveries
+/// are scheduled only when none with the same key is pending.
 pub(crate) async fn schedule(
     tx: &mut Tx,
     key: &JobKey,
@@ -341,7 +412,7 @@ pub(crate) async fn schedule(
     now: Timestamp,
 ) -> Result<(), EngineError> {
     let (kind, k) = (key.kind().as_str(), key.key());
-    if key.periodic() {
+    if key.once() {
         tx.schedule_job_once(kind, &k, at, now).await?;
     } else {
         tx.schedule_job(kind, &k, at, now).await?;
@@ -375,6 +446,8 @@ pub(crate) enum Effect {
     Offboard(Vec<IdentityId>),
     /// A campaign's run, planned.
     Campaign(Box<crate::review::CampaignPlan>),
+    /// An alert's scan: the events to hand on and the cursor to keep.
+    AlertScanned(alert_scan::Scanned),
     /// The target or the ITSM refused or could not be reached.
     Failed(StepFailure),
 }
@@ -391,6 +464,10 @@ pub(crate) enum StepFailure {
     /// The step did not finish in time.
     #[error("no answer within {} ms", .0.as_millis())]
     Timeout(std::time::Duration),
+    /// An alert's receiver did not accept a delivery; always worth retrying until the
+    /// alert gives up.
+    #[error("alert delivery failed: {0}")]
+    Delivery(#[from] warden_alert::DeliveryError),
 }
 
 impl StepFailure {
@@ -399,17 +476,18 @@ impl StepFailure {
         match self {
             StepFailure::Target(e) => e.is_transient(),
             StepFailure::Itsm(e) => e.is_transient(),
-            StepFailure::Timeout(_) => true,
+            StepFailure::Timeout(_) | StepFailure::Delivery(_) => true,
         }
     }
 
-    /// How long the other side asked us to wait before calling again (an ITSM's HTTP 429
-    /// with `Retry-After`).
+    /// How long the other side asked us to wait before calling again (an ITSM's or an
+    /// alert receiver's `Retry-After`).
     pub(crate) fn not_before(&self) -> Option<std::time::Duration> {
         match self {
             StepFailure::Itsm(warden_itsm::ItsmError::Transient { retry_after, .. }) => {
                 *retry_after
             }
+            StepFailure::Delivery(e) => e.retry_after(),
             _ => None,
         }
     }
@@ -444,6 +522,9 @@ impl Engine {
             JobKey::Offboard(id) => self.act_offboard(id).await,
             JobKey::ReviewStart { campaign } => self.act_review_start(campaign).await,
             JobKey::ReviewDue { .. } => Ok(Effect::Nothing),
+            JobKey::AlertScan { alert } => self.act_alert_scan(alert).await,
+            JobKey::AlertDeliver { alert, seq } => self.act_alert_deliver(alert, *seq).await,
+            JobKey::AlertTicket { alert, seq } => self.act_alert_ticket(alert, *seq).await,
         }
     }
 
@@ -476,6 +557,8 @@ impl Engine {
             JobKey::ReviewDue { review, step } => {
                 self.apply_review_due(tx, *review, *step, worker).await
             }
+            JobKey::AlertScan { .. } => self.apply_alert_scan(tx, effect).await,
+            JobKey::AlertDeliver { .. } | JobKey::AlertTicket { .. } => Ok(()),
         }
     }
 
@@ -610,6 +693,17 @@ mod tests {
                 review: ReviewId::new(),
                 step: DueStep::Due,
             },
+            JobKey::AlertScan {
+                alert: "secops".into(),
+            },
+            JobKey::AlertDeliver {
+                alert: "secops".into(),
+                seq: 42,
+            },
+            JobKey::AlertTicket {
+                alert: "sec-rt".into(),
+                seq: 7,
+            },
         ];
         for key in keys {
             let back = JobKey::parse(key.kind().as_str(), &key.key()).unwrap();
@@ -635,6 +729,12 @@ mod tests {
             JobKey::parse("itsm_write", &format!("{}:bogus", RequestId::new())),
             Err(JobKeyError::BadKey { .. })
         ));
+        for bad in ["secops", "secops:x", "secops:-1"] {
+            assert!(matches!(
+                JobKey::parse("alert_deliver", bad),
+                Err(JobKeyError::BadKey { .. })
+            ));
+        }
     }
 
     #[test]

@@ -181,6 +181,15 @@ pub(super) const SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "alerts.give_up_after",
+        var: "WARDEN_ALERTS_GIVE_UP_AFTER",
+        file: |f| f.alerts.give_up_after.as_ref(),
+        apply: |c, v| {
+            c.alert_delivery.give_up_after = duration(v)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "provisioning.rotation_overlap",
         var: "WARDEN_ROTATION_OVERLAP",
         file: |f| f.provisioning.rotation_overlap.as_ref(),
@@ -268,6 +277,8 @@ pub(super) struct FileConfig {
     pub(super) provisioning: ProvisioningFile,
     pub(super) audit: AuditFile,
     pub(super) report: ReportFile,
+    pub(super) alerts: AlertsFile,
+    pub(super) alert: Vec<Spanned<toml::Table>>,
     pub(super) connector: Vec<crate::connector::ConnectorFile>,
     pub(super) itsm: Vec<Spanned<toml::Table>>,
     pub(super) oidc_issuer: Vec<Spanned<warden_oidc::IssuerConfig>>,
@@ -292,6 +303,12 @@ pub(super) struct AuditFile {
 pub(super) struct ReportFile {
     pub(super) removal_grace: Option<Spanned<Raw>>,
     pub(super) jit_cap: Option<Spanned<Raw>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct AlertsFile {
+    pub(super) give_up_after: Option<Spanned<Raw>>,
 }
 
 #[derive(Deserialize, Default)]
