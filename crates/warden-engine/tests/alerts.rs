@@ -463,3 +463,102 @@ async fn reqwest_json(base: &str, user: &str, password: &str, path: &str) -> ser
     assert!(status.is_success(), "{path}: HTTP {status}: {text}");
     serde_json::from_str(&text).unwrap()
 }
+
+/// The break-glass loop end to end: the emergency's alert and its review's opening reach
+/// a receiver that verifies their signatures; a second emergency is denied while the
+/// review is open; an owner closes it; the next emergency is granted, and alerted too.
+#[tokio::test]
+async fn a_break_glass_is_alerted_signed_and_its_review_gates_the_next_one() {
+    for (backend, store, _dir) in common::stores().await {
+        let clock = start();
+        let dir = tempfile::tempdir().unwrap();
+        let (url, seen) = receiver(Arc::clone(&clock)).await;
+        seen.lock().unwrap().mode = Mode::Up;
+        let config: AlertConfig = toml::from_str(&format!(
+            "name = \"secops\"\nurl = \"{url}\"\nsecret_file = \"{}\"\n\
+             events = [\"alert.break_glass\", \"review.*\"]\n",
+            secret_file(dir.path()).display()
+        ))
+        .unwrap();
+        let engine = engine(
+            store,
+            Arc::clone(&clock),
+            EngineConfig {
+                alerts: alerts(vec![config]),
+                ..EngineConfig::default()
+            },
+        )
+        .await;
+        let emergency = |purpose: &str| {
+            warden_model::Request::from_json(
+                format!(
+                    r#"{{"requester":"dave","role":"payments-db.write","purpose":"{purpose}","emergency":true}}"#
+                )
+                .as_bytes(),
+            )
+            .unwrap()
+        };
+        let first = engine.intake("dave", emergency("INC-1")).await.unwrap();
+        assert_eq!(
+            first.view.decision.outcome,
+            warden_model::Outcome::Grant,
+            "{backend}"
+        );
+        drive(&engine, &clock, "2s", 3).await;
+
+        let glass = events(engine.store(), "alert.break_glass").await;
+        let opened = events(engine.store(), "review.opened").await;
+        assert_eq!((glass.len(), opened.len()), (1, 1), "{backend}");
+        {
+            let s = seen.lock().unwrap();
+            assert!(
+                s.bad_signatures.is_empty(),
+                "{backend}: {:?}",
+                s.bad_signatures
+            );
+            for e in [&glass[0], &opened[0]] {
+                assert_eq!(
+                    s.delivered.get(&id_of(e)),
+                    Some(&1),
+                    "{backend}: {}",
+                    e.action
+                );
+                assert_eq!(s.bodies[&id_of(e)]["type"], e.action.as_str());
+            }
+            assert_eq!(
+                s.delivered.len(),
+                2,
+                "{backend}: only the subscribed events"
+            );
+        }
+        let review = opened[0].data["review"].as_str().unwrap().to_owned();
+
+        let second = engine.intake("dave", emergency("INC-2")).await.unwrap();
+        assert_eq!(second.view.decision.outcome, warden_model::Outcome::Deny);
+        assert_eq!(
+            second.view.decision.reasons[0].code,
+            warden_model::ReasonCode::BreakGlassReviewOpen
+        );
+        let bob = warden_model::IdentityId::parse("bob").unwrap();
+        engine
+            .close_review(
+                &bob,
+                &review,
+                warden_engine::review::Closing::Justified,
+                None,
+            )
+            .await
+            .unwrap();
+        let third = engine.intake("dave", emergency("INC-3")).await.unwrap();
+        assert_eq!(
+            third.view.decision.outcome,
+            warden_model::Outcome::Grant,
+            "{backend}"
+        );
+        drive(&engine, &clock, "2s", 3).await;
+        let s = seen.lock().unwrap();
+        // Two emergencies, two reviews opened, one decided and closed: six events, each once.
+        assert_eq!(s.delivered.len(), 6, "{backend}: {:?}", s.delivered);
+        assert!(s.delivered.values().all(|n| *n == 1));
+    }
+}
