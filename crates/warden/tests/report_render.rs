@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
 
+use warden_engine::review::{Closing, Viewer};
 use warden_engine::{Engine, EngineConfig, ManualClock};
 use warden_model::{Request, Timestamp};
 use warden_policy::Bundle;
@@ -66,6 +67,18 @@ async fn month(dir: &Path) {
         for hour in 10..=15 {
             clock.set(at(&format!("2026-11-{day:02}T{hour}:00:30Z")));
             drain().await;
+        }
+        // Henry, the other on-call engineer, reviews the day's emergency: until he does,
+        // dave's next one would be denied.
+        let viewer = Viewer {
+            identity: "henry".parse().unwrap(),
+            reads_all: false,
+        };
+        for r in engine.reviews(&viewer, true, 10).await.unwrap() {
+            engine
+                .close_review(&viewer.identity, &r.id, Closing::Justified, None)
+                .await
+                .unwrap();
         }
     }
     engine.store().close().await;
