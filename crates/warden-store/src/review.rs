@@ -5,7 +5,7 @@
 
 use warden_model::{IdentityId, RoleId, SystemId, Timestamp};
 
-use crate::conn::{RowExt, count, ms, on_conn, opt_ms};
+use crate::conn::{Conn, RowExt, count, ms, on_conn, opt_ms};
 use crate::error::{StoreError, db_err};
 use crate::id::{GrantId, ItemId, ReviewId};
 use crate::store::{Store, Tx};
@@ -165,28 +165,12 @@ impl Tx {
 
     /// Review `id`, read inside the transaction.
     pub async fn review(&mut self, id: ReviewId) -> Result<Option<ReviewRecord>, StoreError> {
-        on_conn!(&mut self.conn(), c => {
-            let row = sqlx::query(concat!("SELECT ", review_columns!(), " FROM reviews WHERE id = $1"))
-                .bind(id.to_string())
-                .fetch_optional(&mut **c)
-                .await
-                .map_err(db_err)?;
-            row.as_ref().map(decode_review).transpose()
-        })
+        review_of(&mut self.conn(), id).await
     }
 
     /// The items of review `id`, read inside the transaction.
     pub async fn review_items(&mut self, id: ReviewId) -> Result<Vec<ItemRecord>, StoreError> {
-        on_conn!(&mut self.conn(), c => {
-            let rows = sqlx::query(concat!(
-                "SELECT ", item_columns!(), " FROM review_items WHERE review_id = $1 ORDER BY id"
-            ))
-            .bind(id.to_string())
-            .fetch_all(&mut **c)
-            .await
-            .map_err(db_err)?;
-            rows.iter().map(decode_item).collect()
-        })
+        items_of(&mut self.conn(), id).await
     }
 
     /// Records `decision` on item `item` of review `review`; `false`, changing nothing,
@@ -246,24 +230,12 @@ impl Tx {
 impl Store {
     /// Review `id`.
     pub async fn review(&self, id: ReviewId) -> Result<Option<ReviewRecord>, StoreError> {
-        let mut tx = self.begin().await?;
-        let r = tx.review(id).await;
-        tx.rollback().await?;
-        r
+        review_of(&mut self.acquire().await?.conn(), id).await
     }
 
     /// The items of review `id`, in id order.
     pub async fn review_items(&self, id: ReviewId) -> Result<Vec<ItemRecord>, StoreError> {
-        on_conn!(&mut self.acquire().await?.conn(), c => {
-            let rows = sqlx::query(concat!(
-                "SELECT ", item_columns!(), " FROM review_items WHERE review_id = $1 ORDER BY id"
-            ))
-            .bind(id.to_string())
-            .fetch_all(&mut **c)
-            .await
-            .map_err(db_err)?;
-            rows.iter().map(decode_item).collect()
-        })
+        items_of(&mut self.acquire().await?.conn(), id).await
     }
 
     /// Reviews, newest first: only open ones when `open_only`, at most `limit`.
@@ -381,6 +353,30 @@ impl Store {
                 .collect()
         })
     }
+}
+
+async fn review_of(conn: &mut Conn<'_>, id: ReviewId) -> Result<Option<ReviewRecord>, StoreError> {
+    on_conn!(conn, c => {
+        let row = sqlx::query(concat!("SELECT ", review_columns!(), " FROM reviews WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&mut **c)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(decode_review).transpose()
+    })
+}
+
+async fn items_of(conn: &mut Conn<'_>, id: ReviewId) -> Result<Vec<ItemRecord>, StoreError> {
+    on_conn!(conn, c => {
+        let rows = sqlx::query(concat!(
+            "SELECT ", item_columns!(), " FROM review_items WHERE review_id = $1 ORDER BY id"
+        ))
+        .bind(id.to_string())
+        .fetch_all(&mut **c)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(decode_item).collect()
+    })
 }
 
 fn decode_review(row: &impl RowExt) -> Result<ReviewRecord, StoreError> {
