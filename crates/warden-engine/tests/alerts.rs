@@ -539,7 +539,10 @@ async fn a_break_glass_is_alerted_signed_and_its_review_gates_the_next_one() {
             second.view.decision.reasons[0].code,
             warden_model::ReasonCode::BreakGlassReviewOpen
         );
-        let bob = warden_model::IdentityId::parse("bob").unwrap();
+        let bob = warden_engine::review::Viewer {
+            identity: warden_model::IdentityId::parse("bob").unwrap(),
+            reads_all: false,
+        };
         engine
             .close_review(
                 &bob,

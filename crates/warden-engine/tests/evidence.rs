@@ -177,7 +177,10 @@ async fn month(store: Store, url: &str, proxy: &Proxy) -> Month {
         .remove(0);
     engine
         .close_review(
-            &"henry".parse().unwrap(),
+            &Viewer {
+                identity: "henry".parse().unwrap(),
+                reads_all: false,
+            },
             &review.id,
             Closing::Justified,
             Some("INC-7"),

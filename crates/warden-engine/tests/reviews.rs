@@ -56,6 +56,14 @@ fn short_campaign() -> Bundle {
     Bundle::from_files(files).unwrap()
 }
 
+/// A reviewer calling with an `approve` token: sees what they review.
+fn reviewer(who: &str) -> Viewer {
+    Viewer {
+        identity: id(who),
+        reads_all: false,
+    }
+}
+
 fn all() -> Viewer {
     Viewer {
         identity: id("erin"),
@@ -178,7 +186,7 @@ async fn break_glass_opens_a_review_that_closes_the_emergency_path_until_an_owne
 
         // Nobody closes their own emergency's review; only its system's owners may.
         let close = |who: &str, how: Closing| {
-            let (engine, review, who) = (&engine, review.id.clone(), id(who));
+            let (engine, review, who) = (&engine, review.id.clone(), reviewer(who));
             async move {
                 engine
                     .close_review(&who, &review, how, Some("INC-99 was real"))
@@ -237,7 +245,7 @@ async fn break_glass_opens_a_review_that_closes_the_emergency_path_until_an_owne
         assert_eq!(open.len(), 1);
         engine
             .close_review(
-                &id("carol"),
+                &reviewer("carol"),
                 &open[0].id,
                 Closing::Unjustified,
                 Some("no incident"),
@@ -345,7 +353,7 @@ async fn a_campaign_over_redis_grants_revokes_on_decision_and_on_silence() {
         let decide = |who: &str, item: String, d: ItemDecision| {
             let engine = &engine;
             let run = run.id.clone();
-            let who = id(who);
+            let who = reviewer(who);
             async move {
                 engine
                     .decide_review_item(&who, &run, &item, d, Some("checked"))

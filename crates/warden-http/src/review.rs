@@ -154,7 +154,7 @@ pub async fn decide(
     let view = state
         .engine
         .decide_review_item(
-            &caller.identity,
+            &viewer(&caller),
             &id,
             &item,
             b.decision,
@@ -198,7 +198,7 @@ pub async fn close(
     let b: CloseBody = body::required(&headers, payload, state.body_limit).await?;
     let view = state
         .engine
-        .close_review(&caller.identity, &id, b.outcome, b.comment.as_deref())
+        .close_review(&viewer(&caller), &id, b.outcome, b.comment.as_deref())
         .await?;
     Ok(Json(view))
 }

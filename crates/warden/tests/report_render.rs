@@ -76,7 +76,7 @@ async fn month(dir: &Path) {
         };
         for r in engine.reviews(&viewer, true, 10).await.unwrap() {
             engine
-                .close_review(&viewer.identity, &r.id, Closing::Justified, None)
+                .close_review(&viewer, &r.id, Closing::Justified, None)
                 .await
                 .unwrap();
         }

@@ -32,7 +32,7 @@ impl DueStep {
 }
 
 impl Engine {
-    /// Reminds, or applies the due date of, review `review`.
+    /// Reminds, or applies the due date of, review `review` if it is still open.
     pub(crate) async fn apply_review_due(
         &self,
         tx: &mut Tx,
@@ -40,9 +40,13 @@ impl Engine {
         step: DueStep,
         worker: &str,
     ) -> Result<(), EngineError> {
+        // A review closed (or gone) since the job was scheduled needs neither.
+        let Some(review) = tx.review(review).await?.filter(|r| r.open) else {
+            return Ok(());
+        };
         match step {
-            DueStep::Remind => self.remind_review(tx, review, worker).await,
-            DueStep::Due => self.review_due(tx, review, worker).await,
+            DueStep::Remind => self.remind_review(tx, &review, worker).await,
+            DueStep::Due => self.review_due(tx, &review, worker).await,
         }
     }
 }

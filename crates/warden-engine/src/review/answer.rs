@@ -16,18 +16,20 @@ use crate::{Engine, EngineError, audit, note};
 pub const REVIEW_REASON: &str = "review";
 
 impl Engine {
-    /// Records `who`'s `decision` on item `item` of review `id`. Refused (403) for anyone
+    /// Records the viewer's `decision` on item `item` of review `id`, answering with the
+    /// review as the viewer may see it. Refused (403) for anyone
     /// without standing, anyone deciding on their own access or on a grant they asked
     /// for, anyone the item does not name as a reviewer, and anyone Cedar's `review`
     /// action does not permit; 409 when the review is closed or the item decided.
     pub async fn decide_review_item(
         &self,
-        who: &IdentityId,
+        viewer: &Viewer,
         id: &str,
         item: &str,
         decision: ItemDecision,
         comment: Option<&str>,
     ) -> Result<ReviewView, EngineError> {
+        let who = &viewer.identity;
         let review = self.review_record(id).await?;
         if is_break_glass(&review) {
             return Err(EngineError::Conflict(format!(
@@ -41,26 +43,21 @@ impl Engine {
             .await?;
         self.close_if_done(&mut tx, &review, who.as_str()).await?;
         tx.commit().await?;
-        self.review_for(
-            &Viewer {
-                identity: who.clone(),
-                reads_all: true,
-            },
-            id,
-        )
-        .await
+        // Answered as the caller may see it: a reviewer sees the items they review.
+        self.review_for(viewer, id).await
     }
 
-    /// Closes break-glass review `id` as `closing`, by `who` (the same checks as deciding
-    /// an item). `unjustified` raises `alert.break_glass_unjustified` and revokes the grant
+    /// Closes break-glass review `id` as `closing`, by the viewer (the same checks as
+    /// deciding an item), answering with the review as the viewer may see it. `unjustified` raises `alert.break_glass_unjustified` and revokes the grant
     /// if it is still live.
     pub async fn close_review(
         &self,
-        who: &IdentityId,
+        viewer: &Viewer,
         id: &str,
         closing: Closing,
         comment: Option<&str>,
     ) -> Result<ReviewView, EngineError> {
+        let who = &viewer.identity;
         let review = self.review_record(id).await?;
         if !is_break_glass(&review) {
             return Err(EngineError::Conflict(format!(
@@ -126,14 +123,8 @@ impl Engine {
             .await?;
         }
         tx.commit().await?;
-        self.review_for(
-            &Viewer {
-                identity: who.clone(),
-                reads_all: true,
-            },
-            id,
-        )
-        .await
+        // Answered as the caller may see it: a reviewer sees the items they review.
+        self.review_for(viewer, id).await
     }
 
     async fn item_of(&self, review: &ReviewRecord, item: &str) -> Result<ItemRecord, EngineError> {
@@ -344,19 +335,14 @@ impl Engine {
         Ok(())
     }
 
-    /// A review's reminder: `review.reminder` with how many items wait, if it is open.
+    /// An open review's reminder: `review.reminder` with how many items wait.
     pub(crate) async fn remind_review(
         &self,
         tx: &mut Tx,
-        id: warden_store::ReviewId,
+        review: &ReviewRecord,
         worker: &str,
     ) -> Result<(), EngineError> {
-        let Some(review) = tx.review(id).await? else {
-            return Ok(());
-        };
-        if !review.open {
-            return Ok(());
-        }
+        let id = review.id;
         let waiting = tx
             .review_items(id)
             .await?
@@ -385,23 +371,18 @@ impl Engine {
         Ok(())
     }
 
-    /// A review's due date. A campaign run applies `on_no_answer` to every item nobody
+    /// An open review's due date. A campaign run applies `on_no_answer` to every item nobody
     /// decided (`decided_by = no_answer`) and closes; a break-glass review stays open —
     /// the emergency path stays closed — and raises `alert.review_overdue`.
     pub(crate) async fn review_due(
         &self,
         tx: &mut Tx,
-        id: warden_store::ReviewId,
+        review: &ReviewRecord,
         worker: &str,
     ) -> Result<(), EngineError> {
-        let Some(review) = tx.review(id).await? else {
-            return Ok(());
-        };
-        if !review.open {
-            return Ok(());
-        }
+        let id = review.id;
         let now = self.now();
-        if is_break_glass(&review) {
+        if is_break_glass(review) {
             return audit(
                 tx,
                 note(
@@ -422,10 +403,10 @@ impl Engine {
         let decision = silence(review.on_no_answer.as_deref());
         for item in tx.review_items(id).await? {
             if item.decision.is_none() {
-                self.record_item(tx, &review, &item, decision, NO_ANSWER, None)
+                self.record_item(tx, review, &item, decision, NO_ANSWER, None)
                     .await?;
             }
         }
-        self.close_if_done(tx, &review, NO_ANSWER).await
+        self.close_if_done(tx, review, NO_ANSWER).await
     }
 }
