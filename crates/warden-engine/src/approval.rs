@@ -100,9 +100,23 @@ impl Engine {
         id: &str,
         answer: ApprovalDecision,
     ) -> Result<RequestView, EngineError> {
+        self.answer_with(who, id, answer, None).await
+    }
+
+    /// [`Engine::answer`] with what the approver said: at most [`MAX_COMMENT`] characters,
+    /// no control characters but line breaks and tabs; kept with the answer and in its
+    /// audit event.
+    pub async fn answer_with(
+        &self,
+        who: &IdentityId,
+        id: &str,
+        answer: ApprovalDecision,
+        comment: Option<&str>,
+    ) -> Result<RequestView, EngineError> {
+        let comment = checked_comment(comment)?;
         let rid = self.request_record(id).await?.id;
         let mut tx = self.store().begin().await?;
-        match self.answer_in(&mut tx, who, rid, answer).await {
+        match self.answer_in(&mut tx, who, rid, answer, comment).await {
             Ok(Answered::Recorded) => tx.commit().await?,
             Ok(Answered::Repeated) => tx.rollback().await?,
             Ok(Answered::Refused(e)) | Err(e) => {
@@ -128,6 +142,7 @@ impl Engine {
         who: &IdentityId,
         rid: RequestId,
         answer: ApprovalDecision,
+        comment: Option<String>,
     ) -> Result<Answered, EngineError> {
         let Some(record) = tx.request(rid).await? else {
             return Err(EngineError::NotFound(format!("no request `{rid}`")));
@@ -137,7 +152,10 @@ impl Engine {
             return Ok(Answered::Repeated);
         }
         match self.check_answer(who, &record, &approvals).await? {
-            Ok(checked) => self.record_answer(tx, who, &record, answer, checked).await,
+            Ok(checked) => {
+                self.record_answer(tx, who, &record, answer, comment, checked)
+                    .await
+            }
             Err(refused) => Ok(Answered::Refused(refused)),
         }
     }
@@ -259,6 +277,7 @@ impl Engine {
         who: &IdentityId,
         record: &RequestRecord,
         answer: ApprovalDecision,
+        comment: Option<String>,
         checked: Checked,
     ) -> Result<Answered, EngineError> {
         let Checked {
@@ -274,6 +293,7 @@ impl Engine {
                 approver: who.clone(),
                 decision: answer,
                 at: now,
+                comment: comment.clone(),
             })
             .await?
         {
@@ -290,7 +310,10 @@ impl Engine {
                 before_state: None,
                 after_state: None,
                 bundle_hash: Some(record.bundle_hash.clone()),
-                data: serde_json::json!({ "approver": who }),
+                data: match &comment {
+                    Some(c) => serde_json::json!({ "approver": who, "comment": c }),
+                    None => serde_json::json!({ "approver": who }),
+                },
             },
         )
         .await?;
@@ -404,5 +427,122 @@ mod tests {
         let consent = [step(1, &[], &["alice"], &["svc-billing"])];
         assert_eq!(matched(&fit, &consent, &ids(&["alice"])), 1);
         assert_eq!(matched(&fit, &consent, &ids(&["bob"])), 0);
+    }
+}
+
+/// The longest comment an approver may give with an answer, in characters.
+pub const MAX_COMMENT: usize = 2_000;
+
+/// A comment as it is kept: trimmed, `None` when empty; too long or holding control
+/// characters (other than line breaks and tabs) is refused, naming the field.
+fn checked_comment(comment: Option<&str>) -> Result<Option<String>, EngineError> {
+    let Some(c) = comment.map(str::trim).filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    if c.chars().count() > MAX_COMMENT {
+        return Err(EngineError::Invalid(format!(
+            "`comment`: at most {MAX_COMMENT} characters"
+        )));
+    }
+    if c.chars()
+        .any(|ch| ch.is_control() && !matches!(ch, '\n' | '\r' | '\t'))
+    {
+        return Err(EngineError::Invalid(
+            "`comment`: control characters are not allowed".into(),
+        ));
+    }
+    Ok(Some(c.to_owned()))
+}
+
+/// The most pending requests an inbox looks through: the newest ones first.
+const INBOX_SCAN: u32 = 500;
+
+/// Who may still fill the approvals a pending request needs, by the catalogs alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StillNeeded {
+    /// How many more approvals are needed.
+    pub remaining: usize,
+    /// The people who could give one now: eligible under the bundle that decided and the
+    /// active one, with standing, neither requester nor subject, not answered yet. Policy
+    /// (`approve`) is asked only when one of them answers.
+    pub candidates: Vec<IdentityId>,
+}
+
+impl Engine {
+    /// The requests waiting for an answer that `who` may give now, newest first: among the
+    /// newest pending requests, each one `who` could approve (the same checks as
+    /// answering, policy included).
+    pub async fn inbox(&self, who: &IdentityId) -> Result<Vec<RequestView>, EngineError> {
+        let pending = self
+            .store()
+            .requests_in_state(RequestState::ApprovalRequired, INBOX_SCAN)
+            .await?;
+        let mut mine = Vec::new();
+        for record in &pending {
+            let approvals = self.store().approvals(record.id).await?;
+            if approvals.iter().any(|a| a.approver == *who) {
+                continue;
+            }
+            if self.check_answer(who, record, &approvals).await?.is_ok() {
+                mine.push(self.view_of(record).await?);
+            }
+        }
+        Ok(mine)
+    }
+
+    /// Whether `who` may answer request `id` now; the refusal says why (requester,
+    /// subject, not eligible, no slot left, policy, not pending, answered already).
+    pub async fn may_answer(&self, who: &IdentityId, id: &str) -> Result<(), EngineError> {
+        let record = self.request_record(id).await?;
+        let approvals = self.store().approvals(record.id).await?;
+        if approvals.iter().any(|a| a.approver == *who) {
+            return Err(EngineError::Conflict(format!(
+                "`{who}` has answered this request already"
+            )));
+        }
+        self.check_answer(who, &record, &approvals)
+            .await?
+            .map(|_| ())
+    }
+
+    /// How many approvals request `view` still needs and who could give them.
+    pub async fn still_needed(&self, view: &RequestView) -> Result<StillNeeded, EngineError> {
+        if view.state != RequestState::ApprovalRequired {
+            return Ok(StillNeeded {
+                remaining: 0,
+                candidates: Vec::new(),
+            });
+        }
+        let decided = self.bundle_by_hash(&view.decision.bundle_hash).await?;
+        let current = self.bundle();
+        let eligible = |a: &IdentityId, step: &ApprovalStep| fits_now(&decided, &current, a, step);
+        let approvers: Vec<IdentityId> = view
+            .approvals
+            .iter()
+            .filter(|a| a.decision == ApprovalDecision::Approve.as_str())
+            .map(|a| a.approver.clone())
+            .collect();
+        let placed = matched(&eligible, &view.decision.approvals, &approvers);
+        let remaining = needed(&view.decision).saturating_sub(placed);
+        let requester = &view.request.requester;
+        let subject = view.request.subject.as_ref().unwrap_or(requester);
+        let mut candidates: Vec<IdentityId> = current
+            .catalog
+            .identities
+            .keys()
+            .filter(|id| *id != requester && *id != subject)
+            .filter(|id| !view.approvals.iter().any(|a| a.approver == **id))
+            .filter(|id| {
+                let mut with = approvers.clone();
+                with.push((*id).clone());
+                matched(&eligible, &view.decision.approvals, &with) > placed
+            })
+            .cloned()
+            .collect();
+        candidates.sort();
+        Ok(StillNeeded {
+            remaining,
+            candidates,
+        })
     }
 }

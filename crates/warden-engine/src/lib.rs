@@ -20,6 +20,7 @@ pub mod report;
 pub mod review;
 pub mod revocation;
 pub mod seal;
+pub mod session;
 pub mod standing;
 pub mod status;
 pub mod trail;

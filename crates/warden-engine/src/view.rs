@@ -71,6 +71,9 @@ pub struct ApprovalView {
     pub decision: String,
     /// When.
     pub at: Timestamp,
+    /// What they said with it, if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 impl From<&Approval> for ApprovalView {
@@ -79,6 +82,7 @@ impl From<&Approval> for ApprovalView {
             approver: a.approver.clone(),
             decision: a.decision.as_str().to_owned(),
             at: a.at,
+            comment: a.comment.clone(),
         }
     }
 }

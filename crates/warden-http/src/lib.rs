@@ -36,7 +36,7 @@ pub use auth::{Caller, Scope, TokenCache};
 pub use error::ApiError;
 pub use metrics::HttpMetrics;
 pub use openapi::openapi;
-pub use server::{BodyTimeout, ServerLimits, serve};
+pub use server::{BodyTimeout, ServerLimits, serve, serve_router};
 
 /// The largest request body accepted unless configured otherwise: 64 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;

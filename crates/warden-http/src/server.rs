@@ -79,7 +79,21 @@ pub async fn serve<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let app = with_limits(crate::router(state), &limits);
+    serve_router(listener, crate::router(state), limits, shutdown).await
+}
+
+/// [`serve`] for a router the caller built: the API's [`crate::router`] with more routes
+/// merged in (the web console), under the same limits and timeouts.
+pub async fn serve_router<F>(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    limits: ServerLimits,
+    shutdown: F,
+) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let app = with_limits(app, &limits);
     let max_connections = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let connections = Arc::new(Semaphore::new(max_connections));
     let (stop, stopping) = watch::channel(false);

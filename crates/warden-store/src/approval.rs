@@ -18,6 +18,8 @@ pub struct Approval {
     pub decision: ApprovalDecision,
     /// When.
     pub at: Timestamp,
+    /// What they said with it, if anything.
+    pub comment: Option<String>,
 }
 
 impl Tx {
@@ -25,13 +27,14 @@ impl Tx {
     /// answered this request before (their first answer stands).
     pub async fn insert_approval(&mut self, a: &Approval) -> Result<bool, StoreError> {
         let done = on_conn!(&mut self.conn(), c => sqlx::query(
-            "INSERT INTO approvals (request_id, approver, decision, at) VALUES ($1, $2, $3, $4) \
+            "INSERT INTO approvals (request_id, approver, decision, at, comment) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (request_id, approver) DO NOTHING",
         )
         .bind(a.request_id.to_string())
         .bind(a.approver.as_str())
         .bind(a.decision.as_str())
         .bind(ms(a.at))
+        .bind(a.comment.as_deref())
         .execute(&mut **c)
         .await
         .map(|d| d.rows_affected()))
@@ -55,7 +58,7 @@ impl Store {
 async fn of_request(conn: &mut Conn<'_>, id: RequestId) -> Result<Vec<Approval>, StoreError> {
     on_conn!(conn, c => {
         let rows = sqlx::query(
-            "SELECT request_id, approver, decision, at FROM approvals \
+            "SELECT request_id, approver, decision, at, comment FROM approvals \
              WHERE request_id = $1 ORDER BY at, approver",
         )
         .bind(id.to_string())
@@ -72,5 +75,6 @@ fn decode(row: &impl RowExt) -> Result<Approval, StoreError> {
         approver: row.parsed("approver", IdentityId::parse)?,
         decision: row.parsed("decision", ApprovalDecision::parse)?,
         at: row.time("at")?,
+        comment: row.opt_text("comment")?,
     })
 }

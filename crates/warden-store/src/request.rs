@@ -202,6 +202,50 @@ impl Store {
 }
 
 impl Store {
+    /// Up to `limit` requests in `state`, newest first (the `requests_state` index): what
+    /// waits for approval, for an approver's inbox.
+    pub async fn requests_in_state(
+        &self,
+        state: warden_model::RequestState,
+        limit: u32,
+    ) -> Result<Vec<RequestRecord>, StoreError> {
+        on_conn!(&mut self.acquire().await?.conn(), c => {
+            let rows = sqlx::query(concat!(
+                "SELECT ", columns!(),
+                " FROM requests WHERE state = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+            ))
+            .bind(state.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(&mut **c)
+            .await
+            .map_err(db_err)?;
+            rows.iter().map(decode).collect()
+        })
+    }
+
+    /// Up to `limit` requests `who` asked for or would receive, newest first.
+    pub async fn requests_of(
+        &self,
+        who: &IdentityId,
+        limit: u32,
+    ) -> Result<Vec<RequestRecord>, StoreError> {
+        on_conn!(&mut self.acquire().await?.conn(), c => {
+            let rows = sqlx::query(concat!(
+                "SELECT ", columns!(),
+                " FROM requests WHERE requester = $1 OR subject = $1 \
+                 ORDER BY created_at DESC, id DESC LIMIT $2"
+            ))
+            .bind(who.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(&mut **c)
+            .await
+            .map_err(db_err)?;
+            rows.iter().map(decode).collect()
+        })
+    }
+}
+
+impl Store {
     /// Up to `limit` request ids after `after` (from the first when `None`), in id order:
     /// a page of a walk over every stored request that never holds more than one page.
     pub async fn request_ids_after(

@@ -102,6 +102,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "reviews",
         include_str!("../migrations/0014_reviews.sql"),
     ),
+    (
+        15,
+        "console",
+        include_str!("../migrations/0015_console.sql"),
+    ),
 ];
 
 /// Which database a [`Store`] talks to.

@@ -30,6 +30,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// `[report]`: what the evidence report judges by (docs/evidence.md).
     pub report: ReportConfig,
+    /// `[ui]`: the web console (docs/console.md).
+    pub ui: UiConfig,
     /// `[alerts]`: how outbound alerts are delivered (docs/alerts.md).
     pub alert_delivery: AlertDeliveryConfig,
     /// `[[alert]]`: where audit events are sent (docs/alerts.md).
@@ -68,6 +70,114 @@ pub struct AuditConfig {
 const CHECKPOINT_KEY_NAME: &str = "audit-checkpoint.key";
 /// The checkpoint file's name in the data directory.
 const CHECKPOINT_FILE_NAME: &str = "audit-checkpoints.jsonl";
+
+/// `[ui]`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct UiConfig {
+    /// The console's address as browsers reach it (`WARDEN_UI_PUBLIC_URL`); empty means
+    /// `http://` and `server.listen`. Over `https://` its cookies are `Secure`.
+    pub public_url: String,
+    /// A console session unused this long ends (`WARDEN_UI_IDLE_TIMEOUT`).
+    pub idle_timeout: Duration,
+    /// A console session ends this long after sign-in, used or not
+    /// (`WARDEN_UI_SESSION_LIFETIME`).
+    pub session_lifetime: Duration,
+    /// Members of these catalog groups administer in the console (`WARDEN_UI_ADMIN_GROUPS`).
+    pub admin_groups: std::collections::BTreeSet<warden_model::GroupId>,
+    /// Members of these catalog groups audit in the console (`WARDEN_UI_AUDIT_GROUPS`).
+    pub audit_groups: std::collections::BTreeSet<warden_model::GroupId>,
+    /// `[ui.oidc]`: single sign-on, when configured.
+    pub oidc: Option<UiOidcConfig>,
+}
+
+impl UiConfig {
+    /// The public address, made from `listen` when not set.
+    pub fn public_url(&self, listen: SocketAddr) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{listen}")
+        } else {
+            self.public_url.clone()
+        }
+    }
+}
+
+/// `[ui.oidc]`: the OIDC provider people sign in with (authorization code with PKCE).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct UiOidcConfig {
+    /// The provider's issuer URL; its discovery document is read from
+    /// `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// The console's client id at the provider.
+    pub client_id: String,
+    /// A private file holding the client secret.
+    pub client_secret_file: PathBuf,
+    /// The callback the provider sends browsers back to:
+    /// `<public_url>/ui/login/oidc/callback`.
+    pub redirect_url: String,
+    /// The ID token claim that names a catalog identity: `email` (matched against
+    /// identities' `email`) or another claim (matched against identity ids).
+    pub identity_claim: String,
+}
+
+/// `[ui.oidc]` as written.
+#[derive(serde::Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UiOidcFile {
+    issuer: String,
+    client_id: String,
+    client_secret_file: PathBuf,
+    redirect_url: String,
+    #[serde(default)]
+    identity_claim: Option<String>,
+}
+
+impl UiOidcFile {
+    fn check(&self) -> Result<UiOidcConfig, String> {
+        let url = |field: &str, v: &str| -> Result<String, String> {
+            let v = v.trim();
+            let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+                .iter()
+                .any(|p| v.starts_with(p));
+            if v.starts_with("https://") || loopback {
+                Ok(v.trim_end_matches('/').to_owned())
+            } else {
+                Err(format!(
+                    "`ui.oidc.{field}`: `{}` must be an `https://` URL (or `http://` to a loopback host)",
+                    settings::shown(v)
+                ))
+            }
+        };
+        let issuer = url("issuer", &self.issuer)?;
+        let redirect_url = url("redirect_url", &self.redirect_url)?;
+        if !redirect_url.ends_with("/ui/login/oidc/callback") {
+            return Err(
+                "`ui.oidc.redirect_url`: must end with `/ui/login/oidc/callback`".to_owned(),
+            );
+        }
+        if self.client_id.trim().is_empty() {
+            return Err("`ui.oidc.client_id`: must not be empty".to_owned());
+        }
+        if self.client_secret_file.as_os_str().is_empty() {
+            return Err("`ui.oidc.client_secret_file`: must not be empty".to_owned());
+        }
+        let identity_claim = self
+            .identity_claim
+            .as_deref()
+            .unwrap_or("email")
+            .trim()
+            .to_owned();
+        if identity_claim.is_empty() {
+            return Err("`ui.oidc.identity_claim`: must not be empty".to_owned());
+        }
+        Ok(UiOidcConfig {
+            issuer,
+            client_id: self.client_id.trim().to_owned(),
+            client_secret_file: self.client_secret_file.clone(),
+            redirect_url,
+            identity_claim,
+        })
+    }
+}
 
 /// `[report]`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -321,6 +431,14 @@ impl Default for Config {
                 removal_grace: seconds(300),
                 jit_cap: seconds(8 * 3_600),
             },
+            ui: UiConfig {
+                public_url: String::new(),
+                idle_timeout: seconds(30 * 60),
+                session_lifetime: seconds(12 * 3_600),
+                admin_groups: std::collections::BTreeSet::new(),
+                audit_groups: std::collections::BTreeSet::new(),
+                oidc: None,
+            },
             alert_delivery: AlertDeliveryConfig {
                 give_up_after: seconds(warden_engine::alert::GIVE_UP_AFTER_SECONDS),
             },
@@ -436,6 +554,14 @@ impl Config {
                 crate::itsm::from_file(&parsed.itsm).map_err(|(offset, m)| at(offset, m))?;
             config.alerts = crate::alert::from_file(&parsed.alert, &config.itsms)
                 .map_err(|(offset, m)| at(offset, m))?;
+            if let Some(block) = &parsed.ui.oidc {
+                config.ui.oidc = Some(
+                    block
+                        .get_ref()
+                        .check()
+                        .map_err(|m| at(block.span().start, m))?,
+                );
+            }
             config.oidc_issuers = parsed
                 .oidc_issuer
                 .iter()

@@ -8,7 +8,9 @@ mod checkpoint;
 mod clock;
 mod config;
 mod connector;
+mod console;
 mod itsm;
+mod login_cmd;
 mod policy_cmd;
 mod report_cmd;
 mod review_cmd;
@@ -65,6 +67,9 @@ enum Command {
     /// Access reviews: start a campaign's run now.
     #[command(subcommand)]
     Review(review_cmd::ReviewCommand),
+    /// Print a one-time link that signs a person in to the web console; it is valid for
+    /// ten minutes and works once.
+    LoginLink(login_cmd::LoginLinkArgs),
 }
 
 #[derive(clap::Args)]
@@ -127,6 +132,7 @@ fn main() -> ExitCode {
         Command::Bundle(cmd) => bundle_cmd::run(&cmd),
         Command::Report(args) => report_cmd::run(&args),
         Command::Review(command) => review_cmd::run(&command),
+        Command::LoginLink(args) => login_cmd::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -121,6 +121,7 @@ pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
             stopped.clone(),
         ));
         let mut rx = stopped.clone();
+        let console = crate::console::build(&config, engine.clone(), addr);
         let mut state = warden_http::AppState::new(engine, config.server.body_limit.bytes());
         if let Some(token) = &config.server.metrics_token {
             state = state.with_metrics_token(token.expose().into());
@@ -133,7 +134,8 @@ pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
             max_connections: usize::try_from(config.server.max_connections).unwrap_or(usize::MAX),
             max_in_flight: usize::try_from(config.server.max_in_flight).unwrap_or(usize::MAX),
         };
-        warden_http::serve(listener, state, limits, async move {
+        let app = warden_http::router(state).merge(warden_console::router(console));
+        warden_http::serve_router(listener, app, limits, async move {
             let _ = rx.wait_for(|stop| *stop).await;
         })
         .await

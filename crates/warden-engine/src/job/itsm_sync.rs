@@ -255,7 +255,7 @@ impl Engine {
             };
             let refused = match who {
                 Err(why) => why,
-                Ok(who) => match self.answer_in(tx, &who, rid, a.decision).await? {
+                Ok(who) => match self.answer_in(tx, &who, rid, a.decision, None).await? {
                     Answered::Recorded | Answered::Repeated => {
                         tx.mark_itsm(name, &mark, now).await?;
                         counted = true;

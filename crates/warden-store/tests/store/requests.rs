@@ -68,7 +68,7 @@ both! {
     async fn second_approval_by_the_same_person_counts_once(db) {
         let req = request("jira", "SEC-1");
         store_request(&db.store, &req).await;
-        let first = Approval { request_id: req.id, approver: identity("carol"), decision: ApprovalDecision::Approve, at: at(10) };
+        let first = Approval { request_id: req.id, approver: identity("carol"), decision: ApprovalDecision::Approve, at: at(10), comment: None };
         let again = Approval { decision: ApprovalDecision::Reject, at: at(20), ..first.clone() };
         let other = Approval { approver: identity("dave"), at: at(30), ..first.clone() };
 

@@ -261,6 +261,51 @@ pub(super) const SETTINGS: &[Setting] = &[
             Ok(())
         },
     },
+    Setting {
+        key: "ui.public_url",
+        var: "WARDEN_UI_PUBLIC_URL",
+        file: |f| f.ui.public_url.as_ref(),
+        apply: |c, v| {
+            c.ui.public_url = public_url(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "ui.idle_timeout",
+        var: "WARDEN_UI_IDLE_TIMEOUT",
+        file: |f| f.ui.idle_timeout.as_ref(),
+        apply: |c, v| {
+            c.ui.idle_timeout = duration(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "ui.session_lifetime",
+        var: "WARDEN_UI_SESSION_LIFETIME",
+        file: |f| f.ui.session_lifetime.as_ref(),
+        apply: |c, v| {
+            c.ui.session_lifetime = duration(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "ui.admin_groups",
+        var: "WARDEN_UI_ADMIN_GROUPS",
+        file: |f| f.ui.admin_groups.as_ref(),
+        apply: |c, v| {
+            c.ui.admin_groups = groups(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "ui.audit_groups",
+        var: "WARDEN_UI_AUDIT_GROUPS",
+        file: |f| f.ui.audit_groups.as_ref(),
+        apply: |c, v| {
+            c.ui.audit_groups = groups(v)?;
+            Ok(())
+        },
+    },
 ];
 
 /// The file as written: each value kept with its place, checked afterwards by [`SETTINGS`].
@@ -277,6 +322,7 @@ pub(super) struct FileConfig {
     pub(super) provisioning: ProvisioningFile,
     pub(super) audit: AuditFile,
     pub(super) report: ReportFile,
+    pub(super) ui: UiFile,
     pub(super) alerts: AlertsFile,
     pub(super) alert: Vec<Spanned<toml::Table>>,
     pub(super) connector: Vec<crate::connector::ConnectorFile>,
@@ -296,6 +342,17 @@ pub(super) struct AuditFile {
     pub(super) checkpoint_key: Option<Spanned<Raw>>,
     pub(super) checkpoint_file: Option<Spanned<Raw>>,
     pub(super) checkpoint_every: Option<Spanned<Raw>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct UiFile {
+    pub(super) public_url: Option<Spanned<Raw>>,
+    pub(super) idle_timeout: Option<Spanned<Raw>>,
+    pub(super) session_lifetime: Option<Spanned<Raw>>,
+    pub(super) admin_groups: Option<Spanned<Raw>>,
+    pub(super) audit_groups: Option<Spanned<Raw>>,
+    pub(super) oidc: Option<Spanned<crate::config::UiOidcFile>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -374,15 +431,16 @@ pub(super) enum Raw {
     Text(String),
     Integer(i64),
     Bool(bool),
+    List(Vec<String>),
 }
 
 impl<'de> Deserialize<'de> for Raw {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct RawVisitor;
-        impl Visitor<'_> for RawVisitor {
+        impl<'v> Visitor<'v> for RawVisitor {
             type Value = Raw;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string, a whole number or a boolean")
+                f.write_str("a string, a whole number, a boolean or a list of strings")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Raw, E> {
                 Ok(Raw::Text(v.to_owned()))
@@ -398,6 +456,13 @@ impl<'de> Deserialize<'de> for Raw {
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<Raw, E> {
                 Ok(Raw::Bool(v))
             }
+            fn visit_seq<A: de::SeqAccess<'v>>(self, mut seq: A) -> Result<Raw, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<String>()? {
+                    items.push(item);
+                }
+                Ok(Raw::List(items))
+            }
         }
         d.deserialize_any(RawVisitor)
     }
@@ -409,6 +474,10 @@ impl fmt::Display for Raw {
             Raw::Text(s) => f.write_str(&shown(s)),
             Raw::Integer(n) => write!(f, "{n}"),
             Raw::Bool(b) => write!(f, "{b}"),
+            Raw::List(items) => {
+                let shown: Vec<String> = items.iter().map(|i| shown(i)).collect();
+                write!(f, "[{}]", shown.join(", "))
+            }
         }
     }
 }
@@ -494,7 +563,7 @@ pub(super) fn count(v: &Raw) -> Result<u32, String> {
     let n = match v {
         Raw::Integer(n) => Some(*n),
         Raw::Text(s) => s.trim().parse::<i64>().ok(),
-        Raw::Bool(_) => None,
+        Raw::Bool(_) | Raw::List(_) => None,
     };
     match n.map(u32::try_from) {
         Some(Ok(n)) if n > 0 => Ok(n),
@@ -503,4 +572,46 @@ pub(super) fn count(v: &Raw) -> Result<u32, String> {
             u32::MAX
         )),
     }
+}
+
+/// A list of catalog group ids: a TOML array, or (from the environment) ids separated by
+/// commas. Each must be a valid group id; the bundle decides later whether it exists.
+pub(super) fn groups(v: &Raw) -> Result<std::collections::BTreeSet<warden_model::GroupId>, String> {
+    let items: Vec<String> = match v {
+        Raw::List(items) => items.clone(),
+        Raw::Text(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        other => return Err(format!("`{other}` is not a list of group ids")),
+    };
+    items
+        .iter()
+        .map(|g| warden_model::GroupId::parse(g.trim()).map_err(|e| format!("`{}`: {e}", shown(g))))
+        .collect()
+}
+
+/// The console's public address: empty (made from `server.listen`), or an `http://` or
+/// `https://` URL without a path, query or trailing slash.
+pub(super) fn public_url(v: &Raw) -> Result<String, String> {
+    let url = text(v)?.trim();
+    if url.is_empty() {
+        return Ok(String::new());
+    }
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{}` must start with `http://` or `https://`", shown(url)))?;
+    if rest.is_empty()
+        || rest.contains(['/', '?', '#', '@'])
+        || rest.chars().any(char::is_whitespace)
+    {
+        return Err(format!(
+            "`{}` must be a scheme and a host (and port) only, such as `https://warden.example.com`",
+            shown(url)
+        ));
+    }
+    Ok(url.to_owned())
 }

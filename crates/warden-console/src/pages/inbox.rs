@@ -1,0 +1,70 @@
+//! The inbox: requests waiting for an answer the signed-in person may give now.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use warden_engine::view::RequestView;
+
+use crate::Console;
+use crate::explain;
+use crate::page::{Layout, PageError, render};
+use crate::session::User;
+
+/// One waiting request, as the inbox lists it.
+pub struct Row {
+    id: String,
+    requester: String,
+    subject: String,
+    role: String,
+    duration: String,
+    purpose: String,
+    decided_at: String,
+    outcome: String,
+    emergency: bool,
+}
+
+impl Row {
+    /// The row of `view`.
+    pub fn of(view: &RequestView) -> Self {
+        let requester = view.request.requester.to_string();
+        Self {
+            id: view.id.clone(),
+            subject: view
+                .request
+                .subject
+                .as_ref()
+                .map_or_else(|| requester.clone(), ToString::to_string),
+            requester,
+            role: view
+                .decision
+                .role
+                .as_ref()
+                .map_or_else(|| "—".into(), ToString::to_string),
+            duration: view
+                .decision
+                .duration_seconds
+                .and_then(warden_model::Duration::from_seconds)
+                .map_or_else(|| "—".into(), |d| d.to_string()),
+            purpose: view.request.purpose.clone(),
+            decided_at: super::when(&view.decided_at),
+            outcome: explain::outcome(&view.decision),
+            emergency: view.request.emergency,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "inbox.html")]
+struct InboxPage {
+    layout: Layout,
+    rows: Vec<Row>,
+}
+
+/// `GET /ui/inbox`.
+pub async fn page(State(console): State<Console>, user: User) -> Result<Response, PageError> {
+    let waiting = console.engine.inbox(&user.identity).await?;
+    render(&InboxPage {
+        layout: Layout::new("Inbox", &user, "inbox"),
+        rows: waiting.iter().map(Row::of).collect(),
+    })
+}
