@@ -94,6 +94,16 @@ pub fn router(console: Console) -> Router {
         .route("/ui/inbox", get(pages::inbox::page))
         .route("/ui/requests/{id}", get(pages::request::page))
         .route("/ui/requests/{id}/answer", post(pages::request::answer))
+        .route("/ui/access", get(pages::access::page))
+        .route(
+            "/ui/access/new",
+            get(pages::access::form).post(pages::access::file),
+        )
+        .route("/ui/access/preview", post(pages::access::preview))
+        .route(
+            "/ui/grants/{id}/credential",
+            post(pages::access::credential),
+        )
         .layer(DefaultBodyLimit::max(FORM_LIMIT))
         .layer(axum::middleware::from_fn(security::headers))
         .with_state(console)

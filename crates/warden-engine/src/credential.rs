@@ -109,3 +109,31 @@ impl Engine {
         })
     }
 }
+
+/// Where a grant's credential stands, for showing it without handing it out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialStatus {
+    /// A sealed credential waits for its one delivery.
+    Waiting,
+    /// It was delivered (or ended before it was).
+    Gone,
+    /// The grant mints none (yet).
+    None,
+}
+
+impl Engine {
+    /// Whether grant `id`'s credential waits for delivery, without touching it.
+    pub async fn credential_status(&self, id: &str) -> Result<CredentialStatus, EngineError> {
+        let gid: GrantId = id
+            .parse()
+            .map_err(|_| EngineError::NotFound(format!("no grant `{id}`")))?;
+        let accounts = self.store().accounts(gid).await?;
+        Ok(if accounts.iter().any(|a| a.credential_waiting) {
+            CredentialStatus::Waiting
+        } else if accounts.is_empty() {
+            CredentialStatus::None
+        } else {
+            CredentialStatus::Gone
+        })
+    }
+}

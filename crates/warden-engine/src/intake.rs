@@ -388,6 +388,20 @@ impl Engine {
         RequestView::build(r, &approvals, grant.as_ref())
     }
 
+    /// Up to `limit` requests `who` asked for or would receive, newest first.
+    pub async fn requests_of(
+        &self,
+        who: &IdentityId,
+        limit: u32,
+    ) -> Result<Vec<RequestView>, EngineError> {
+        let records = self.store().requests_of(who, limit).await?;
+        let mut views = Vec::with_capacity(records.len());
+        for r in &records {
+            views.push(self.view_of(r).await?);
+        }
+        Ok(views)
+    }
+
     /// The request with id `id`.
     pub async fn request(&self, id: &str) -> Result<RequestView, EngineError> {
         let r = self.request_record(id).await?;

@@ -12,15 +12,15 @@ use crate::session::User;
 
 /// One waiting request, as the inbox lists it.
 pub struct Row {
-    id: String,
-    requester: String,
-    subject: String,
-    role: String,
-    duration: String,
-    purpose: String,
-    decided_at: String,
-    outcome: String,
-    emergency: bool,
+    pub(crate) id: String,
+    pub(crate) requester: String,
+    pub(crate) subject: String,
+    pub(crate) role: String,
+    pub(crate) duration: String,
+    pub(crate) purpose: String,
+    pub(crate) decided_at: String,
+    pub(crate) outcome: String,
+    pub(crate) emergency: bool,
 }
 
 impl Row {

@@ -1,5 +1,6 @@
 //! The console's pages, one module each.
 
+pub mod access;
 pub mod inbox;
 pub mod login;
 pub mod request;

@@ -104,7 +104,11 @@ pub async fn page(
             .iter()
             .map(|a| Answer {
                 approver: a.approver.to_string(),
-                decision: a.decision.clone(),
+                decision: if a.decision == "reject" {
+                    "rejected".into()
+                } else {
+                    "approved".into()
+                },
                 at: super::when(&a.at),
                 comment: a.comment.clone().unwrap_or_default(),
             })

@@ -78,11 +78,56 @@ pub fn config() -> ConsoleConfig {
     }
 }
 
+/// The example's `cache-redis` connector on the Redis at `url`, with a prefix of its own
+/// so that concurrent tests never share accounts.
+pub async fn redis_connectors(url: &str) -> warden_engine::connectors::Connectors {
+    let mut b = [0u8; 4];
+    getrandom::fill(&mut b).unwrap();
+    let letters: String = b.iter().map(|x| char::from(b'a' + x % 26)).collect();
+    let prefix = warden_connect::Prefix::parse(&format!("wc{letters}_")).unwrap();
+    let connector = warden_connect_redis::connect(&warden_connect::Settings {
+        name: "cache-redis".into(),
+        url: secrecy::SecretString::from(url.to_owned()),
+        prefix: prefix.clone(),
+        options: std::collections::BTreeMap::new(),
+    })
+    .await
+    .unwrap();
+    let mut by_name = std::collections::HashMap::new();
+    by_name.insert(
+        "cache-redis".to_owned(),
+        warden_engine::connectors::ConnectorInstance {
+            connector: Arc::new(connector),
+            prefix,
+        },
+    );
+    warden_engine::connectors::Connectors::new(by_name)
+}
+
 impl Harness {
     pub async fn new() -> Self {
+        Self::with(EngineConfig::default(), bundle()).await
+    }
+
+    /// The console with the example bundle's `cache-redis` provisioning on the Redis at
+    /// `url` (the other systems record only).
+    pub async fn with_redis(url: &str) -> Self {
+        let full = Bundle::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/bundle"),
+        )
+        .unwrap();
+        let config = EngineConfig {
+            connectors: redis_connectors(url).await,
+            ..EngineConfig::default()
+        };
+        Self::with(config, full).await
+    }
+
+    /// The console over an engine with `config` and `bundle`.
+    pub async fn with(engine_config: EngineConfig, bundle: Bundle) -> Self {
         let (store, dir) = testing::sqlite().await;
         let clock = Arc::new(ManualClock::new(Timestamp::parse(START).unwrap()));
-        let engine = Engine::new(store, bundle(), clock.clone(), EngineConfig::default())
+        let engine = Engine::new(store, bundle, clock.clone(), engine_config)
             .await
             .unwrap();
         let console = Console::new(engine.clone(), config());
@@ -96,6 +141,23 @@ impl Harness {
             router: api.merge(warden_console::router(console)),
             _dir: dir,
         }
+    }
+
+    /// Runs the worker until every due job is done (at most 50 rounds).
+    pub async fn work(&self) {
+        for _ in 0..50 {
+            if self.engine.run_due_jobs("test-worker").await.unwrap() == 0 {
+                return;
+            }
+        }
+    }
+
+    /// Replays every stored decision and fails unless each is byte-identical; returns
+    /// how many there were.
+    pub async fn replay_all(&self) -> u64 {
+        let tally = self.engine.replay_all(100, |_| {}).await.unwrap();
+        assert_eq!(tally.different, 0, "a stored decision did not replay");
+        tally.identical
     }
 
     /// A browser with no session.
