@@ -469,25 +469,49 @@ pub struct StillNeeded {
 }
 
 impl Engine {
-    /// The requests waiting for an answer that `who` may give now, newest first: among the
-    /// newest pending requests, each one `who` could approve (the same checks as
-    /// answering, policy included).
-    pub async fn inbox(&self, who: &IdentityId) -> Result<Vec<RequestView>, EngineError> {
+    /// Up to `limit` requests waiting for an answer that `who` may give now, newest first,
+    /// and whether there are more. Only the newest [`INBOX_SCAN`] pending requests are
+    /// looked at. Each is first judged by the catalogs alone (not the requester or the
+    /// subject, in an eligible group or named), which costs no query; only those that pass
+    /// get the full check answering makes (slots left, policy), so an approver's inbox
+    /// costs one query per request it shows, not per request pending.
+    pub async fn inbox(
+        &self,
+        who: &IdentityId,
+        limit: usize,
+    ) -> Result<(Vec<RequestView>, bool), EngineError> {
         let pending = self
             .store()
             .requests_in_state(RequestState::ApprovalRequired, INBOX_SCAN)
             .await?;
+        let current = self.bundle();
         let mut mine = Vec::new();
         for record in &pending {
+            if record.requester == *who || record.subject == *who {
+                continue;
+            }
+            let decision: Decision = serde_json::from_value(record.decision.clone())?;
+            let decided = self.bundle_by_hash(&record.bundle_hash).await?;
+            if !decision
+                .approvals
+                .iter()
+                .any(|step| fits_now(&decided, &current, who, step))
+            {
+                continue;
+            }
             let approvals = self.store().approvals(record.id).await?;
             if approvals.iter().any(|a| a.approver == *who) {
                 continue;
             }
             if self.check_answer(who, record, &approvals).await?.is_ok() {
-                mine.push(self.view_of(record).await?);
+                if mine.len() == limit {
+                    return Ok((mine, true));
+                }
+                // A request waiting for approval has no grant yet.
+                mine.push(RequestView::build(record, &approvals, None)?);
             }
         }
-        Ok(mine)
+        Ok((mine, false))
     }
 
     /// Whether `who` may answer request `id` now; the refusal says why (requester,

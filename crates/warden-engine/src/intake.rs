@@ -388,18 +388,19 @@ impl Engine {
         RequestView::build(r, &approvals, grant.as_ref())
     }
 
-    /// Up to `limit` requests `who` asked for or would receive, newest first.
+    /// Up to `limit` requests `who` asked for or would receive, newest first, as a list
+    /// shows them: each with its decision and state, without its approvals and grant (one
+    /// query for the whole list; [`Engine::request_for`] has the full view).
     pub async fn requests_of(
         &self,
         who: &IdentityId,
         limit: u32,
     ) -> Result<Vec<RequestView>, EngineError> {
         let records = self.store().requests_of(who, limit).await?;
-        let mut views = Vec::with_capacity(records.len());
-        for r in &records {
-            views.push(self.view_of(r).await?);
-        }
-        Ok(views)
+        records
+            .iter()
+            .map(|r| RequestView::build(r, &[], None))
+            .collect()
     }
 
     /// The request with id `id`.

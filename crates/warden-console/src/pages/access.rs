@@ -9,7 +9,9 @@ use secrecy::ExposeSecret as _;
 use warden_engine::credential::CredentialStatus;
 use warden_engine::grant::GrantQuery;
 use warden_engine::intake::Filer;
-use warden_model::{Duration, IdentityId, Permission, Request, RoleId, SystemId, TaskId};
+use warden_model::{
+    Duration, GrantState, IdentityId, Permission, Request, RoleId, SystemId, TaskId,
+};
 
 use super::inbox::Row;
 use crate::Console;
@@ -54,10 +56,16 @@ pub async fn page(State(console): State<Console>, user: User) -> Result<Response
         .await?;
     let mut rows = Vec::with_capacity(grants.len());
     for g in &grants {
-        let credential = match engine.credential_status(&g.id).await? {
-            CredentialStatus::Waiting => "waiting",
-            CredentialStatus::Gone => "gone",
-            CredentialStatus::None => "none",
+        // Only a live grant can hold a credential waiting for its one delivery, so only
+        // those are asked about: the page costs one query per live grant, not per grant.
+        let credential = if g.state == GrantState::Active {
+            match engine.credential_status(&g.id).await? {
+                CredentialStatus::Waiting => "waiting",
+                CredentialStatus::Gone => "gone",
+                CredentialStatus::None => "none",
+            }
+        } else {
+            "ended"
         };
         rows.push(GrantRow {
             id: g.id.clone(),

@@ -58,13 +58,18 @@ impl Row {
 struct InboxPage {
     layout: Layout,
     rows: Vec<Row>,
+    more: bool,
 }
+
+/// The most requests the inbox shows: the newest waiting for this approver.
+const SHOWN: usize = 50;
 
 /// `GET /ui/inbox`.
 pub async fn page(State(console): State<Console>, user: User) -> Result<Response, PageError> {
-    let waiting = console.engine.inbox(&user.identity).await?;
+    let (waiting, more) = console.engine.inbox(&user.identity, SHOWN).await?;
     render(&InboxPage {
         layout: Layout::new("Inbox", &user, "inbox"),
         rows: waiting.iter().map(Row::of).collect(),
+        more,
     })
 }
