@@ -18,4 +18,5 @@ mod errors;
 mod grants;
 mod jobs;
 mod requests;
+mod sessions;
 mod tx;
