@@ -132,17 +132,15 @@ async fn main() {
     );
     warden_store::testing::execute(&store, &sql).await;
     // Their grants, ended, for the requests that were granted.
-    let sql = format!(
-        "INSERT INTO grants (id, request_id, subject, system, role, state, duration_seconds, \
+    let sql = "INSERT INTO grants (id, request_id, subject, system, role, state, duration_seconds, \
            activated_at, expires_at, revoked_at, created_at, updated_at) \
          SELECT '00000000-0000-7000-9000-' || substr(r.id, 25), r.id, g.subject, g.system, \
            g.role, 'revoked', g.duration_seconds, r.created_at, r.created_at + 3600000, \
            r.created_at + 3600000, r.created_at, r.created_at \
          FROM requests r JOIN grants g ON g.request_id = \
            (SELECT id FROM requests WHERE source = 'api' AND role = r.role AND requester = r.requester LIMIT 1) \
-         WHERE r.source = 'bench' AND r.state <> 'approval_required'"
-    );
-    warden_store::testing::execute(&store, &sql).await;
+         WHERE r.source = 'bench' AND r.state <> 'approval_required'";
+    warden_store::testing::execute(&store, sql).await;
     let seeded = t.elapsed();
 
     let t = Instant::now();

@@ -80,10 +80,8 @@ pub fn explain(request: &Request, decision: &Decision) -> Vec<Line> {
     }
     if let Some(got) = decision.duration_seconds {
         let got = duration(got);
-        let text = match (
-            request.duration,
-            decision.has_reason(ReasonCode::DurationClamped),
-        ) {
+        let clamped = decision.has_reason(ReasonCode::DurationClamped);
+        let text = match (request.duration, clamped) {
             (Some(asked), true) => format!(
                 "Asked for {asked} and got {got}: clamped, because {}.",
                 message(ReasonCode::DurationClamped).unwrap_or_else(|| "of a cap".into())
@@ -93,7 +91,11 @@ pub fn explain(request: &Request, decision: &Decision) -> Vec<Line> {
         };
         lines.push(Line {
             text,
-            code: ReasonCode::DurationClamped.as_str(),
+            code: if clamped {
+                ReasonCode::DurationClamped.as_str()
+            } else {
+                "duration"
+            },
             policy: None,
         });
     }

@@ -90,6 +90,8 @@ pub fn router(console: Console) -> Router {
             "/ui/login/link",
             get(pages::login::link_form).post(pages::login::link),
         )
+        .route("/ui/login/oidc", get(oidc::start))
+        .route("/ui/login/oidc/callback", get(oidc::callback))
         .route("/ui/logout", post(pages::login::logout))
         .route("/ui/inbox", get(pages::inbox::page))
         .route("/ui/requests/{id}", get(pages::request::page))
@@ -104,6 +106,21 @@ pub fn router(console: Console) -> Router {
             "/ui/grants/{id}/credential",
             post(pages::access::credential),
         )
+        .route("/ui/grants", get(pages::grants::page))
+        .route("/ui/grants/{id}/revoke", post(pages::grants::revoke))
+        .route("/ui/revocations", post(pages::grants::revoke_matching))
+        .route("/ui/audit", get(pages::audit::page))
+        .route("/ui/audit/verify", get(pages::audit::verify))
+        .route("/ui/evidence", get(pages::evidence::page))
+        .route("/ui/evidence/report", get(pages::evidence::download))
+        .route("/ui/explorer", get(pages::explorer::page))
+        .route("/ui/reviews", get(pages::reviews::list))
+        .route("/ui/reviews/{id}", get(pages::reviews::page))
+        .route(
+            "/ui/reviews/{id}/items/{item}/decide",
+            post(pages::reviews::decide),
+        )
+        .route("/ui/reviews/{id}/close", post(pages::reviews::close))
         .layer(DefaultBodyLimit::max(FORM_LIMIT))
         .layer(axum::middleware::from_fn(security::headers))
         .with_state(console)

@@ -2,6 +2,14 @@
 //! request filed as the signed-in person, a second person approving from the inbox with a
 //! comment, and a credential fetched once.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use axum::http::StatusCode;

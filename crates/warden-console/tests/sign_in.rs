@@ -1,5 +1,13 @@
 //! Signing in with a one-time link, sessions, and what every page and form refuses.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use axum::http::{Method, StatusCode, header};
@@ -221,6 +229,29 @@ async fn signing_out_ends_the_session_everywhere_and_a_barred_identity_is_signed
         StatusCode::SEE_OTHER,
         "a signed-out cookie still works"
     );
+
+    // Signing in again in the same browser ends the session it held.
+    let mut dave = h.sign_in("dave").await;
+    let first = dave.session().unwrap();
+    let link = h
+        .engine
+        .create_login_link(&id("dave"), Duration::from_seconds(600).unwrap(), "test")
+        .await
+        .unwrap();
+    let binding = dave
+        .get(&format!("/ui/login/link?token={}", link.expose()))
+        .await
+        .input("binding")
+        .unwrap();
+    dave.post_form(
+        "/ui/login/link",
+        &[("token", link.expose()), ("binding", &binding)],
+    )
+    .await;
+    assert_ne!(dave.session().unwrap(), first);
+    let mut stale = h.anonymous();
+    stale.set_cookie(warden_console::SESSION_COOKIE, &first);
+    assert_eq!(stale.get("/ui/inbox").await.status, StatusCode::SEE_OTHER);
 
     // Idle for longer than the idle timeout: signed out.
     let mut carol = h.sign_in("carol").await;

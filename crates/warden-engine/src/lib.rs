@@ -8,6 +8,7 @@ pub mod alert;
 pub mod approval;
 pub mod clock;
 pub mod connectors;
+pub mod console_queries;
 pub mod credential;
 pub mod error;
 pub mod grant;

@@ -351,3 +351,53 @@ impl Engine {
         Ok(())
     }
 }
+
+/// Why a single sign-on callback is refused when its `state` is not one waiting here.
+const NO_OIDC_LOGIN: &str =
+    "this single sign-on attempt is unknown, already used or expired; sign in again";
+
+impl Engine {
+    /// Remembers a single sign-on the console is sending a browser off to start: the
+    /// `state` it sent (only its SHA-256 is kept), the `nonce` the ID token must carry,
+    /// the PKCE `verifier`, and the console path to return to, for `ttl`. Sign-ins that
+    /// have expired are deleted in the same transaction. Nothing is audited: nobody has
+    /// signed in yet, and anyone may start a sign-in.
+    pub async fn begin_oidc_login(
+        &self,
+        state: &str,
+        nonce: &str,
+        verifier: &str,
+        return_to: &str,
+        ttl: Duration,
+    ) -> Result<(), EngineError> {
+        let now = self.now();
+        let login = warden_store::OidcLogin {
+            state_hash: token_hash(state),
+            nonce: nonce.to_owned(),
+            verifier: verifier.to_owned(),
+            return_to: return_to.to_owned(),
+            created_at: now,
+            expires_at: now.plus(ttl),
+        };
+        let mut tx = self.store().begin().await?;
+        tx.purge_oidc_logins(now).await?;
+        tx.insert_oidc_login(&login).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Takes the single sign-on whose `state` the provider sent back, once: it is deleted
+    /// whatever follows. Unknown, already taken or expired is
+    /// [`EngineError::Unauthorized`].
+    pub async fn take_oidc_login(
+        &self,
+        state: &str,
+    ) -> Result<warden_store::OidcLogin, EngineError> {
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        let login = tx.spend_oidc_login(&token_hash(state), now).await?;
+        // Committed even when expired: the row is gone either way.
+        tx.commit().await?;
+        login.ok_or_else(|| EngineError::Unauthorized(NO_OIDC_LOGIN.into()))
+    }
+}

@@ -28,11 +28,29 @@ pub(crate) fn check(
     max_age: Duration,
     now: Timestamp,
 ) -> Result<Checked, Refusal> {
-    let now = now.unix_seconds();
     if !has_audience(claims.get("aud"), audience) {
         return Err(Refusal::WrongAudience);
     }
+    let (iat, exp) = times(claims, max_age, now)?;
+    let subject = text(claims, "sub")?;
+    let jti = text(claims, "jti")?;
+    Ok(Checked {
+        subject,
+        jti,
+        issued_at: instant(iat, "iat")?,
+        expires_at: instant(exp, "exp")?,
+    })
+}
 
+/// Checks `exp` (required), `nbf` (optional) and `iat` (required) at `now`, with
+/// [`LEEWAY_SECONDS`] each way, and that the token was issued at most `max_age` ago;
+/// returns `iat` and `exp`.
+pub(crate) fn times(
+    claims: &Map<String, Value>,
+    max_age: Duration,
+    now: Timestamp,
+) -> Result<(i64, i64), Refusal> {
+    let now = now.unix_seconds();
     let exp = seconds(claims, "exp")?.ok_or(Refusal::MissingClaim("exp"))?;
     if now > exp.saturating_add(LEEWAY_SECONDS) {
         return Err(Refusal::Expired);
@@ -52,19 +70,11 @@ pub(crate) fn check(
     if now.saturating_sub(iat) > max_age {
         return Err(Refusal::TooOld);
     }
-
-    let subject = text(claims, "sub")?;
-    let jti = text(claims, "jti")?;
-    Ok(Checked {
-        subject,
-        jti,
-        issued_at: instant(iat, "iat")?,
-        expires_at: instant(exp, "exp")?,
-    })
+    Ok((iat, exp))
 }
 
 /// Whether `aud`, a string or an array of strings, contains `audience`.
-fn has_audience(aud: Option<&Value>, audience: &str) -> bool {
+pub(crate) fn has_audience(aud: Option<&Value>, audience: &str) -> bool {
     match aud {
         Some(Value::String(a)) => a == audience,
         Some(Value::Array(all)) => all.iter().any(|a| a.as_str() == Some(audience)),
@@ -88,7 +98,7 @@ fn seconds(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64
 }
 
 /// A required, non-empty string claim.
-fn text(claims: &Map<String, Value>, name: &'static str) -> Result<String, Refusal> {
+pub(crate) fn text(claims: &Map<String, Value>, name: &'static str) -> Result<String, Refusal> {
     match claims.get(name) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
         Some(Value::String(_)) | None => Err(Refusal::MissingClaim(name)),

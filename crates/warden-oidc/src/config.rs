@@ -148,7 +148,7 @@ pub(crate) fn check(configs: Vec<IssuerConfig>) -> Result<Vec<Issuer>, ConfigErr
                 return Err(invalid("jwks_url", "or `jwks_file` must be set"));
             }
             (Some(url), None) => {
-                JwksSource::Url(jwks_url(&url).map_err(|p| invalid("jwks_url", &p))?)
+                JwksSource::Url(safe_url(&url).map_err(|p| invalid("jwks_url", &p))?)
             }
             (None, Some(file)) if file.as_os_str().is_empty() => {
                 return Err(invalid("jwks_file", "must not be empty"));
@@ -168,8 +168,9 @@ pub(crate) fn check(configs: Vec<IssuerConfig>) -> Result<Vec<Issuer>, ConfigErr
     Ok(out)
 }
 
-/// `raw` as a URL Warden may fetch keys from, or what is wrong with it.
-fn jwks_url(raw: &str) -> Result<Url, String> {
+/// `raw` as a URL Warden may fetch keys (or a provider's documents) from, or what is
+/// wrong with it.
+pub(crate) fn safe_url(raw: &str) -> Result<Url, String> {
     let url = Url::parse(raw).map_err(|e| format!("is not a URL: {e}"))?;
     if url.host_str().is_none_or(str::is_empty) {
         return Err("has no host".into());

@@ -84,12 +84,13 @@ pub(crate) async fn fetch(
 }
 
 async fn get(client: &reqwest::Client, url: reqwest::Url) -> Result<Vec<u8>, String> {
-    let mut resp = client
+    let what = "fetching the key set";
+    let resp = client
         .get(url)
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
-        .map_err(network_message)?;
+        .map_err(|e| network_message(e, what))?;
     let status = resp.status();
     if status.is_redirection() {
         return Err(format!(
@@ -99,32 +100,40 @@ async fn get(client: &reqwest::Client, url: reqwest::Url) -> Result<Vec<u8>, Str
     if !status.is_success() {
         return Err(format!("the key set URL answered {status}"));
     }
-    if resp
-        .content_length()
-        .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
-    {
-        return Err(too_large());
+    capped_body(resp, MAX_JWKS_BYTES)
+        .await
+        .map_err(|e| network_message(e, what))?
+        .ok_or_else(too_large)
+}
+
+/// The body of `resp`, read chunk by chunk, or `None` as soon as it is known to be longer
+/// than `max` bytes: a broken or hostile server must not fill memory.
+pub(crate) async fn capped_body(
+    mut resp: reqwest::Response,
+    max: usize,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if resp.content_length().is_some_and(|n| n > max as u64) {
+        return Ok(None);
     }
     let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(network_message)? {
-        if body.len().saturating_add(chunk.len()) > MAX_JWKS_BYTES {
-            return Err(too_large());
+    while let Some(chunk) = resp.chunk().await? {
+        if body.len().saturating_add(chunk.len()) > max {
+            return Ok(None);
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body)
+    Ok(Some(body))
 }
 
-fn network_message(e: reqwest::Error) -> String {
+/// A short sentence for a failed HTTP exchange, `what` naming it ("fetching the key
+/// set"). Never the URL: it may carry credentials.
+pub(crate) fn network_message(e: reqwest::Error, what: &str) -> String {
     if e.is_timeout() {
-        format!(
-            "fetching the key set timed out after {} s",
-            FETCH_TIMEOUT.as_secs()
-        )
+        format!("{what} timed out after {} s", FETCH_TIMEOUT.as_secs())
     } else if e.is_connect() {
-        "cannot connect to the key set URL".into()
+        format!("{what} failed: cannot connect")
     } else {
-        format!("fetching the key set failed: {}", e.without_url())
+        format!("{what} failed: {}", e.without_url())
     }
 }
 

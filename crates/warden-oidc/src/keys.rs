@@ -146,7 +146,7 @@ impl State {
 /// Whether `span` has passed from `since` to `now`. A `now` before `since` (the clock was
 /// set back) counts as passed: otherwise the cache would wait for the clock to catch up,
 /// and the fetch it allows resets `since` to the new clock anyway.
-fn has_passed(since: Timestamp, now: Timestamp, span: Duration) -> bool {
+pub(crate) fn has_passed(since: Timestamp, now: Timestamp, span: Duration) -> bool {
     let elapsed = since.millis_until(now);
     elapsed < 0 || u64::try_from(elapsed).is_ok_and(|ms| ms >= span.seconds().saturating_mul(1000))
 }

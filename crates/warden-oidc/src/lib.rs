@@ -12,6 +12,10 @@
 //! within `exp`/`nbf` (60 s leeway), were issued at most `max_token_age` ago, and have a
 //! `sub` and a `jti`.
 //!
+//! The same checks serve the web console's single sign-on: [`SignIn`] is the relying
+//! party of the authorization code flow with PKCE, whose ID tokens are verified against
+//! the provider's key set, cached the same way.
+//!
 //! Tokens are bearer credentials: nothing in this crate logs or stores one, and no type
 //! here holds one.
 
@@ -21,6 +25,7 @@ mod config;
 mod jwks;
 mod keys;
 mod refusal;
+mod signin;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod token;
@@ -30,5 +35,9 @@ pub use claims::LEEWAY_SECONDS;
 pub use config::{ConfigError, IssuerConfig, default_max_token_age, validate};
 pub use jwks::{FETCH_TIMEOUT, MAX_JWKS_BYTES};
 pub use refusal::Refusal;
+pub use signin::{
+    Claims, MAX_DISCOVERY_BYTES, MAX_TOKEN_RESPONSE_BYTES, Pending, SCOPE, SignIn, SignInConfig,
+    SignInError,
+};
 pub use token::MAX_TOKEN_BYTES;
 pub use verify::{Verified, Verifier, default_max_key_age, default_refresh_interval};

@@ -113,7 +113,7 @@ impl Refusal {
 }
 
 /// `s` cut to [`ECHO_CHARS`] characters, control characters dropped.
-fn echo(s: &str) -> String {
+pub(crate) fn echo(s: &str) -> String {
     let mut out: String = s
         .chars()
         .filter(|c| !c.is_control())

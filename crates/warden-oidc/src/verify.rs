@@ -9,7 +9,9 @@ use jsonwebtoken::Validation;
 use serde_json::{Map, Value};
 use warden_model::{Duration, Timestamp};
 
+use crate::alg::Alg;
 use crate::config::{self, ConfigError, Issuer, IssuerConfig};
+use crate::jwks::Key;
 use crate::keys::{KeyCache, RefreshPolicy};
 use crate::{Refusal, claims, jwks, token};
 
@@ -141,20 +143,10 @@ impl Verifier {
             )
             .await?;
 
-        // jsonwebtoken checks the signature only: its claim checks read the system
-        // clock, so they are all off and `claims::check` does them with `now`.
-        let mut only_signature = Validation::new(unverified.alg.jwt());
-        only_signature.validate_exp = false;
-        only_signature.validate_nbf = false;
-        only_signature.validate_aud = false;
-        only_signature.required_spec_claims = HashSet::new();
-        only_signature.leeway = 0;
-        let signed =
-            jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, &only_signature)
-                .map_err(|e| signature_refusal(&e))?;
+        let claims = signed_payload(token, &key, unverified.alg)?;
 
         let checked = claims::check(
-            &signed.claims,
+            &claims,
             &issuer.config.audience,
             issuer.config.max_token_age,
             now,
@@ -165,9 +157,28 @@ impl Verifier {
             jti: checked.jti,
             issued_at: checked.issued_at,
             expires_at: checked.expires_at,
-            claims: signed.claims,
+            claims,
         })
     }
+}
+
+/// The payload of `token` once its signature verifies with `key` under `alg`, the
+/// signature only: jsonwebtoken's claim checks read the system clock, so they are all off
+/// and the callers check the claims against their own `now`.
+pub(crate) fn signed_payload(
+    token: &str,
+    key: &Key,
+    alg: Alg,
+) -> Result<Map<String, Value>, Refusal> {
+    let mut only_signature = Validation::new(alg.jwt());
+    only_signature.validate_exp = false;
+    only_signature.validate_nbf = false;
+    only_signature.validate_aud = false;
+    only_signature.required_spec_claims = HashSet::new();
+    only_signature.leeway = 0;
+    jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, &only_signature)
+        .map(|signed| signed.claims)
+        .map_err(|e| signature_refusal(&e))
 }
 
 /// The refusal for a failed `jsonwebtoken::decode`. The header and payload were already

@@ -44,10 +44,15 @@ fn verify(arg: &ConfigArg) -> Result<u8, Failure> {
         Verdict::Sound {
             events,
             checkpoints,
+            last,
         } => {
             let also = checkpoints
                 .map(|n| format!(", {n} checkpoints verified"))
                 .unwrap_or_default();
+            let also = match last {
+                Some((seq, at)) => format!("{also}, the last at event {seq} signed {at}"),
+                None => also,
+            };
             #[expect(clippy::print_stdout, reason = "the verdict is the command's output")]
             {
                 println!("ok: {events} events verified{also}");

@@ -178,6 +178,8 @@ pub enum Verdict {
         events: u64,
         /// Checkpoints checked, if there is a checkpoint file.
         checkpoints: Option<usize>,
+        /// The newest checkpoint checked: its seq and when it was signed.
+        last: Option<(u64, Timestamp)>,
     },
     /// Something does not hold; the message names the event or checkpoint.
     Broken(String),
@@ -227,6 +229,7 @@ pub async fn verify_against(
                 None => Verdict::Sound {
                     events: report.checked,
                     checkpoints: None,
+                    last: None,
                 },
                 Some((_, message)) => Verdict::Broken(message),
             });
@@ -240,6 +243,7 @@ pub async fn verify_against(
     let mut key: Option<(String, VerifyingKey)> = None;
     let mut covering: Option<Read> = None;
     let mut count = 0;
+    let mut last: Option<(u64, Timestamp)> = None;
     for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
         let line = line.with_context(|| format!("cannot read `{}`", file.display()))?;
         if line.trim().is_empty() {
@@ -278,6 +282,9 @@ pub async fn verify_against(
                 if let Some(problem) = check_against_chain(store, report.checked, &read).await? {
                     return Ok(Verdict::Broken(problem));
                 }
+                if last.is_none_or(|(seq, _)| read.checkpoint.seq >= seq) {
+                    last = Some((read.checkpoint.seq, read.checkpoint.at));
+                }
             }
         }
     }
@@ -285,6 +292,7 @@ pub async fn verify_against(
         None => Verdict::Sound {
             events: report.checked,
             checkpoints: Some(count),
+            last,
         },
         Some((_, message)) => Verdict::Broken(match covering {
             Some(r) => format!("{message}; {} covers it", r.name()),
@@ -381,17 +389,22 @@ impl warden_engine::report::CheckpointVerifier for FileVerifier {
         Box::pin(async move {
             use warden_engine::report::CheckpointCheck;
             match verify_against(store, chain, &self.file).await {
-                Ok(Verdict::Sound { checkpoints, .. }) => CheckpointCheck {
+                Ok(Verdict::Sound {
+                    checkpoints, last, ..
+                }) => CheckpointCheck {
                     checked: checkpoints.map_or(0, |n| n as u64),
                     problem: None,
+                    last,
                 },
                 Ok(Verdict::Broken(problem)) => CheckpointCheck {
                     checked: 0,
                     problem: Some(problem),
+                    last: None,
                 },
                 Err(f) => CheckpointCheck {
                     checked: 0,
                     problem: Some(format!("{:#}", f.error)),
+                    last: None,
                 },
             }
         })

@@ -2,14 +2,12 @@
 //! deployment without an identity provider (and for the first sign-in of one). The link's
 //! secret is printed once and stored only as a hash; its making is audited.
 
-use std::sync::Arc;
-
-use anyhow::{Context as _, anyhow};
-use warden_engine::{EngineConfig, EngineError, SystemClock};
+use anyhow::anyhow;
+use warden_engine::{EngineConfig, EngineError};
 use warden_model::{Duration, IdentityId};
 
 use crate::setup::{self, ConfigArg};
-use crate::{Failure, input_error, load_bundle};
+use crate::{Failure, input_error};
 
 /// How long a sign-in link works: ten minutes.
 const LINK_TTL_SECONDS: u64 = 600;
@@ -33,16 +31,7 @@ pub fn run(args: &LoginLinkArgs) -> Result<u8, Failure> {
         .ok_or_else(|| anyhow!("the link's lifetime is out of range"))?;
     let base = config.ui.public_url(config.server.listen);
     let link = setup::block_on(async {
-        let store = setup::open_store(&config).await?;
-        let bundle = load_bundle(&config.bundle.path)?;
-        let engine = warden_engine::Engine::new(
-            store,
-            bundle,
-            Arc::new(SystemClock),
-            EngineConfig::default(),
-        )
-        .await
-        .context("cannot start the engine")?;
+        let engine = setup::open_engine(&config, EngineConfig::default()).await?;
         let made = engine.create_login_link(&identity, ttl, "cli").await;
         engine.store().close().await;
         let secret = made.map_err(|e: EngineError| match e {

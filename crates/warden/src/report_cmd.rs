@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use warden_engine::report::{Format, Window};
-use warden_engine::{EngineConfig, EngineError, SystemClock};
+use warden_engine::{EngineConfig, EngineError};
 
 use crate::setup::{self, ConfigArg};
-use crate::{Failure, input_error, load_bundle};
+use crate::{Failure, input_error};
 
 /// The report's arguments.
 #[derive(clap::Args)]
@@ -37,12 +37,8 @@ pub fn run(args: &ReportArgs) -> Result<u8, Failure> {
     let format = Format::parse(&args.format).map_err(input_error)?;
     let config = setup::start(&args.config)?;
     let text = setup::block_on(async {
-        let store = setup::open_store(&config).await?;
-        let bundle = load_bundle(&config.bundle.path)?;
-        let engine = warden_engine::Engine::new(
-            store,
-            bundle,
-            Arc::new(SystemClock),
+        let engine = setup::open_engine(
+            &config,
             EngineConfig {
                 checkpoints: Some(Arc::new(crate::checkpoint::FileVerifier {
                     file: config.audit.checkpoint_file.clone(),
@@ -51,8 +47,7 @@ pub fn run(args: &ReportArgs) -> Result<u8, Failure> {
                 ..EngineConfig::default()
             },
         )
-        .await
-        .context("cannot start the engine")?;
+        .await?;
         let window = Window::parse(args.since.as_deref(), args.until.as_deref(), engine.now())
             .map_err(input_error)?;
         let report = engine

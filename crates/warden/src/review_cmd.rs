@@ -1,13 +1,11 @@
 //! `warden review start ID`: starts a run of a `[[review]]` campaign of the configured
 //! bundle now, instead of waiting for its schedule, and prints the review as JSON.
 
-use std::sync::Arc;
-
 use anyhow::Context as _;
-use warden_engine::{EngineConfig, EngineError, SystemClock};
+use warden_engine::{EngineConfig, EngineError};
 
 use crate::setup::{self, ConfigArg};
-use crate::{Failure, input_error, load_bundle};
+use crate::{Failure, input_error};
 
 /// `warden review …`.
 #[derive(clap::Subcommand)]
@@ -28,16 +26,7 @@ pub fn run(command: &ReviewCommand) -> Result<u8, Failure> {
     let ReviewCommand::Start { id, config } = command;
     let config = setup::start(config)?;
     let text = setup::block_on(async {
-        let store = setup::open_store(&config).await?;
-        let bundle = load_bundle(&config.bundle.path)?;
-        let engine = warden_engine::Engine::new(
-            store,
-            bundle,
-            Arc::new(SystemClock),
-            EngineConfig::default(),
-        )
-        .await
-        .context("cannot start the engine")?;
+        let engine = setup::open_engine(&config, EngineConfig::default()).await?;
         let started = engine.start_campaign(id, "cli").await;
         engine.store().close().await;
         let view = started.map_err(|e: EngineError| match e {

@@ -121,7 +121,7 @@ pub fn run(arg: &ConfigArg) -> Result<u8, Failure> {
             stopped.clone(),
         ));
         let mut rx = stopped.clone();
-        let console = crate::console::build(&config, engine.clone(), addr);
+        let console = crate::console::build(&config, engine.clone(), addr)?;
         let mut state = warden_http::AppState::new(engine, config.server.body_limit.bytes());
         if let Some(token) = &config.server.metrics_token {
             state = state.with_metrics_token(token.expose().into());

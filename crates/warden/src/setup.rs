@@ -44,6 +44,25 @@ pub async fn open_store(config: &Config) -> Result<Store, Failure> {
     Ok(store)
 }
 
+/// An engine for a one-shot command: the configured store and bundle, the wall clock, and
+/// `engine_config` (the defaults suit a command that provisions nothing).
+pub async fn open_engine(
+    config: &Config,
+    engine_config: warden_engine::EngineConfig,
+) -> Result<warden_engine::Engine, Failure> {
+    let store = open_store(config).await?;
+    let bundle = crate::load_bundle(&config.bundle.path)?;
+    let engine = warden_engine::Engine::new(
+        store,
+        bundle,
+        std::sync::Arc::new(warden_engine::SystemClock),
+        engine_config,
+    )
+    .await
+    .context("cannot start the engine")?;
+    Ok(engine)
+}
+
 /// The sealing key from `[secrets] key_file`: read if the file exists, made (random,
 /// readable by its owner only) if it does not. A key that is not 32 bytes of base64 is
 /// an error: sealed credentials would not open.
@@ -119,7 +138,7 @@ pub fn key_file(path: &Path, what: &str) -> Result<[u8; KEY_LEN], Failure> {
 
 /// Refuses a key file whose mode lets group or others at it: anyone who can read it can
 /// open sealed credentials or sign checkpoints.
-fn refuse_open_key(path: &Path) -> Result<(), Failure> {
+pub(crate) fn refuse_open_key(path: &Path) -> Result<(), Failure> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;

@@ -93,7 +93,17 @@ pub async fn link(
         .engine
         .sign_in_with_link(f.token.trim(), console.config.session)
         .await?;
+    end_previous(&console, &headers).await?;
     Ok(signed_in(&console, started.secret.expose(), "/ui/inbox"))
+}
+
+/// Ends the session this browser held before signing in again, if any: a new sign-in
+/// never leaves an older session of the same browser alive behind it.
+pub async fn end_previous(console: &Console, headers: &HeaderMap) -> Result<(), PageError> {
+    if let Some(old) = session::cookie(headers, session::session_cookie_name(console)) {
+        console.engine.sign_out(old).await?;
+    }
+    Ok(())
 }
 
 /// Where a successful sign-in goes, with its session cookie set.
@@ -114,9 +124,7 @@ pub async fn logout(
     headers: HeaderMap,
     _posted: Posted<Empty>,
 ) -> Result<Response, PageError> {
-    if let Some(secret) = session::cookie(&headers, session::session_cookie_name(&console)) {
-        console.engine.sign_out(secret).await?;
-    }
+    end_previous(&console, &headers).await?;
     let mut response = Redirect::to("/ui/login").into_response();
     if let Ok(v) = session::session_clear_cookie(&console).parse() {
         response.headers_mut().append(header::SET_COOKIE, v);

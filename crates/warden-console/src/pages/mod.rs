@@ -1,9 +1,14 @@
 //! The console's pages, one module each.
 
 pub mod access;
+pub mod audit;
+pub mod evidence;
+pub mod explorer;
+pub mod grants;
 pub mod inbox;
 pub mod login;
 pub mod request;
+pub mod reviews;
 
 use axum::response::{IntoResponse, Redirect, Response};
 

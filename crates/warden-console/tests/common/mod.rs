@@ -300,3 +300,247 @@ impl Browser {
         self.post_form(path, &all).await
     }
 }
+
+/// A loopback listener on a free port, and the console's address on it
+/// (`http://127.0.0.1:PORT`), for a harness that serves over real TCP.
+#[allow(
+    clippy::unwrap_used,
+    reason = "test harness: a failed unwrap is a failed test"
+)]
+pub async fn loopback() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    (listener, base)
+}
+
+/// The test console settings ([`config`]) for a console reached at `public_url`.
+pub fn config_at(public_url: &str) -> ConsoleConfig {
+    ConsoleConfig {
+        public_url: public_url.to_owned(),
+        ..config()
+    }
+}
+
+/// The example bundle with only the systems of connector `name` provisioning through it;
+/// every other system records only (its grants go through the lifecycle without a
+/// target, instead of failing for want of a configured connector).
+#[allow(
+    clippy::unwrap_used,
+    reason = "test harness: a failed unwrap is a failed test"
+)]
+pub fn bundle_with_connector(name: &str) -> Bundle {
+    let full = Bundle::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/bundle"),
+    )
+    .unwrap();
+    let kept = format!("connector = \"{name}\"");
+    let files = full
+        .files()
+        .iter()
+        .map(|f| warden_policy::SourceFile {
+            name: f.name.clone(),
+            text: f
+                .text
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("connector =") || l.trim() == kept)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        })
+        .collect();
+    Bundle::from_files(files).unwrap()
+}
+
+#[allow(
+    clippy::unwrap_used,
+    reason = "test harness: a failed unwrap is a failed test"
+)]
+impl Harness {
+    /// The console that `console` makes over an engine with `engine_config` and `bundle`,
+    /// with the API beside it, its clock starting at `start`.
+    pub async fn with_console(
+        engine_config: EngineConfig,
+        bundle: Bundle,
+        start: Timestamp,
+        console: impl FnOnce(Engine) -> Console,
+    ) -> Self {
+        let (store, dir) = testing::sqlite().await;
+        let clock = Arc::new(ManualClock::new(start));
+        let engine = Engine::new(store, bundle, clock.clone(), engine_config)
+            .await
+            .unwrap();
+        let api = warden_http::router(warden_http::AppState::new(
+            engine.clone(),
+            warden_http::DEFAULT_BODY_LIMIT,
+        ));
+        Self {
+            router: api.merge(warden_console::router(console(engine.clone()))),
+            engine,
+            clock,
+            _dir: dir,
+        }
+    }
+
+    /// Serves the console and the API on `listener` over real HTTP, in a task that ends
+    /// with the test's runtime (or when the handle is aborted).
+    pub fn serve(&self, listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<()> {
+        let router = self.router.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        })
+    }
+
+    /// Runs the engine's worker loop in a task, as `warden serve` does, until the
+    /// returned sender says `true` (or the test's runtime ends).
+    pub fn spawn_worker(&self) -> tokio::sync::watch::Sender<bool> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let engine = self.engine.clone();
+        tokio::spawn(async move {
+            engine
+                .run_worker(
+                    "test-worker".into(),
+                    std::time::Duration::from_millis(100),
+                    stopped,
+                )
+                .await;
+        });
+        stop
+    }
+
+    /// Keeps the harness clock at the wall clock (every 50 ms), for tests where a browser
+    /// or an identity provider reads the real time: a page's countdown, an ID token's
+    /// `iat` and `exp`. Start such a harness at the wall clock ([`wall_clock`]), so that
+    /// the clock never goes back. Stops when the handle is aborted.
+    pub fn follow_wall_clock(&self) -> tokio::task::JoinHandle<()> {
+        let clock = self.clock.clone();
+        clock.set(wall_clock());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                clock.set(wall_clock());
+            }
+        })
+    }
+}
+
+/// The wall clock now, as the server's clock reads it.
+pub fn wall_clock() -> Timestamp {
+    use warden_engine::Clock as _;
+    warden_engine::SystemClock.now()
+}
+
+/// A target held in memory, of kind Redis: provisioning and removal succeed at once and
+/// mint no credential, so grants on the systems it serves become `active` and are
+/// confirmed `revoked` without a real target.
+pub struct MemoryTarget;
+
+type Answer<'a, T> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<T, warden_connect::ConnectError>> + Send + 'a>,
+>;
+
+impl warden_connect::Connector for MemoryTarget {
+    fn kind(&self) -> warden_connect::ConnectorKind {
+        warden_connect::ConnectorKind::Redis
+    }
+
+    fn provision<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        _spec: &'life1 warden_connect::Spec,
+    ) -> Answer<'async_trait, Option<warden_connect::Credential>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn remove<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        _held: &'life1 warden_connect::Held,
+    ) -> Answer<'async_trait, ()>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn observe<'life0, 'async_trait>(
+        &'life0 self,
+    ) -> Answer<'async_trait, Vec<warden_connect::Held>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
+
+#[allow(
+    clippy::unwrap_used,
+    reason = "test harness: a failed unwrap is a failed test"
+)]
+impl Harness {
+    /// The console with the example bundle's `session-cache` provisioning on a
+    /// [`MemoryTarget`] (connector `cache-redis`); every other system records only.
+    pub async fn with_memory_target() -> Self {
+        let mut by_name = std::collections::HashMap::new();
+        by_name.insert(
+            "cache-redis".to_owned(),
+            warden_engine::connectors::ConnectorInstance {
+                connector: Arc::new(MemoryTarget),
+                prefix: warden_connect::Prefix::parse("wmem_").unwrap(),
+            },
+        );
+        let config = EngineConfig {
+            connectors: warden_engine::connectors::Connectors::new(by_name),
+            reconcile_every: None,
+            ..EngineConfig::default()
+        };
+        Self::with(config, bundle_with_connector("cache-redis")).await
+    }
+}
+
+/// The console alone, served over real TCP by an engine on the wall clock, for tests that
+/// another party takes part in with its own sense of time.
+///
+/// The engine's clock is `SystemClock`, not the harness's `ManualClock` at [`START`]: a
+/// real OIDC provider stamps its ID tokens' `iat` and `exp` with the real time, and the
+/// console checks them against the engine's clock, which a clock stopped in the past
+/// would refuse as not yet valid.
+pub struct LiveConsole {
+    /// The engine behind it.
+    pub engine: Engine,
+    /// Where browsers reach it: `http://127.0.0.1:PORT`.
+    pub base: String,
+    task: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl LiveConsole {
+    /// Serves the console that `make` builds from the engine and the console's address.
+    pub async fn start(make: impl FnOnce(Engine, &str) -> Console) -> Self {
+        let (store, dir) = testing::sqlite().await;
+        let wall = Arc::new(warden_engine::SystemClock);
+        let engine = Engine::new(store, bundle(), wall, EngineConfig::default())
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = warden_console::router(make(engine.clone(), &base));
+        let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self {
+            engine,
+            base,
+            task,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for LiveConsole {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -134,6 +134,8 @@ pub struct CheckpointCheck {
     pub checked: u64,
     /// The first checkpoint that failed, and why.
     pub problem: Option<String>,
+    /// The newest checkpoint verified: the seq it signed and when it was signed.
+    pub last: Option<(u64, warden_model::Timestamp)>,
 }
 
 /// Checks the signed audit checkpoints against the chain in `store` (the binary holds the
