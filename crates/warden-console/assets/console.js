@@ -2,6 +2,7 @@
 // - [data-expires]: a live countdown to an RFC 3339 instant.
 // - [data-copy]: a button that copies the text of the element it names.
 // - form[data-preview]: asks the console for the decision as the form is filled in.
+// - [data-reload]: work is going on in the background; look again after that many seconds.
 (function () {
   "use strict";
 
@@ -61,5 +62,10 @@
     setInterval(tick, 1000);
     copyButtons();
     previews();
+    var reload = document.querySelector("[data-reload]");
+    if (reload) {
+      setTimeout(function () { window.location.reload(); },
+        1000 * (parseInt(reload.getAttribute("data-reload"), 10) || 3));
+    }
   });
 })();

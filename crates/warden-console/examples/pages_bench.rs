@@ -132,13 +132,15 @@ async fn main() {
     );
     warden_store::testing::execute(&store, &sql).await;
     // Their grants, ended, for the requests that were granted.
-    let sql = "INSERT INTO grants (id, request_id, subject, system, role, state, duration_seconds, \
+    let sql = "WITH tg AS MATERIALIZED (SELECT r2.requester, r2.role, g.subject, g.system, \
+           g.duration_seconds FROM requests r2 JOIN grants g ON g.request_id = r2.id \
+           WHERE r2.source = 'api') \
+         INSERT INTO grants (id, request_id, subject, system, role, state, duration_seconds, \
            activated_at, expires_at, revoked_at, created_at, updated_at) \
-         SELECT '00000000-0000-7000-9000-' || substr(r.id, 25), r.id, g.subject, g.system, \
-           g.role, 'revoked', g.duration_seconds, r.created_at, r.created_at + 3600000, \
+         SELECT '00000000-0000-7000-9000-' || substr(r.id, 25), r.id, tg.subject, tg.system, \
+           tg.role, 'revoked', tg.duration_seconds, r.created_at, r.created_at + 3600000, \
            r.created_at + 3600000, r.created_at, r.created_at \
-         FROM requests r JOIN grants g ON g.request_id = \
-           (SELECT id FROM requests WHERE source = 'api' AND role = r.role AND requester = r.requester LIMIT 1) \
+         FROM requests r JOIN tg ON tg.requester = r.requester AND tg.role = r.role \
          WHERE r.source = 'bench' AND r.state <> 'approval_required'";
     warden_store::testing::execute(&store, sql).await;
     let seeded = t.elapsed();
@@ -259,8 +261,9 @@ async fn main() {
     }
 }
 
-/// `runs` timed renders of `path` as the session `secret`, after five untimed ones; `None`
-/// when the page does not answer 200.
+/// `runs` timed renders of `path` as the session `secret`, after five untimed ones (and,
+/// for a page whose work is done in the background, once that work is done); `None` when
+/// the page does not answer 200.
 async fn time(app: &Router, secret: &str, path: &str, runs: u64) -> Option<Vec<f64>> {
     let call = || async {
         let req = Request::get(path)
@@ -269,22 +272,37 @@ async fn time(app: &Router, secret: &str, path: &str, runs: u64) -> Option<Vec<f
             .unwrap();
         let resp = app.clone().oneshot(req).await.unwrap();
         let status = resp.status();
-        let _ = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
             .await
             .unwrap();
-        status
+        (
+            status,
+            String::from_utf8_lossy(&body).contains("being made"),
+        )
     };
-    for _ in 0..5 {
-        let status = call().await;
+    let started = Instant::now();
+    loop {
+        let (status, waiting) = call().await;
         if status != StatusCode::OK {
             println!("`{path}` answered {status}");
             return None;
         }
+        if !waiting {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let waited = started.elapsed().as_secs_f64();
+    if waited > 1.0 {
+        println!("`{path}`: its background work took {waited:.1} s");
+    }
+    for _ in 0..5 {
+        call().await;
     }
     let mut ms = Vec::new();
     for _ in 0..runs {
         let t = Instant::now();
-        assert_eq!(call().await, StatusCode::OK);
+        assert_eq!(call().await.0, StatusCode::OK);
         ms.push(t.elapsed().as_secs_f64() * 1_000.0);
     }
     Some(ms)

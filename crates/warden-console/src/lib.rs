@@ -65,6 +65,8 @@ pub struct Console {
     pub config: Arc<ConsoleConfig>,
     /// Single sign-on, when `[ui.oidc]` is configured.
     pub oidc: Option<Arc<oidc::OidcSignIn>>,
+    /// The evidence reports made for the page.
+    pub(crate) evidence: Arc<pages::evidence::Reports>,
 }
 
 impl Console {
@@ -74,6 +76,7 @@ impl Console {
             engine,
             config: Arc::new(config),
             oidc: None,
+            evidence: Arc::default(),
         }
     }
 }
@@ -111,7 +114,10 @@ pub fn router(console: Console) -> Router {
         .route("/ui/revocations", post(pages::grants::revoke_matching))
         .route("/ui/audit", get(pages::audit::page))
         .route("/ui/audit/verify", get(pages::audit::verify))
-        .route("/ui/evidence", get(pages::evidence::page))
+        .route(
+            "/ui/evidence",
+            get(pages::evidence::page).post(pages::evidence::again),
+        )
         .route("/ui/evidence/report", get(pages::evidence::download))
         .route("/ui/explorer", get(pages::explorer::page))
         .route("/ui/reviews", get(pages::reviews::list))

@@ -227,6 +227,7 @@ async fn finish(
             console.config.session,
         )
         .await?;
+    crate::pages::login::end_previous(console, headers).await?;
     Ok(signed_in(
         console,
         started.secret.expose(),

@@ -48,6 +48,20 @@ async fn only_admins_and_auditors_read_the_trail_evidence_and_verification() {
         assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
         assert!(!page.text.contains("request.decided"), "{path}");
     }
+    // Making the report again is a form for readers only, with the session's token.
+    let refused = bob
+        .submit("/ui/inbox", "/ui/evidence", &[("from", ""), ("to", "")])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let mut grace = h.sign_in("grace").await;
+    let forged = grace
+        .post_form("/ui/evidence", &[("from", ""), ("to", "")])
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let again = grace
+        .submit("/ui/inbox", "/ui/evidence", &[("from", ""), ("to", "")])
+        .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.text);
     for who in ["grace", "carol"] {
         let mut b = h.sign_in(who).await;
         for path in ["/ui/audit", "/ui/audit/verify", "/ui/evidence"] {
@@ -206,8 +220,13 @@ async fn the_evidence_report_shows_its_figures_and_downloads() {
     let h = Harness::new().await;
     some_events(&h).await;
     let mut grace = h.sign_in("grace").await;
-    let page = grace.get("/ui/evidence").await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    // The first visit starts the report and says so; the page reloads until it is made.
+    let first = grace.get("/ui/evidence").await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert!(first.text.contains("being made"), "{}", first.text);
+    assert!(first.text.contains("Look again"), "{}", first.text);
+    let page = made(&mut grace, "/ui/evidence").await;
+    assert!(page.text.contains("Make it again"), "{}", page.text);
     for shown in [
         "expiry_coverage",
         "audit_integrity",
@@ -220,9 +239,7 @@ async fn the_evidence_report_shows_its_figures_and_downloads() {
     assert!(!page.text.contains(" style=\""), "no inline style");
     assert!(!page.text.contains("<style"), "no inline style sheet");
 
-    let window = grace
-        .get("/ui/evidence?from=2026-11-01&to=2026-11-28")
-        .await;
+    let window = made(&mut grace, "/ui/evidence?from=2026-11-01&to=2026-11-28").await;
     assert_eq!(window.status, StatusCode::OK);
     assert!(
         window
@@ -266,4 +283,17 @@ async fn the_evidence_report_shows_its_figures_and_downloads() {
     let bad = grace.get("/ui/evidence/report?format=pdf").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.text.contains("`format`"));
+}
+
+/// The evidence page at `path` once its report is made (it is made in the background).
+async fn made(b: &mut common::Browser, path: &str) -> common::Page {
+    for _ in 0..400 {
+        let page = b.get(path).await;
+        if !page.text.contains("being made") {
+            assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+            return page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the report of {path} was not made within 10 s");
 }

@@ -40,3 +40,8 @@ CREATE TABLE oidc_logins (
 -- An approver's comment on their answer (the console asks for one; the API and ITSMs may
 -- leave it out).
 ALTER TABLE approvals ADD COLUMN comment TEXT NULL;
+
+-- A person's requests, newest first (the console's "my access"): one ordered index walk
+-- for what they asked, one for what they would receive.
+CREATE INDEX requests_requester_created ON requests (requester, created_at, id);
+CREATE INDEX requests_subject_created ON requests (subject, created_at, id);

@@ -230,10 +230,16 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<RequestRecord>, StoreError> {
         on_conn!(&mut self.acquire().await?.conn(), c => {
+            // Two ordered walks of at most `limit` rows each (one per index), merged: an
+            // `OR` would read every request of a busy person to sort them.
             let rows = sqlx::query(concat!(
-                "SELECT ", columns!(),
-                " FROM requests WHERE requester = $1 OR subject = $1 \
-                 ORDER BY created_at DESC, id DESC LIMIT $2"
+                "SELECT ", columns!(), " FROM (",
+                "SELECT * FROM (SELECT ", columns!(), " FROM requests WHERE requester = $1 \
+                 ORDER BY created_at DESC, id DESC LIMIT $2) AS asked \
+                 UNION \
+                 SELECT * FROM (SELECT ", columns!(), " FROM requests WHERE subject = $1 \
+                 ORDER BY created_at DESC, id DESC LIMIT $2) AS received",
+                ") AS mine ORDER BY created_at DESC, id DESC LIMIT $2"
             ))
             .bind(who.as_str())
             .bind(i64::from(limit))

@@ -16,7 +16,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 
-use support::{Server, api, root};
+use support::{Server, api, http_head, root};
 
 /// `warden` with a fresh SQLite database and sealing key in `dir`, listening on port 0.
 fn warden(dir: &Path) -> Command {
@@ -102,6 +102,79 @@ fn serve_takes_requests_over_http_and_stops_cleanly_on_sigterm() {
     assert!(said.contains(" checkpoints verified"), "{said}");
     // Every decision the server stored replays byte for byte from its stored inputs.
     assert!(support::replays_identically(warden(dir.path()), None) >= 1);
+}
+
+/// The value of cookie `name` set in an answer's (lower-cased) head.
+fn set_cookie(head: &str, name: &str) -> String {
+    head.lines()
+        .filter_map(|l| l.strip_prefix("set-cookie: "))
+        .find_map(|c| c.strip_prefix(&format!("{name}=")))
+        .map(|c| c.split(';').next().unwrap().to_owned())
+        .unwrap_or_else(|| panic!("no cookie {name} in {head}"))
+}
+
+#[test]
+fn the_console_is_served_and_a_printed_link_signs_in_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(dir.path());
+    let addr = server.addr.clone();
+    let link = |who: &str| {
+        warden(dir.path())
+            .args(["login-link", "--identity", who])
+            .output()
+            .unwrap()
+    };
+    let out = link("bob");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let path = &printed.trim()[printed.find("/ui/login/link?token=wdl_").unwrap()..];
+    // A service has no browser; a disabled person gets nothing.
+    for who in ["svc-billing", "frank"] {
+        assert_eq!(link(who).status.code(), Some(2), "{who} got a link");
+    }
+
+    let (status, head, page) = http_head(&addr, "GET", path, &[], "");
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        head.contains("content-security-policy: default-src 'none'"),
+        "{head}"
+    );
+    assert!(head.contains("x-frame-options: deny"), "{head}");
+    let binding = set_cookie(&head, "warden_login");
+    let token = path.split("token=").nth(1).unwrap();
+    let form = format!("token={token}&binding={binding}");
+    let post = |cookie: String| {
+        http_head(
+            &addr,
+            "POST",
+            "/ui/login/link",
+            &[
+                ("Cookie", cookie),
+                ("Content-Type", "application/x-www-form-urlencoded".into()),
+            ],
+            &form,
+        )
+    };
+    let (status, head, body) = post(format!("warden_login={binding}"));
+    assert_eq!(status, 303, "{body}");
+    let session = set_cookie(&head, "warden_session");
+    let (status, _, inbox) = http_head(
+        &addr,
+        "GET",
+        "/ui/inbox",
+        &[("Cookie", format!("warden_session={session}"))],
+        "",
+    );
+    assert_eq!(status, 200, "{inbox}");
+    assert!(inbox.contains(">bob<"), "{inbox}");
+    // The same link again starts nothing.
+    let (status, _, _) = post(format!("warden_login={binding}"));
+    assert_eq!(status, 401);
+    server.stop();
 }
 
 #[test]

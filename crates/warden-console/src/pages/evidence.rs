@@ -8,8 +8,17 @@
 //! itself; the writer's document (and the CSV) are offered as downloads
 //! (`GET /ui/evidence/report?format=html|csv`), saved rather than shown, to be kept or
 //! sent on as they are. A report walks the window's grants and decisions and the whole
-//! audit chain, so this process makes one at a time, as the API does; a second viewer
-//! waits for the first.
+//! audit chain — seconds over a large store — so the page never makes one while a person
+//! waits: it shows the report last made for the window asked (the window as typed, so "the
+//! 30 days to now" is one report), if it is at most ten minutes old ([`FRESH_FOR_MS`]), and otherwise starts
+//! making it in the background and says so, with a link to look again (the script looks
+//! again by itself every few seconds; an automatic refresh without it would take the page
+//! away from someone still reading it).
+//! **Make it again** (a form) starts a new one. This process makes one report at a time,
+//! as the API does. Downloads are made when asked.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -25,6 +34,44 @@ use crate::session::User;
 
 /// One report at a time in this process.
 static REPORTS: Semaphore = Semaphore::const_new(1);
+
+/// How long a report made for the page is shown before it is made again: ten minutes.
+const FRESH_FOR_MS: i64 = 10 * 60 * 1_000;
+/// The most windows whose reports are kept; past it they are all forgotten.
+const KEPT: usize = 16;
+
+/// The reports made for the page, by the window as typed (`from`, `to`).
+#[derive(Default)]
+pub struct Reports(std::sync::Mutex<HashMap<(String, String), Made>>);
+
+#[derive(Clone)]
+enum Made {
+    /// Being made since this instant.
+    Making(Timestamp),
+    /// Made at this instant.
+    Done(Arc<Report>, Timestamp),
+}
+
+impl Reports {
+    fn get(&self, key: &(String, String)) -> Option<Made> {
+        self.0.lock().ok()?.get(key).cloned()
+    }
+
+    fn put(&self, key: (String, String), made: Made) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= KEPT && !map.contains_key(&key) {
+                map.clear();
+            }
+            map.insert(key, made);
+        }
+    }
+
+    fn forget(&self, key: &(String, String)) {
+        if let Ok(mut map) = self.0.lock() {
+            map.remove(key);
+        }
+    }
+}
 
 /// How many evidence items the page lists per metric (the report keeps at most 100).
 const EVIDENCE_SHOWN: usize = 100;
@@ -185,6 +232,11 @@ struct EvidencePage {
     /// The window's query string, for the download links.
     query: String,
     report: Option<Shown>,
+    /// Being made: the page offers to look again (and the script does).
+    making: bool,
+    /// When the report shown was made, in words.
+    made_at: String,
+    csrf: String,
 }
 
 /// The report as the page shows it.
@@ -247,7 +299,8 @@ async fn make(console: &Console, window: Window) -> Result<Report, PageError> {
     Ok(console.engine.report(window, &goals).await?)
 }
 
-/// `GET /ui/evidence?from=&to=`.
+/// `GET /ui/evidence?from=&to=`: the report last made for this window, or a page that
+/// reloads itself while it is made.
 pub async fn page(
     State(console): State<Console>,
     user: User,
@@ -262,8 +315,12 @@ pub async fn page(
         to: typed.to.clone(),
         query: String::new(),
         report: None,
+        making: false,
+        made_at: String::new(),
+        csrf: user.csrf.clone(),
     };
-    let window = match typed.window(console.engine.now()) {
+    let now = console.engine.now();
+    let window = match typed.window(now) {
         Ok(w) => w,
         Err(problem) => {
             page.problem = problem;
@@ -272,14 +329,79 @@ pub async fn page(
             return Ok(response);
         }
     };
-    let report = make(&console, window).await?;
-    page.query = serde_urlencoded::to_string([
-        ("from", report.window.since.to_string()),
-        ("to", report.window.until.to_string()),
-    ])
-    .unwrap_or_default();
-    page.report = Some(Shown::of(&report));
+    let key = (typed.from.clone(), typed.to.clone());
+    match console.evidence.get(&key) {
+        Some(Made::Done(report, at)) if at.millis_until(now) < FRESH_FOR_MS => {
+            page.query = serde_urlencoded::to_string([
+                ("from", report.window.since.to_string()),
+                ("to", report.window.until.to_string()),
+            ])
+            .unwrap_or_default();
+            page.made_at = super::when(&at);
+            page.report = Some(Shown::of(&report));
+        }
+        // One already on its way (a made report is never older than a making one).
+        Some(Made::Making(since)) if since.millis_until(now) < FRESH_FOR_MS => {
+            page.making = true;
+        }
+        _ => {
+            start(&console, key, window);
+            page.making = true;
+        }
+    }
     render(&page)
+}
+
+/// Starts making the report of `window` for the page, in the background.
+fn start(console: &Console, key: (String, String), window: Window) {
+    console
+        .evidence
+        .put(key.clone(), Made::Making(console.engine.now()));
+    let console = console.clone();
+    tokio::spawn(async move {
+        match make(&console, window).await {
+            Ok(report) => {
+                let at = console.engine.now();
+                console.evidence.put(key, Made::Done(Arc::new(report), at));
+            }
+            Err(e) => {
+                tracing::error!(why = e.message(), "the evidence report could not be made");
+                console.evidence.forget(&key);
+            }
+        }
+    });
+}
+
+/// The window of a "make it again" form.
+#[derive(serde::Deserialize)]
+pub struct Again {
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+/// `POST /ui/evidence`: makes the window's report again, then shows it as it comes.
+pub async fn again(
+    State(console): State<Console>,
+    posted: crate::session::Posted<Again>,
+) -> Result<Response, PageError> {
+    posted.user.require_reader()?;
+    let typed = Typed {
+        from: posted.form.from.trim().to_owned(),
+        to: posted.form.to.trim().to_owned(),
+        format: String::new(),
+    };
+    let window = typed
+        .window(console.engine.now())
+        .map_err(PageError::bad_request)?;
+    let key = (typed.from.clone(), typed.to.clone());
+    if !matches!(console.evidence.get(&key), Some(Made::Making(_))) {
+        start(&console, key, window);
+    }
+    let query =
+        serde_urlencoded::to_string([("from", typed.from), ("to", typed.to)]).unwrap_or_default();
+    Ok(axum::response::Redirect::to(&format!("/ui/evidence?{query}")).into_response())
 }
 
 /// `GET /ui/evidence/report?from=&to=&format=html|csv`: the report's own HTML document or

@@ -153,6 +153,18 @@ pub fn http(
     headers: &[(&str, String)],
     body: &str,
 ) -> (u16, String) {
+    let (status, _, body) = http_head(addr, method, path, headers, body);
+    (status, body)
+}
+
+/// [`http`], also returning the answer's head (lower-cased).
+pub fn http_head(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> (u16, String, String) {
     let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut head = format!(
@@ -179,7 +191,7 @@ pub fn http(
     } else {
         body.to_vec()
     };
-    (status, String::from_utf8(body).unwrap())
+    (status, head, String::from_utf8(body).unwrap())
 }
 
 /// One call of Warden's API with bearer `token` (empty for none) and a JSON `body`;
