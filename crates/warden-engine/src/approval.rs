@@ -470,7 +470,7 @@ pub struct StillNeeded {
 
 impl Engine {
     /// Up to `limit` requests waiting for an answer that `who` may give now, newest first,
-    /// and whether there are more. Only the newest [`INBOX_SCAN`] pending requests are
+    /// and whether there are more. Only the newest `INBOX_SCAN` pending requests are
     /// looked at. Each is first judged by the catalogs alone (not the requester or the
     /// subject, in an eligible group or named), which costs no query; only those that pass
     /// get the full check answering makes (slots left, policy), so an approver's inbox

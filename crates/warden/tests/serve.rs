@@ -104,10 +104,11 @@ fn serve_takes_requests_over_http_and_stops_cleanly_on_sigterm() {
     assert!(support::replays_identically(warden(dir.path()), None) >= 1);
 }
 
-/// The value of cookie `name` set in an answer's (lower-cased) head.
+/// The value of cookie `name` set in an answer's head.
 fn set_cookie(head: &str, name: &str) -> String {
     head.lines()
-        .filter_map(|l| l.strip_prefix("set-cookie: "))
+        .filter(|l| l.to_ascii_lowercase().starts_with("set-cookie: "))
+        .filter_map(|l| l.get("set-cookie: ".len()..))
         .find_map(|c| c.strip_prefix(&format!("{name}=")))
         .map(|c| c.split(';').next().unwrap().to_owned())
         .unwrap_or_else(|| panic!("no cookie {name} in {head}"))
@@ -139,11 +140,12 @@ fn the_console_is_served_and_a_printed_link_signs_in_once() {
 
     let (status, head, page) = http_head(&addr, "GET", path, &[], "");
     assert_eq!(status, 200, "{page}");
+    let lower = head.to_ascii_lowercase();
     assert!(
-        head.contains("content-security-policy: default-src 'none'"),
+        lower.contains("content-security-policy: default-src 'none'"),
         "{head}"
     );
-    assert!(head.contains("x-frame-options: deny"), "{head}");
+    assert!(lower.contains("x-frame-options: deny"), "{head}");
     let binding = set_cookie(&head, "warden_login");
     let token = path.split("token=").nth(1).unwrap();
     let form = format!("token={token}&binding={binding}");

@@ -157,7 +157,7 @@ pub fn http(
     (status, body)
 }
 
-/// [`http`], also returning the answer's head (lower-cased).
+/// [`http`], also returning the answer's head as sent.
 pub fn http_head(
     addr: &str,
     method: &str,
@@ -183,7 +183,8 @@ pub fn http_head(
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .unwrap_or_else(|| panic!("{method} {path}: no HTTP head in the answer"));
-    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let original = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let head = original.to_ascii_lowercase();
     let status: u16 = head[9..12].parse().unwrap();
     let body = &raw[split + 4..];
     let body = if head.contains("transfer-encoding: chunked") {
@@ -191,7 +192,7 @@ pub fn http_head(
     } else {
         body.to_vec()
     };
-    (status, head, String::from_utf8(body).unwrap())
+    (status, original, String::from_utf8(body).unwrap())
 }
 
 /// One call of Warden's API with bearer `token` (empty for none) and a JSON `body`;
