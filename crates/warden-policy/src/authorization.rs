@@ -15,15 +15,17 @@
 //! to add to a slice fails the load instead of being left out (a forbid left out would
 //! widen access).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use cedar_policy::{
     ActionConstraint, Authorizer, Context, Decision as CedarDecision, Effect, Entities, Entity,
     EntityId, EntityTypeName, EntityUid, PolicySet, PrincipalConstraint, ResourceConstraint,
     RestrictedExpression, Schema,
 };
+use cedar_policy_core::ast::{Context as CoreContext, Value};
+use smol_str::SmolStr;
 use warden_model::{GroupId, IdentityId, PolicyId, RoleId, SystemId};
 
 use crate::catalog::Catalog;
@@ -104,34 +106,52 @@ pub struct Answer {
 
 /// Cedar's form of an [`AuthContext`], built once and reusable for several questions.
 #[derive(Clone)]
-pub(crate) struct PreparedContext(Result<Context, String>);
+pub(crate) struct PreparedContext(Context);
 
 /// Builds Cedar's context for `ctx`.
+///
+/// The record is written as Cedar values directly: `Context::from_pairs` would build an
+/// expression of literals and then run Cedar's evaluator over it to get the same values,
+/// which cost a quarter of a decision. Every field is a literal, so the result is the same
+/// context (`tests::prepared_contexts_equal_cedars_own` holds it to `from_pairs`).
 pub(crate) fn prepare(ctx: &AuthContext<'_>) -> PreparedContext {
-    let context = Context::from_pairs([
+    // Most requests carry no workload token: share one record of empty claims.
+    let oidc = match ctx.oidc {
+        Some(claims) if !claims.is_empty() => oidc_value(Some(claims)),
+        _ => NO_OIDC_CLAIMS.clone(),
+    };
+    let record: BTreeMap<SmolStr, Value> = BTreeMap::from([
         (
-            "duration_seconds".to_owned(),
-            RestrictedExpression::new_long(ctx.duration_seconds),
+            SmolStr::new_static("duration_seconds"),
+            Value::from(ctx.duration_seconds),
         ),
+        (SmolStr::new_static("emergency"), Value::from(ctx.emergency)),
+        (SmolStr::new_static("purpose"), Value::from(ctx.purpose)),
+        (SmolStr::new_static("ticket"), Value::from(ctx.ticket)),
+        (SmolStr::new_static("source"), Value::from(ctx.source)),
         (
-            "emergency".to_owned(),
-            RestrictedExpression::new_bool(ctx.emergency),
+            SmolStr::new_static("requester_is_subject"),
+            Value::from(ctx.requester_is_subject),
         ),
-        str_attr("purpose", ctx.purpose),
-        str_attr("ticket", ctx.ticket),
-        str_attr("source", ctx.source),
-        (
-            "requester_is_subject".to_owned(),
-            RestrictedExpression::new_bool(ctx.requester_is_subject),
-        ),
-        (
-            "approvals".to_owned(),
-            RestrictedExpression::new_long(ctx.approvals),
-        ),
-        ("oidc".to_owned(), oidc_record(ctx.oidc)),
-    ])
-    .map_err(|e| format!("cannot build the context: {e}"));
-    PreparedContext(context)
+        (SmolStr::new_static("approvals"), Value::from(ctx.approvals)),
+        (SmolStr::new_static("oidc"), oidc),
+    ]);
+    PreparedContext(Context::from(CoreContext::Value(Arc::new(record))))
+}
+
+/// `context.oidc` of every request without a workload token: each claim empty.
+static NO_OIDC_CLAIMS: LazyLock<Value> = LazyLock::new(|| oidc_value(None));
+
+/// `context.oidc`: every claim of [`warden_model::OIDC_CLAIMS`], empty when the token did
+/// not carry it or there is no token, so a policy can compare without `has`.
+fn oidc_value(claims: Option<&std::collections::BTreeMap<String, String>>) -> Value {
+    Value::record(
+        warden_model::OIDC_CLAIMS.iter().map(|name| {
+            let value = claims.and_then(|c| c.get(*name)).map_or("", String::as_str);
+            (*name, Value::from(value))
+        }),
+        None,
+    )
 }
 
 /// The entity store, the policies and their slices for one bundle.
@@ -222,21 +242,6 @@ fn strings(items: impl IntoIterator<Item = impl AsRef<str>>) -> RestrictedExpres
             .into_iter()
             .map(|s| RestrictedExpression::new_string(s.as_ref().to_owned())),
     )
-}
-
-/// `context.oidc`: every claim of [`warden_model::OIDC_CLAIMS`], empty when the token did
-/// not carry it or there is no token, so a policy can compare without `has`.
-fn oidc_record(
-    claims: Option<&std::collections::BTreeMap<String, String>>,
-) -> RestrictedExpression {
-    let fields = warden_model::OIDC_CLAIMS.iter().map(|name| {
-        let value = claims.and_then(|c| c.get(*name)).map_or("", String::as_str);
-        str_attr(name, value)
-    });
-    // Names are distinct constants, so building the record cannot fail; if it ever did,
-    // the context build below reports it like any other malformed context.
-    RestrictedExpression::new_record(fields)
-        .unwrap_or_else(|_| RestrictedExpression::new_string(String::new()))
 }
 
 fn str_attr(name: &str, value: &str) -> (String, RestrictedExpression) {
@@ -514,7 +519,7 @@ impl Authorization {
             principal.clone(),
             action_uid.clone(),
             resource.uid.clone(),
-            context.0?,
+            context.0,
             None,
         )
         .map_err(|e| format!("cannot build the request: {e}"))?;
@@ -672,5 +677,85 @@ max_duration = "1h"
         );
         assert!(!answer.allowed);
         assert_eq!(answer.policies, vec![PolicyId::parse("deny-all").unwrap()]);
+    }
+
+    /// The context Cedar itself builds from the same fields, by evaluating literals.
+    fn cedars_own(ctx: &AuthContext<'_>) -> Context {
+        let oidc = RestrictedExpression::new_record(warden_model::OIDC_CLAIMS.iter().map(|name| {
+            let value = ctx
+                .oidc
+                .and_then(|c| c.get(*name))
+                .map_or("", String::as_str);
+            str_attr(name, value)
+        }))
+        .unwrap();
+        Context::from_pairs([
+            (
+                "duration_seconds".to_owned(),
+                RestrictedExpression::new_long(ctx.duration_seconds),
+            ),
+            (
+                "emergency".to_owned(),
+                RestrictedExpression::new_bool(ctx.emergency),
+            ),
+            str_attr("purpose", ctx.purpose),
+            str_attr("ticket", ctx.ticket),
+            str_attr("source", ctx.source),
+            (
+                "requester_is_subject".to_owned(),
+                RestrictedExpression::new_bool(ctx.requester_is_subject),
+            ),
+            (
+                "approvals".to_owned(),
+                RestrictedExpression::new_long(ctx.approvals),
+            ),
+            ("oidc".to_owned(), oidc),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn prepared_contexts_equal_cedars_own() {
+        let some_claims: std::collections::BTreeMap<String, String> = [
+            ("sub", "repo:acme/api:ref:refs/heads/main"),
+            ("repository", "acme/api"),
+            ("ref", "refs/heads/main"),
+            ("not_a_claim_policy_sees", "x"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let all_claims: std::collections::BTreeMap<String, String> = warden_model::OIDC_CLAIMS
+            .iter()
+            .map(|name| ((*name).to_owned(), format!("value of {name} \"quoted\" ✓")))
+            .collect();
+        let empty = std::collections::BTreeMap::new();
+        for oidc in [None, Some(&empty), Some(&some_claims), Some(&all_claims)] {
+            for (duration_seconds, approvals, emergency, subject) in [
+                (0, 0, false, false),
+                (3_600, 1, true, true),
+                (i64::MAX, i64::MIN, false, true),
+                (-1, 7, true, false),
+            ] {
+                let ctx = AuthContext {
+                    duration_seconds,
+                    emergency,
+                    purpose: "rotate the key\nafter the incident",
+                    ticket: if emergency { "" } else { "INC-42" },
+                    source: "jira",
+                    requester_is_subject: subject,
+                    approvals,
+                    oidc,
+                };
+                let ours = prepare(&ctx).0;
+                let theirs = cedars_own(&ctx);
+                let ours: &CoreContext = ours.as_ref();
+                assert_eq!(
+                    ours,
+                    theirs.as_ref(),
+                    "{duration_seconds} {approvals} {oidc:?}"
+                );
+            }
+        }
     }
 }
