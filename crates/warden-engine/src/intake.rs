@@ -146,27 +146,31 @@ impl Engine {
             Decided::Known(existing) => return self.known(&existing).await,
             Decided::New(new) => new,
         };
-        let mut tx = self.store().begin().await?;
-        if !self.store_intake(&mut tx, &new).await? {
+        let (id, source, ticket, filed_by) = (
+            new.record.id,
+            new.record.source.clone(),
+            new.record.ticket.clone(),
+            new.record.filed_by.clone(),
+        );
+        // Stored together with whatever other requests are being filed now.
+        if !self.store_intake_grouped(new).await? {
             // Another delivery of the same ticket won the race; answer with its result.
-            tx.rollback().await?;
             let existing = self
                 .store()
-                .request_by_ticket(&new.record.source, &new.record.ticket)
+                .request_by_ticket(&source, &ticket)
                 .await?
                 .ok_or_else(|| EngineError::broken("duplicate ticket vanished"))?;
             return self.known(&existing).await;
         }
-        tx.commit().await?;
         let stored = self
             .store()
-            .request(new.record.id)
+            .request(id)
             .await?
             .ok_or_else(|| EngineError::broken("stored request vanished"))?;
         Ok(Intake {
             view: self.view_of(&stored).await?,
             created: true,
-            filed_by: new.record.filed_by.clone(),
+            filed_by,
         })
     }
 

@@ -12,6 +12,7 @@ pub mod console_queries;
 pub mod credential;
 pub mod error;
 pub mod grant;
+mod group_commit;
 pub mod intake;
 pub mod itsm;
 pub mod job;
@@ -119,6 +120,8 @@ struct Inner {
     /// Bundles that decided stored requests, loaded from the store on first use.
     by_hash: RwLock<HashMap<String, Arc<Bundle>>>,
     metrics: Metrics,
+    /// Decided requests waiting to be stored together.
+    intake_queue: group_commit::IntakeQueue,
 }
 
 /// The active bundle as this process holds it.
@@ -165,6 +168,7 @@ impl Engine {
                 current,
                 by_hash: RwLock::new(by_hash),
                 metrics: Metrics::default(),
+                intake_queue: group_commit::IntakeQueue::default(),
             }),
         })
     }

@@ -456,3 +456,64 @@ both!(one_failing_job_does_not_hold_back_its_batch, |env| {
         .count();
     assert_eq!(alerts, 1);
 });
+
+// Intake stores requests filed at the same time together (group commit): each is stored
+// once, with its own audit event on one unbroken chain, and a ticket filed several times at
+// once is created once and answered from the store the other times.
+both!(
+    requests_filed_at_once_are_each_stored_once_on_one_chain,
+    |env| {
+        let mut filings = tokio::task::JoinSet::new();
+        for n in 0..48 {
+            let e = env.engine.clone();
+            let ticket = if n % 12 == 0 {
+                "same".to_owned()
+            } else {
+                format!("t{n}")
+            };
+            filings.spawn(async move {
+            let json = format!(
+                r#"{{"source":"rt","ticket":"{ticket}","requester":"alice","role":"session-cache.read","duration":"2h","purpose":"debug"}}"#
+            );
+            let intake = e.intake("alice", req(&json)).await.unwrap();
+            (ticket, intake.created, intake.view.id)
+        });
+        }
+        let mut created = std::collections::BTreeMap::<String, usize>::new();
+        let mut ids =
+            std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+        while let Some(done) = filings.join_next().await {
+            let (ticket, was_created, id) = done.unwrap();
+            *created.entry(ticket.clone()).or_default() += usize::from(was_created);
+            ids.entry(ticket).or_default().insert(id.to_string());
+        }
+        assert_eq!(created.len(), 45);
+        assert!(created.values().all(|&n| n == 1), "{created:?}");
+        // Every filing of the same ticket was answered with the one stored request.
+        assert!(ids.values().all(|set| set.len() == 1), "{ids:?}");
+
+        let e = &env.engine;
+        let events = e.store().audit_after(0, 1_000).await.unwrap();
+        let decided: Vec<&str> = events
+            .iter()
+            .filter(|a| a.action == "request.decided")
+            .map(|a| a.data["ticket"].as_str().unwrap())
+            .collect();
+        assert_eq!(decided.len(), 45);
+        assert_eq!(
+            events
+                .iter()
+                .filter(|a| a.action == "grant.created")
+                .count(),
+            45
+        );
+        assert!(
+            e.store()
+                .verify_audit()
+                .await
+                .unwrap()
+                .first_broken
+                .is_none()
+        );
+    }
+);
