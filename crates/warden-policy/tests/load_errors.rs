@@ -122,3 +122,41 @@ fn a_bundle_without_a_catalog_is_rejected() {
     let err = Bundle::from_files(vec![]).unwrap_err().to_string();
     assert!(err.contains("the bundle has no catalog"), "{err}");
 }
+
+// The catalog and the policies are read at the same time, and then the policies are
+// validated while the entity store is built: errors still come in one order — the
+// catalog's alone when it is broken, then the policies' parse errors, then validation.
+#[test]
+fn errors_come_in_the_same_order_whatever_is_read_at_once() {
+    let broken_catalog = CATALOG.replace("kind = \"human\"", "kind = \"robot\"");
+    let load_with = |catalog: &str, policies: &str| {
+        Bundle::from_files(vec![
+            SourceFile {
+                name: "catalog.toml".into(),
+                text: catalog.into(),
+            },
+            SourceFile {
+                name: "policies/main.cedar".into(),
+                text: policies.into(),
+            },
+        ])
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    };
+    let unparsable = "@id(\"x\")\npermit (principal, action, resource) when { ;\n";
+    let invalid = "@id(\"x\")\npermit (principal, action, resource) when { context.nope };\n";
+
+    let both = load_with(&broken_catalog, unparsable).unwrap_err();
+    assert!(both.starts_with("catalog.toml"), "{both}");
+    assert!(!both.contains("policies/main.cedar"), "{both}");
+
+    let parse = load_with(CATALOG, unparsable).unwrap_err();
+    assert!(parse.starts_with("policies/main.cedar"), "{parse}");
+
+    let validation = load_with(CATALOG, invalid).unwrap_err();
+    assert!(
+        validation.starts_with("policies/main.cedar"),
+        "{validation}"
+    );
+    assert!(validation.contains("nope"), "{validation}");
+}
