@@ -275,12 +275,19 @@ impl ser::SerializeTupleVariant for Seq<'_> {
     }
 }
 
-/// An object being written: members are encoded into `buf` as they come, then written to
-/// `out` sorted by key. As in a `serde_json::Map`, a repeated key keeps its last value.
+/// An object being written. As in a `serde_json::Map`, a repeated key keeps its last value.
+///
+/// While keys arrive in strictly increasing order (a `BTreeMap`, a struct whose fields are
+/// declared in order) members are written straight to `out`. The first key that does not
+/// follow moves what was written into `buf`, and from then on members are encoded into
+/// `buf` as they come and written to `out` sorted by key when the object closes.
 struct Object<'a> {
     out: &'a mut Vec<u8>,
+    /// Where this object's `{` is in `out`, while members are written straight to `out`;
+    /// `None` once they are buffered.
+    direct: Option<usize>,
     buf: Vec<u8>,
-    /// Key and the range of its encoded value in `buf`.
+    /// Key and the range of its encoded value: in `out` while direct, in `buf` after.
     members: Vec<(Cow<'static, str>, usize, usize)>,
     key: Option<String>,
     variant: bool,
@@ -288,8 +295,11 @@ struct Object<'a> {
 
 impl<'a> Object<'a> {
     fn new(out: &'a mut Vec<u8>, variant: bool) -> Self {
+        let open = out.len();
+        out.push(b'{');
         Object {
             out,
+            direct: Some(open),
             buf: Vec::new(),
             members: Vec::new(),
             key: None,
@@ -302,6 +312,31 @@ impl<'a> Object<'a> {
         key: Cow<'static, str>,
         value: &T,
     ) -> Result<(), Error> {
+        if let Some(open) = self.direct {
+            if self.members.last().is_none_or(|(last, _, _)| *last < key) {
+                if !self.members.is_empty() {
+                    self.out.push(b',');
+                }
+                ser::Serializer::serialize_str(
+                    &mut serde_json::Serializer::new(&mut *self.out),
+                    &key,
+                )?;
+                self.out.push(b':');
+                let start = self.out.len();
+                value.serialize(Canonical { out: self.out })?;
+                self.members.push((key, start, self.out.len()));
+                return Ok(());
+            }
+            // Out of order: keep the values written so far in `buf`, and buffer from now on.
+            let body = open + 1;
+            self.buf = self.out.get(body..).unwrap_or_default().to_vec();
+            self.out.truncate(open);
+            for m in &mut self.members {
+                m.1 -= body;
+                m.2 -= body;
+            }
+            self.direct = None;
+        }
         let start = self.buf.len();
         value.serialize(Canonical { out: &mut self.buf })?;
         self.members.push((key, start, self.buf.len()));
@@ -309,6 +344,18 @@ impl<'a> Object<'a> {
     }
 
     fn close(mut self) -> Result<(), Error> {
+        if self.direct.is_none() {
+            self.write_sorted()?;
+        }
+        self.out.push(b'}');
+        if self.variant {
+            self.out.push(b'}');
+        }
+        Ok(())
+    }
+
+    /// Writes the buffered members to `out` sorted by key, each key once with its last value.
+    fn write_sorted(&mut self) -> Result<(), Error> {
         // Stable, so that among equal keys the last one stays last.
         self.members.sort_by(|a, b| a.0.cmp(&b.0));
         self.out.push(b'{');
@@ -329,10 +376,6 @@ impl<'a> Object<'a> {
                 .get(*start..*end)
                 .ok_or_else(|| Error::custom("bad member"))?;
             self.out.extend_from_slice(value);
-        }
-        self.out.push(b'}');
-        if self.variant {
-            self.out.push(b'}');
         }
         Ok(())
     }
@@ -552,6 +595,50 @@ mod tests {
         }
         assert_eq!(to_canonical_json(&Twice).unwrap(), reference(&Twice));
         assert_eq!(to_canonical_json(&Twice).unwrap(), r#"{"a":0,"k":2}"#);
+    }
+
+    /// A map written with its entries in the order given, repeats included; each value is
+    /// a number or another such map.
+    #[derive(Clone, Debug)]
+    struct Entries(Vec<(String, Option<Entries>, i64)>);
+
+    impl Serialize for Entries {
+        fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use ser::SerializeMap;
+            let mut map = s.serialize_map(None)?;
+            for (k, nested, n) in &self.0 {
+                match nested {
+                    Some(inner) => map.serialize_entry(k, inner)?,
+                    None => map.serialize_entry(k, n)?,
+                }
+            }
+            map.end()
+        }
+    }
+
+    fn entries() -> impl proptest::strategy::Strategy<Value = Entries> {
+        use proptest::prelude::*;
+        let key = "[a-d]{0,2}";
+        let leaf =
+            proptest::collection::vec((key, Just(None), any::<i64>()), 0..6).prop_map(Entries);
+        leaf.prop_recursive(3, 24, 6, move |inner| {
+            proptest::collection::vec((key, proptest::option::of(inner), any::<i64>()), 0..6)
+                .prop_map(Entries)
+        })
+    }
+
+    proptest::proptest! {
+        /// Members written straight while their keys are in order, buffered from the first
+        /// that is not: either way the encoding is the reference one.
+        #[test]
+        fn any_arrival_order_gives_the_reference_encoding(e in entries()) {
+            proptest::prop_assert_eq!(to_canonical_json(&e).unwrap(), reference(&e));
+            let mut sorted = e.0.clone();
+            sorted.sort_by(|a, b| a.0.cmp(&b.0));
+            sorted.dedup_by(|later, earlier| later.0 == earlier.0);
+            let sorted = Entries(sorted);
+            proptest::prop_assert_eq!(to_canonical_json(&sorted).unwrap(), reference(&sorted));
+        }
     }
 
     #[test]

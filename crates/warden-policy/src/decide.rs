@@ -29,14 +29,16 @@ pub struct DecisionInput<'a> {
     pub at: Timestamp,
 }
 
+/// What `input_hash` covers. Fields in key order: the canonical writer then writes them
+/// straight out instead of buffering and sorting (the encoding is the same either way).
 #[derive(Serialize)]
 struct HashedInput<'a> {
-    request: &'a Request,
     active_grants: Vec<&'a ActiveGrant>,
     at: Timestamp,
     // Absent when empty, so the hash of every decision taken without one is unchanged.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     open_reviews: Vec<&'a OpenReview>,
+    request: &'a Request,
 }
 
 /// `sha256:…` over the canonical encoding of the request, the active grants (sorted) and
