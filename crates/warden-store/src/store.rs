@@ -22,6 +22,8 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// SQLite has one writer at a time, so a larger pool only adds readers.
 const SQLITE_MAX_CONNECTIONS: u32 = 8;
 const POSTGRES_MAX_CONNECTIONS: u32 = 10;
+/// A pooled PostgreSQL connection idle this long is pinged before it is used again.
+const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How a [`Store`] connects; [`StoreOptions::default`] suits a single server.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -247,6 +249,9 @@ async fn connect_sqlite(url: &str, store: &StoreOptions) -> Result<SqlitePool, S
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable { source: e.into() })?;
     }
     SqlitePoolOptions::new()
+        // A connection to a local file cannot have been hung up on: pinging it before each
+        // use only costs two hand-offs to its thread.
+        .test_before_acquire(false)
         .max_connections(store.max_connections.unwrap_or(SQLITE_MAX_CONNECTIONS))
         .acquire_timeout(store.acquire_timeout)
         .connect_with(options)
@@ -263,6 +268,18 @@ async fn connect_postgres(url: &str, store: &StoreOptions) -> Result<PgPool, Sto
         .map_err(|_| StoreError::Invalid("the postgres database url cannot be parsed".to_owned()))?
         .options([("jit", "off")]);
     PgPoolOptions::new()
+        // A round trip before every statement's own would double the cost of most reads:
+        // only a connection left idle long enough to have been dropped (a server restart, a
+        // proxy's idle timeout) is pinged first, and replaced if it does not answer.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .max_connections(store.max_connections.unwrap_or(POSTGRES_MAX_CONNECTIONS))
         .acquire_timeout(store.acquire_timeout)
         .connect_with(options)
