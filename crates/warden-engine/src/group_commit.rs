@@ -180,9 +180,33 @@ mod tests {
         }
     }
 
-    fn pending(new: Box<NewRequest>) -> (Pending, oneshot::Receiver<Result<bool, EngineError>>) {
-        let (answer, answered) = oneshot::channel();
-        (Pending { new, answer }, answered)
+    /// Stores `requests` as one batch and returns each one's answer, in order.
+    async fn store_as_batch(
+        e: &Engine,
+        requests: impl IntoIterator<Item = Box<NewRequest>>,
+    ) -> Vec<Result<bool, EngineError>> {
+        let mut batch = Vec::new();
+        let mut answers = Vec::new();
+        for new in requests {
+            let (answer, answered) = oneshot::channel();
+            batch.push(Pending { new, answer });
+            answers.push(answered);
+        }
+        e.store_batch(batch).await;
+        let mut results = Vec::new();
+        for a in answers {
+            results.push(a.await.unwrap());
+        }
+        results
+    }
+
+    async fn chain_is_whole(e: &Engine) -> bool {
+        e.store()
+            .verify_audit()
+            .await
+            .unwrap()
+            .first_broken
+            .is_none()
     }
 
     async fn tickets_stored(e: &Engine) -> Vec<String> {
@@ -198,28 +222,18 @@ mod tests {
     #[tokio::test]
     async fn a_batch_is_stored_together_in_order_and_a_repeated_ticket_only_once() {
         let (e, _dir) = engine().await;
-        let mut batch = Vec::new();
-        let mut answers = Vec::new();
+        let mut requests = Vec::new();
         for ticket in ["1", "2", "1", "3"] {
-            let (p, a) = pending(decided(&e, ticket).await);
-            batch.push(p);
-            answers.push(a);
+            requests.push(decided(&e, ticket).await);
         }
-        e.store_batch(batch).await;
-        let mut stored = Vec::new();
-        for a in answers {
-            stored.push(a.await.unwrap().unwrap());
-        }
+        let stored: Vec<bool> = store_as_batch(&e, requests)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
         assert_eq!(stored, [true, true, false, true]);
         assert_eq!(tickets_stored(&e).await, ["1", "2", "3"]);
-        assert!(
-            e.store()
-                .verify_audit()
-                .await
-                .unwrap()
-                .first_broken
-                .is_none()
-        );
+        assert!(chain_is_whole(&e).await);
     }
 
     #[tokio::test]
@@ -228,18 +242,8 @@ mod tests {
         let mut bad = decided(&e, "bad").await;
         // Approved, but without a role: creating its grant fails, and with it the batch.
         bad.decision.role = None;
-        let mut batch = Vec::new();
-        let mut answers = Vec::new();
-        for new in [decided(&e, "1").await, bad, decided(&e, "2").await] {
-            let (p, a) = pending(new);
-            batch.push(p);
-            answers.push(a);
-        }
-        e.store_batch(batch).await;
-        let mut results = Vec::new();
-        for a in answers {
-            results.push(a.await.unwrap());
-        }
+        let requests = vec![decided(&e, "1").await, bad, decided(&e, "2").await];
+        let results = store_as_batch(&e, requests).await;
         assert!(matches!(results[0], Ok(true)));
         assert!(results[1].is_err(), "{:?}", results[1]);
         assert!(matches!(results[2], Ok(true)));
@@ -251,13 +255,6 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
-        assert!(
-            e.store()
-                .verify_audit()
-                .await
-                .unwrap()
-                .first_broken
-                .is_none()
-        );
+        assert!(chain_is_whole(&e).await);
     }
 }
