@@ -59,6 +59,9 @@ pub struct EngineConfig {
     pub connectors: connectors::Connectors,
     /// How many act steps of one batch run at once.
     pub act_parallelism: usize,
+    /// Into how many transactions, run at once, one batch's outcomes are applied on
+    /// PostgreSQL (SQLite has one writer, so there it is always one).
+    pub apply_parallelism: usize,
     /// The key minted credentials are sealed under until delivered; `None` makes a
     /// random one that lives as long as the process.
     pub sealer: Option<Arc<seal::Sealer>>,
@@ -86,11 +89,12 @@ impl Default for EngineConfig {
         Self {
             approval_window: Duration::from_seconds(72 * 3_600).unwrap_or(Duration::MIN),
             lease: std::time::Duration::from_secs(30),
-            batch: 100,
+            batch: 200,
             retry_base: std::time::Duration::from_secs(1),
             retry_max: std::time::Duration::from_secs(300),
             connectors: connectors::Connectors::default(),
             act_parallelism: 32,
+            apply_parallelism: 4,
             sealer: None,
             rotation_overlap: Duration::from_seconds(300).unwrap_or(Duration::MIN),
             reconcile_every: Duration::from_seconds(300),
@@ -278,20 +282,9 @@ pub(crate) fn note(
     }
 }
 
-/// Appends an audit event inside `tx`.
-///
-/// An event about a request that someone filed for another (a broker, or an ITSM) names
-/// both: `data.requester` and `data.filed_by` are added unless the event already has them.
-pub(crate) async fn audit(tx: &mut Tx, mut event: NewAuditEvent) -> Result<(), EngineError> {
-    if let Some(rid) = event.request_id
-        && let Some(data) = event.data.as_object_mut()
-        && !data.contains_key("filed_by")
-        && let Some((requester, filed_by)) = tx.request_filer(rid).await?
-        && filed_by != requester.as_str()
-    {
-        data.insert("requester".into(), serde_json::json!(requester));
-        data.insert("filed_by".into(), serde_json::json!(filed_by));
-    }
-    tx.append_audit(&event).await?;
+/// Appends an audit event inside `tx`, when it commits (see [`Tx::queue_audit`]: an event
+/// about a request filed for another names both who asked and who filed).
+pub(crate) async fn audit(tx: &mut Tx, event: NewAuditEvent) -> Result<(), EngineError> {
+    tx.queue_audit(event);
     Ok(())
 }

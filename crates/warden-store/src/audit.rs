@@ -16,7 +16,7 @@ use crate::conn::{Conn, RowExt, count, ms, on_conn};
 use crate::error::{StoreError, db_err};
 use crate::id::{GrantId, RequestId};
 use crate::request::json_text;
-use crate::store::{Store, Tx};
+use crate::store::{AuditHead, Store, Tx};
 
 /// The `prev_hash` of the first event: no event hashes to it.
 pub const GENESIS_HASH: &str =
@@ -189,55 +189,127 @@ impl Tx {
     /// Concurrent appenders are serialised: on PostgreSQL this locks the chain's head row
     /// until the transaction ends; on SQLite the transaction already holds the write lock.
     pub async fn append_audit(&mut self, e: &NewAuditEvent) -> Result<AuditEvent, StoreError> {
-        let mut conn = self.conn();
-        let (head_seq, head_hash) = head(&mut conn, true).await?;
-        let seq = head_seq
-            .checked_add(1)
-            .ok_or_else(|| StoreError::Invalid("the audit chain is full".to_owned()))?;
-        let mut raw = Raw {
-            seq,
-            at: ms(e.at),
-            actor: e.actor.clone(),
-            action: e.action.clone(),
-            request_id: e.request_id.map(|id| id.to_string()),
-            grant_id: e.grant_id.map(|id| id.to_string()),
-            before_state: e.before_state.clone(),
-            after_state: e.after_state.clone(),
-            bundle_hash: e.bundle_hash.clone(),
-            data: json_text(&e.data)?,
-            prev_hash: head_hash,
-            hash: String::new(),
+        self.append_queued_audit().await?;
+        self.append_now(e).await
+    }
+
+    async fn append_now(&mut self, e: &NewAuditEvent) -> Result<AuditEvent, StoreError> {
+        let mut raws = self.append_chained(std::slice::from_ref(e)).await?;
+        raws.pop()
+            .ok_or_else(|| StoreError::Invalid("no audit event was appended".to_owned()))?
+            .into_event()
+    }
+
+    /// Appends `events` after the chain's head, in order, with as few statements as the
+    /// backend's bound-parameter limit allows; returns them as stored. On failure the head
+    /// is left where it was.
+    async fn append_chained(&mut self, events: &[NewAuditEvent]) -> Result<Vec<Raw>, StoreError> {
+        let held = match self.audit_head.take() {
+            Some(held) => held,
+            None => {
+                let (seq, hash) = head(&mut self.conn(), true).await?;
+                AuditHead {
+                    seq,
+                    hash,
+                    moved: false,
+                }
+            }
         };
-        raw.hash = hash_of(&raw.hashed(&e.data)).map_err(hash_error)?;
-        on_conn!(&mut conn, c => {
-            sqlx::query(
-                "INSERT INTO audit_events (seq, at, actor, action, request_id, grant_id, \
-                    before_state, after_state, bundle_hash, data, prev_hash, hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(raw.seq)
-            .bind(raw.at)
-            .bind(&raw.actor)
-            .bind(&raw.action)
-            .bind(&raw.request_id)
-            .bind(&raw.grant_id)
-            .bind(&raw.before_state)
-            .bind(&raw.after_state)
-            .bind(&raw.bundle_hash)
-            .bind(&raw.data)
-            .bind(&raw.prev_hash)
-            .bind(&raw.hash)
-            .execute(&mut **c)
-            .await
-            .map_err(db_err)?;
+        let appended = async {
+            let raws = chain_after(&held, events)?;
+            for rows in raws.chunks(INSERT_ROWS) {
+                insert_raws(&mut self.conn(), rows).await?;
+            }
+            Ok::<_, StoreError>(raws)
+        }
+        .await;
+        match appended {
+            Ok(raws) => {
+                if let Some(last) = raws.last() {
+                    self.audit_head = Some(AuditHead {
+                        seq: last.seq,
+                        hash: last.hash.clone(),
+                        moved: true,
+                    });
+                } else {
+                    self.audit_head = Some(held);
+                }
+                Ok(raws)
+            }
+            Err(e) => {
+                // A failed insert leaves the head where it was (and still owed to the row
+                // if an earlier append of this transaction moved it).
+                self.audit_head = Some(held);
+                Err(e)
+            }
+        }
+    }
+
+    /// Queues an event to be appended at the end of the chain when this transaction
+    /// commits, after every event appended or queued before it.
+    ///
+    /// Why queue: the chain's head is locked from a transaction's first append until it
+    /// ends, so appending last holds that lock only for the appends and the commit, and
+    /// transactions that change different rows do the rest of their work side by side.
+    /// The event's `at` is the caller's; its `seq` and hashes are given at commit.
+    ///
+    /// An event about a request that someone filed for another (a broker, or an ITSM)
+    /// names both: at commit, `data.requester` and `data.filed_by` are added unless the
+    /// event's data already has `filed_by`; the requests are read in one query.
+    pub fn queue_audit(&mut self, e: NewAuditEvent) {
+        self.queued_audit.push(e);
+    }
+
+    /// Appends the queued events, each naming its request's filer where it should;
+    /// called by [`Tx::commit`].
+    pub(crate) async fn append_queued_audit(&mut self) -> Result<(), StoreError> {
+        let mut queued = std::mem::take(&mut self.queued_audit);
+        if queued.is_empty() {
+            return Ok(());
+        }
+        let about: Vec<RequestId> = queued
+            .iter()
+            .filter(|e| names_no_filer(e))
+            .filter_map(|e| e.request_id)
+            .collect();
+        if !about.is_empty() {
+            self.load_filers(&about).await?;
+        }
+        for e in &mut queued {
+            let filer = e.request_id.and_then(|rid| self.filers.get(&rid));
+            if let Some((requester, filed_by)) = filer
+                && filed_by != requester.as_str()
+                && let Some(data) = e.data.as_object_mut()
+                && !data.contains_key("filed_by")
+            {
+                data.insert("requester".into(), serde_json::json!(requester));
+                data.insert("filed_by".into(), serde_json::json!(filed_by));
+            }
+        }
+        self.append_chained(&queued).await?;
+        Ok(())
+    }
+
+    /// Writes the head this transaction advanced back to its row; called by
+    /// [`Tx::commit`].
+    pub(crate) async fn write_audit_head(&mut self) -> Result<(), StoreError> {
+        let Some(AuditHead {
+            seq,
+            hash,
+            moved: true,
+        }) = self.audit_head.take()
+        else {
+            return Ok(());
+        };
+        on_conn!(&mut self.conn(), c => {
             sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-                .bind(raw.seq)
-                .bind(&raw.hash)
+                .bind(seq)
+                .bind(&hash)
                 .execute(&mut **c)
                 .await
                 .map_err(db_err)?;
         });
-        raw.into_event()
+        Ok(())
     }
 }
 
@@ -366,6 +438,73 @@ impl Store {
             first_broken: None,
         })
     }
+}
+
+/// Whether `e` is about a request and its data does not say who filed it.
+fn names_no_filer(e: &NewAuditEvent) -> bool {
+    e.request_id.is_some()
+        && e.data
+            .as_object()
+            .is_some_and(|data| !data.contains_key("filed_by"))
+}
+
+/// The most events one `INSERT` carries: 12 bound values each stays far below SQLite's
+/// 32,766 and PostgreSQL's 65,535.
+const INSERT_ROWS: usize = 256;
+
+/// `events` as the stored rows that follow `held` on the chain, each linked to and hashed
+/// after the one before.
+fn chain_after(held: &AuditHead, events: &[NewAuditEvent]) -> Result<Vec<Raw>, StoreError> {
+    let mut raws: Vec<Raw> = Vec::with_capacity(events.len());
+    let (mut seq, mut prev_hash) = (held.seq, held.hash.clone());
+    for e in events {
+        seq = seq
+            .checked_add(1)
+            .ok_or_else(|| StoreError::Invalid("the audit chain is full".to_owned()))?;
+        let mut raw = Raw {
+            seq,
+            at: ms(e.at),
+            actor: e.actor.clone(),
+            action: e.action.clone(),
+            request_id: e.request_id.map(|id| id.to_string()),
+            grant_id: e.grant_id.map(|id| id.to_string()),
+            before_state: e.before_state.clone(),
+            after_state: e.after_state.clone(),
+            bundle_hash: e.bundle_hash.clone(),
+            data: json_text(&e.data)?,
+            prev_hash,
+            hash: String::new(),
+        };
+        raw.hash = hash_of(&raw.hashed(&e.data)).map_err(hash_error)?;
+        prev_hash = raw.hash.clone();
+        raws.push(raw);
+    }
+    Ok(raws)
+}
+
+/// Inserts `rows` in one statement.
+async fn insert_raws(conn: &mut Conn<'_>, rows: &[Raw]) -> Result<(), StoreError> {
+    on_conn!(conn, c => {
+        let mut insert = sqlx::QueryBuilder::new(
+            "INSERT INTO audit_events (seq, at, actor, action, request_id, grant_id, \
+                before_state, after_state, bundle_hash, data, prev_hash, hash) ",
+        );
+        insert.push_values(rows, |mut row, raw| {
+            row.push_bind(raw.seq)
+                .push_bind(raw.at)
+                .push_bind(raw.actor.as_str())
+                .push_bind(raw.action.as_str())
+                .push_bind(raw.request_id.as_deref())
+                .push_bind(raw.grant_id.as_deref())
+                .push_bind(raw.before_state.as_deref())
+                .push_bind(raw.after_state.as_deref())
+                .push_bind(raw.bundle_hash.as_deref())
+                .push_bind(raw.data.as_str())
+                .push_bind(raw.prev_hash.as_str())
+                .push_bind(raw.hash.as_str());
+        });
+        insert.build().execute(&mut **c).await.map(|_| ()).map_err(db_err)
+    })
 }
 
 /// The chain's head: the last seq and its hash. `lock` takes the row lock on PostgreSQL.

@@ -58,6 +58,9 @@ macro_rules! columns {
     };
 }
 
+/// The most request ids one filer query binds.
+const FILERS_PER_QUERY: usize = 500;
+
 impl Tx {
     /// Stores a new request.
     ///
@@ -152,22 +155,38 @@ impl Tx {
         })
     }
 
-    /// Who asked for request `id` and who filed it, as this transaction sees them: two
-    /// columns read by primary key, for audit events that name both.
-    pub async fn request_filer(
-        &mut self,
-        id: RequestId,
-    ) -> Result<Option<(IdentityId, String)>, StoreError> {
-        on_conn!(&mut self.conn(), c => {
-            let row = sqlx::query("SELECT requester, filed_by FROM requests WHERE id = $1")
-                .bind(id.to_string())
-                .fetch_optional(&mut **c)
-                .await
-                .map_err(db_err)?;
-            row.as_ref()
-                .map(|r| Ok((r.parsed("requester", IdentityId::parse)?, r.text("filed_by")?)))
-                .transpose()
-        })
+    /// Reads who asked for and who filed each of `ids` not read before into
+    /// [`Tx::filers`], in one query per few hundred ids.
+    pub(crate) async fn load_filers(&mut self, ids: &[RequestId]) -> Result<(), StoreError> {
+        let unknown: Vec<String> = ids
+            .iter()
+            .filter(|id| !self.filers.contains_key(id))
+            .map(ToString::to_string)
+            .collect();
+        for chunk in unknown.chunks(FILERS_PER_QUERY) {
+            let found = on_conn!(&mut self.conn(), c => {
+                let mut select = sqlx::QueryBuilder::new(
+                    "SELECT id, requester, filed_by FROM requests WHERE id IN (",
+                );
+                let mut list = select.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.as_str());
+                }
+                select.push(")");
+                let rows = select.build().fetch_all(&mut **c).await.map_err(db_err)?;
+                rows.iter()
+                    .map(|r| {
+                        Ok::<_, StoreError>((
+                            r.parsed("id", |s| s.parse::<RequestId>())?,
+                            (r.parsed("requester", IdentityId::parse)?, r.text("filed_by")?),
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })?;
+            // Neither ever changes once a request is stored.
+            self.filers.extend(found);
+        }
+        Ok(())
     }
 
     /// Request `id`, as this transaction sees it.

@@ -182,7 +182,12 @@ impl Store {
             }
             Pool::Postgres(p) => TxInner::Postgres(p.begin().await.map_err(db_err)?),
         };
-        Ok(Tx { inner })
+        Ok(Tx {
+            inner,
+            audit_head: None,
+            queued_audit: Vec::new(),
+            filers: std::collections::HashMap::new(),
+        })
     }
 
     /// Checks that the database answers.
@@ -311,6 +316,26 @@ enum TxInner {
 /// dropping it (or [`Tx::rollback`]) discards everything.
 pub struct Tx {
     inner: TxInner,
+    /// The audit chain's head as this transaction left it, once it appended: read (and on
+    /// PostgreSQL locked) at the first append, advanced in memory by each one, and written
+    /// back once at [`Tx::commit`]. While the transaction lives no one else can append, so
+    /// the copy cannot go stale, and each event costs one statement instead of three.
+    pub(crate) audit_head: Option<AuditHead>,
+    /// Events queued by [`Tx::queue_audit`], appended in order at [`Tx::commit`].
+    pub(crate) queued_audit: Vec<crate::audit::NewAuditEvent>,
+    /// Requests' requester and filer, read once per transaction for the audit events
+    /// about them (see [`Tx::queue_audit`]).
+    pub(crate) filers:
+        std::collections::HashMap<crate::id::RequestId, (warden_model::IdentityId, String)>,
+}
+
+/// The audit chain's head held by a [`Tx`]: the last seq and hash, and whether they moved
+/// since they were read.
+#[derive(Debug)]
+pub(crate) struct AuditHead {
+    pub(crate) seq: i64,
+    pub(crate) hash: String,
+    pub(crate) moved: bool,
 }
 
 impl std::fmt::Debug for Tx {
@@ -325,7 +350,9 @@ impl std::fmt::Debug for Tx {
 
 impl Tx {
     /// Makes every change of this transaction durable and visible.
-    pub async fn commit(self) -> Result<(), StoreError> {
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        self.append_queued_audit().await?;
+        self.write_audit_head().await?;
         match self.inner {
             TxInner::Sqlite(t) => t.commit().await,
             TxInner::Postgres(t) => t.commit().await,
