@@ -83,13 +83,10 @@ impl Engine {
             .iter()
             .filter_map(|(job, key, effect)| effect.as_ref().ok().map(|e| (job, key, e)))
             .collect();
-        if let Err(e) = self.apply_batch(&applied, worker).await {
-            tracing::debug!(error = %e, jobs = n, "batch failed; applying its jobs one by one");
-            for &(job, key, effect) in &applied {
-                if let Err(e) = self.apply_alone(job, key, worker, effect).await {
-                    self.job_failed(job, worker, &e).await?;
-                }
-            }
+        let groups = apply_groups(applied, self.apply_parallelism());
+        let applying = groups.iter().map(|group| self.apply_group(group, worker));
+        for result in futures::future::join_all(applying).await {
+            result?;
         }
         // A job whose act step could not even read the store is retried or ended on its
         // own.
@@ -107,6 +104,31 @@ impl Engine {
             JobKey::Provision(g) => Some(self.plan_provision(*g).await),
             _ => None,
         }
+    }
+
+    /// Into how many transactions a batch's outcomes are applied at once.
+    fn apply_parallelism(&self) -> usize {
+        match self.store().backend() {
+            warden_store::Backend::Sqlite => 1,
+            warden_store::Backend::Postgres => self.config().apply_parallelism.max(1),
+        }
+    }
+
+    /// Applies `group` in one transaction, or, if that fails, each job in its own.
+    async fn apply_group(
+        &self,
+        group: &[(&Job, &JobKey, &Effect)],
+        worker: &str,
+    ) -> Result<(), EngineError> {
+        if let Err(e) = self.apply_batch(group, worker).await {
+            tracing::debug!(error = %e, jobs = group.len(), "batch failed; applying its jobs one by one");
+            for &(job, key, effect) in group {
+                if let Err(e) = self.apply_alone(job, key, worker, effect).await {
+                    self.job_failed(job, worker, &e).await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn apply_batch(
@@ -350,23 +372,71 @@ impl Engine {
     }
 }
 
+/// The fewest jobs worth a transaction of their own: below this, splitting a batch costs
+/// more commits than it saves in waiting.
+const MIN_APPLY_GROUP: usize = 16;
+
+/// Splits a batch's outcomes into at most `parallelism` groups, to be applied side by
+/// side. Jobs about the same grant always share a group, so two transactions never race
+/// for one grant's rows; order within a group is the batch's.
+fn apply_groups<'a>(
+    applied: Vec<(&'a Job, &'a JobKey, &'a Effect)>,
+    parallelism: usize,
+) -> Vec<Vec<(&'a Job, &'a JobKey, &'a Effect)>> {
+    let n = parallelism
+        .min(applied.len().div_ceil(MIN_APPLY_GROUP))
+        .max(1);
+    if n == 1 {
+        return vec![applied];
+    }
+    let mut groups = vec![Vec::new(); n];
+    for item in applied {
+        let (job, key, _) = item;
+        let about = key
+            .grant()
+            .map_or_else(|| job.key.clone(), |g| g.to_string());
+        let slot = usize::try_from(fnv1a(about.as_bytes()) % n as u64).unwrap_or(0);
+        if let Some(group) = groups.get_mut(slot) {
+            group.push(item);
+        }
+    }
+    groups.retain(|g| !g.is_empty());
+    groups
+}
+
+/// FNV-1a: a small, stable hash (the same in every process and release).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
 /// Exponential backoff with jitter: `base · 2^(attempt−1)`, capped at `max`, then spread
 /// over 50–100% of that by a hash of the job id and attempt (no RNG needed, and different
 /// jobs failing together do not retry in lockstep).
 pub fn backoff(base: StdDuration, max: StdDuration, attempt: u64, salt: &str) -> StdDuration {
     let exp = attempt.saturating_sub(1).min(30);
     let full = base.saturating_mul(1u32 << exp).min(max);
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in salt.bytes().chain(attempt.to_le_bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
+    let mut salted = salt.as_bytes().to_vec();
+    salted.extend_from_slice(&attempt.to_le_bytes());
+    let h = fnv1a(&salted);
     let fraction = 0.5 + (h % 1_000) as f64 / 2_000.0;
     full.mul_f64(fraction)
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::indexing_slicing,
+        reason = "test code: a failed unwrap is a failed test"
+    )]
+
+    use warden_store::JobId;
+
     use super::*;
 
     #[test]
@@ -380,5 +450,75 @@ mod tests {
         assert!(d4 >= StdDuration::from_secs(4) && d4 <= StdDuration::from_secs(8));
         assert!(d20 <= max && d20 >= max / 2);
         assert_ne!(backoff(base, max, 3, "a"), backoff(base, max, 3, "b"));
+    }
+
+    fn job(key: &JobKey) -> Job {
+        let at = warden_model::Timestamp::from_unix_millis(0).unwrap();
+        Job {
+            id: warden_store::JobId::new(),
+            kind: "expire".into(),
+            key: key.key(),
+            due_at: at,
+            state: warden_store::JobState::Pending,
+            attempts: 1,
+            lease_owner: None,
+            lease_until: None,
+            last_error: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn a_batch_is_split_by_grant_and_small_ones_stay_whole() {
+        use warden_store::GrantId;
+        let grants: Vec<GrantId> = (0..40).map(|_| GrantId::new()).collect();
+        // Each grant's expire job, and for every fourth its retire job as well.
+        let mut keys: Vec<JobKey> = grants.iter().map(|g| JobKey::Expire(*g)).collect();
+        keys.extend(grants.iter().step_by(4).map(|g| JobKey::Retire {
+            grant: *g,
+            generation: 2,
+        }));
+        keys.push(JobKey::Reconcile {
+            connector: "cache-redis".into(),
+        });
+        let jobs: Vec<Job> = keys.iter().map(job).collect();
+        let effect = Effect::Nothing;
+        let applied: Vec<(&Job, &JobKey, &Effect)> = jobs
+            .iter()
+            .zip(&keys)
+            .map(|(j, k)| (j, k, &effect))
+            .collect();
+
+        let groups = apply_groups(applied.clone(), 4);
+        assert!(
+            groups.len() > 1 && groups.len() <= 4,
+            "{} groups",
+            groups.len()
+        );
+        // Every job once, each group in the batch's order.
+        let mut seen: Vec<JobId> = groups.iter().flatten().map(|(j, _, _)| j.id).collect();
+        seen.sort();
+        let mut all: Vec<JobId> = jobs.iter().map(|j| j.id).collect();
+        all.sort();
+        assert_eq!(seen, all);
+        let position = |id: JobId| jobs.iter().position(|j| j.id == id);
+        for g in &groups {
+            let order: Vec<_> = g.iter().map(|(j, _, _)| position(j.id)).collect();
+            assert!(order.is_sorted(), "{order:?}");
+        }
+        // A grant's jobs share a group.
+        for grant in &grants {
+            let holding: Vec<usize> = (0..groups.len())
+                .filter(|i| groups[*i].iter().any(|(_, k, _)| k.grant() == Some(*grant)))
+                .collect();
+            assert_eq!(holding.len(), 1, "grant {grant} is in groups {holding:?}");
+        }
+        // Fewer jobs than two groups' worth, or one writer: one group, as it came.
+        let few: Vec<_> = applied.iter().take(MIN_APPLY_GROUP).copied().collect();
+        assert_eq!(apply_groups(few, 4).len(), 1);
+        let whole = apply_groups(applied.clone(), 1);
+        assert_eq!(whole.len(), 1);
+        assert_eq!(whole[0].len(), applied.len());
     }
 }

@@ -412,7 +412,7 @@ impl Default for Config {
                 enabled: true,
                 poll_every: seconds(1),
                 lease: seconds(30),
-                batch: 100,
+                batch: 200,
             },
             secrets: SecretsConfig {
                 key_file: PathBuf::from("warden-data/secret.key"),
@@ -785,7 +785,7 @@ mod tests {
         assert!(c.worker.enabled);
         assert_eq!(c.worker.poll_every, dur("1s"));
         assert_eq!(c.worker.lease, dur("30s"));
-        assert_eq!(c.worker.batch, 100);
+        assert_eq!(c.worker.batch, 200);
     }
 
     #[test]

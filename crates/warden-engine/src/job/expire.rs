@@ -10,7 +10,7 @@
 use warden_model::GrantState;
 use warden_store::{GrantId, GrantTimes, Tx};
 
-use super::Effect;
+use super::{Effect, Moved};
 use crate::{Engine, EngineError};
 
 /// Why an expired grant ended, as its ticket is told.
@@ -32,18 +32,25 @@ impl Engine {
         worker: &str,
         effect: &Effect,
     ) -> Result<(), EngineError> {
-        self.mark_expired(tx, gid, worker).await?;
-        self.confirm_revoked(tx, gid, worker, effect).await
+        // The grant just moved is not read again.
+        match self.mark_expired(tx, gid, worker).await? {
+            Some(expired) => {
+                let revoking = expired.after(GrantState::Revoking);
+                self.confirm_revoked_of(tx, revoking, worker, effect).await
+            }
+            None => self.confirm_revoked(tx, gid, worker, effect).await,
+        }
     }
 
     /// Moves an active grant whose expiry has come to `revoking`, audited as
-    /// `grant.expired`; a grant in any other state is left as it is.
+    /// `grant.expired`, and returns what moved; a grant in any other state is left as it
+    /// is.
     pub(crate) async fn mark_expired(
         &self,
         tx: &mut Tx,
         gid: GrantId,
         worker: &str,
-    ) -> Result<(), EngineError> {
+    ) -> Result<Option<Moved>, EngineError> {
         let moved = self
             .move_grant(
                 tx,
@@ -60,6 +67,6 @@ impl Engine {
         if moved.is_some() {
             tx.set_grant_end_reason(gid, EXPIRED).await?;
         }
-        Ok(())
+        Ok(moved)
     }
 }

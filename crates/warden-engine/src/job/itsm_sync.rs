@@ -202,7 +202,7 @@ impl Engine {
             }
             TicketStep::Unmapped { mark, text } => self.note(tx, name, ticket, mark, text).await,
             TicketStep::Take { new, approvals } => {
-                let record = if self.store_intake(tx, new).await? {
+                let record = if self.store_intake(tx, new).await?.is_some() {
                     new.record.clone()
                 } else {
                     // Taken in meanwhile, by this adapter or another way.

@@ -571,13 +571,30 @@ impl Engine {
         tx: &mut Tx,
         gid: GrantId,
         worker: &str,
-        (from, to): (GrantState, GrantState),
+        states: (GrantState, GrantState),
         action: &str,
         shape: impl FnOnce(&GrantRecord, Timestamp) -> (GrantTimes, serde_json::Value),
     ) -> Result<Option<Moved>, EngineError> {
         let Some(grant) = tx.grant(gid).await? else {
             return Ok(None);
         };
+        self.move_known_grant(tx, grant, worker, states, action, shape)
+            .await
+    }
+
+    /// [`Engine::move_grant`] for a grant this transaction has read or just moved. The
+    /// move itself is conditional on the stored state: a grant that is no longer in `from`
+    /// moves nothing.
+    pub(crate) async fn move_known_grant(
+        &self,
+        tx: &mut Tx,
+        grant: GrantRecord,
+        worker: &str,
+        (from, to): (GrantState, GrantState),
+        action: &str,
+        shape: impl FnOnce(&GrantRecord, Timestamp) -> (GrantTimes, serde_json::Value),
+    ) -> Result<Option<Moved>, EngineError> {
+        let gid = grant.id;
         if grant.state != from {
             return Ok(None);
         }
@@ -637,6 +654,20 @@ pub(crate) struct Moved {
     pub(crate) grant: GrantRecord,
     pub(crate) now: Timestamp,
     pub(crate) times: GrantTimes,
+}
+
+impl Moved {
+    /// The grant as the move left it, in state `to`.
+    pub(crate) fn after(&self, to: GrantState) -> GrantRecord {
+        GrantRecord {
+            state: to,
+            activated_at: self.times.activated_at.or(self.grant.activated_at),
+            expires_at: self.times.expires_at.or(self.grant.expires_at),
+            revoked_at: self.times.revoked_at.or(self.grant.revoked_at),
+            updated_at: self.now,
+            ..self.grant.clone()
+        }
+    }
 }
 
 /// What an account row holds on its target.

@@ -46,18 +46,36 @@ impl Engine {
         worker: &str,
         effect: &Effect,
     ) -> Result<(), EngineError> {
+        if !matches!(effect, Effect::Removed { .. }) {
+            return Ok(());
+        }
+        let Some(grant) = tx.grant(gid).await? else {
+            return Ok(());
+        };
+        self.confirm_revoked_of(tx, grant, worker, effect).await
+    }
+
+    /// [`Engine::confirm_revoked`] for a grant this transaction has read or just moved.
+    pub(crate) async fn confirm_revoked_of(
+        &self,
+        tx: &mut Tx,
+        grant: GrantRecord,
+        worker: &str,
+        effect: &Effect,
+    ) -> Result<(), EngineError> {
         let Effect::Removed { generations } = effect else {
             return Ok(());
         };
+        let gid = grant.id;
         let lag = |g: &GrantRecord, now: Timestamp| {
             g.expires_at
                 .filter(|e| *e <= now)
                 .map(|e| now.unix_millis() - e.unix_millis())
         };
         let moved = self
-            .move_grant(
+            .move_known_grant(
                 tx,
-                gid,
+                grant,
                 worker,
                 (GrantState::Revoking, GrantState::Revoked),
                 "grant.revoked",
