@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
-use crate::intake::NewRequest;
+use crate::intake::{NewRequest, Stored};
 use crate::{Engine, EngineError};
 
 /// The most requests stored in one transaction: bounds how long the chain's head is held.
@@ -30,20 +30,21 @@ pub(crate) struct IntakeQueue {
     leader: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// One decided request and where its answer goes: whether it was stored (`false`: its
-/// `(source, ticket)` was already taken, and nothing was stored).
+/// One decided request and where its answer goes.
 struct Pending {
     new: Box<NewRequest>,
-    answer: oneshot::Sender<Result<bool, EngineError>>,
+    answer: oneshot::Sender<Answer>,
 }
 
+/// The answer to one queued request: the request handed back with what was stored, or
+/// `None` when its `(source, ticket)` was already taken and nothing was stored.
+type Answer = Result<Option<(Box<NewRequest>, Stored)>, EngineError>;
+
 impl Engine {
-    /// Stores `new` in the next batch; `Ok(false)` when its `(source, ticket)` was already
-    /// stored, by someone else or by an earlier request of the same batch.
-    pub(crate) async fn store_intake_grouped(
-        &self,
-        new: Box<NewRequest>,
-    ) -> Result<bool, EngineError> {
+    /// Stores `new` in the next batch and hands it back with what was stored; `Ok(None)`
+    /// when its `(source, ticket)` was already stored, by someone else or by an earlier
+    /// request of the same batch.
+    pub(crate) async fn store_intake_grouped(&self, new: Box<NewRequest>) -> Answer {
         let queue = &self.inner.intake_queue;
         let (answer, mut answered) = oneshot::channel();
         queue
@@ -97,19 +98,19 @@ impl Engine {
             Some(stored) => {
                 for (p, s) in batch.into_iter().zip(stored) {
                     // A caller that went away no longer wants its answer.
-                    let _ = p.answer.send(Ok(s));
+                    let _ = p.answer.send(Ok(s.map(|s| (p.new, s))));
                 }
             }
             None => {
                 for p in batch {
                     let result = self.store_alone(&p.new).await;
-                    let _ = p.answer.send(result);
+                    let _ = p.answer.send(result.map(|s| s.map(|s| (p.new, s))));
                 }
             }
         }
     }
 
-    async fn store_together(&self, batch: &[Pending]) -> Result<Vec<bool>, EngineError> {
+    async fn store_together(&self, batch: &[Pending]) -> Result<Vec<Option<Stored>>, EngineError> {
         let mut tx = self.store().begin().await?;
         let mut stored = Vec::with_capacity(batch.len());
         for p in batch {
@@ -119,10 +120,10 @@ impl Engine {
         Ok(stored)
     }
 
-    async fn store_alone(&self, new: &NewRequest) -> Result<bool, EngineError> {
+    async fn store_alone(&self, new: &NewRequest) -> Result<Option<Stored>, EngineError> {
         let mut tx = self.store().begin().await?;
         let stored = self.store_intake(&mut tx, new).await?;
-        if stored {
+        if stored.is_some() {
             tx.commit().await?;
         } else {
             tx.rollback().await?;
@@ -180,7 +181,8 @@ mod tests {
         }
     }
 
-    /// Stores `requests` as one batch and returns each one's answer, in order.
+    /// Stores `requests` as one batch and returns each one's answer, in order: whether it
+    /// was stored.
     async fn store_as_batch(
         e: &Engine,
         requests: impl IntoIterator<Item = Box<NewRequest>>,
@@ -195,7 +197,7 @@ mod tests {
         e.store_batch(batch).await;
         let mut results = Vec::new();
         for a in answers {
-            results.push(a.await.unwrap());
+            results.push(a.await.unwrap().map(|s| s.is_some()));
         }
         results
     }

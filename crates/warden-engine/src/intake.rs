@@ -40,6 +40,13 @@ pub(crate) struct NewRequest {
     pub(crate) decision: Decision,
 }
 
+/// A request [`Engine::store_intake`] stored.
+#[derive(Debug)]
+pub(crate) struct Stored {
+    /// The grant it created, when it was granted outright, as stored.
+    pub(crate) grant: Option<GrantRecord>,
+}
+
 /// An authenticated API caller filing a request.
 #[derive(Clone, Debug)]
 pub struct Filer {
@@ -146,14 +153,9 @@ impl Engine {
             Decided::Known(existing) => return self.known(&existing).await,
             Decided::New(new) => new,
         };
-        let (id, source, ticket, filed_by) = (
-            new.record.id,
-            new.record.source.clone(),
-            new.record.ticket.clone(),
-            new.record.filed_by.clone(),
-        );
+        let (source, ticket) = (new.record.source.clone(), new.record.ticket.clone());
         // Stored together with whatever other requests are being filed now.
-        if !self.store_intake_grouped(new).await? {
+        let Some((new, stored)) = self.store_intake_grouped(new).await? else {
             // Another delivery of the same ticket won the race; answer with its result.
             let existing = self
                 .store()
@@ -161,16 +163,13 @@ impl Engine {
                 .await?
                 .ok_or_else(|| EngineError::broken("duplicate ticket vanished"))?;
             return self.known(&existing).await;
-        }
-        let stored = self
-            .store()
-            .request(id)
-            .await?
-            .ok_or_else(|| EngineError::broken("stored request vanished"))?;
+        };
+        // Answered from what was just stored, without reading it back: a new request has
+        // no approvals yet, and its grant (if any) is the one its transaction created.
         Ok(Intake {
-            view: self.view_of(&stored).await?,
+            view: RequestView::build(&new.record, &[], stored.grant.as_ref())?,
             created: true,
-            filed_by,
+            filed_by: new.record.filed_by.clone(),
         })
     }
 
@@ -235,15 +234,15 @@ impl Engine {
 
     /// Stores a decided request inside `tx`: the request, its audit event, its grant (when
     /// granted outright) or its approval deadline, and the ticket's write-back. Returns
-    /// `false`, storing nothing, when its `(source, ticket)` is already stored.
+    /// `None`, storing nothing, when its `(source, ticket)` is already stored.
     pub(crate) async fn store_intake(
         &self,
         tx: &mut Tx,
         new: &NewRequest,
-    ) -> Result<bool, EngineError> {
+    ) -> Result<Option<Stored>, EngineError> {
         let NewRequest { record, decision } = new;
         if !tx.insert_request(record).await? {
-            return Ok(false);
+            return Ok(None);
         }
         let (id, now, actor) = (record.id, record.decided_at, record.filed_by.as_str());
         audit(
@@ -273,9 +272,10 @@ impl Engine {
             },
         )
         .await?;
+        let mut grant = None;
         match record.state {
             RequestState::Approved => {
-                self.create_grant(tx, record, decision, actor).await?;
+                grant = Some(self.create_grant(tx, record, decision, actor).await?);
             }
             RequestState::ApprovalRequired => {
                 if let Some(due) = record.approval_expires_at {
@@ -286,7 +286,7 @@ impl Engine {
         }
         self.schedule_writeback(tx, record, WriteBack::Decision, now)
             .await?;
-        Ok(true)
+        Ok(Some(Stored { grant }))
     }
 
     async fn known(&self, existing: &RequestRecord) -> Result<Intake, EngineError> {
@@ -298,14 +298,14 @@ impl Engine {
     }
 
     /// Creates the grant of an approved request, audits it, and schedules provisioning
-    /// (and, for break-glass, raises the alert) — inside `tx`.
+    /// (and, for break-glass, raises the alert) — inside `tx`. Returns the grant as stored.
     pub(crate) async fn create_grant(
         &self,
         tx: &mut Tx,
         record: &RequestRecord,
         decision: &Decision,
         actor: &str,
-    ) -> Result<GrantId, EngineError> {
+    ) -> Result<GrantRecord, EngineError> {
         let now = self.now();
         let (Some(role), Some(system), Some(secs)) = (
             decision.role.clone(),
@@ -319,7 +319,7 @@ impl Engine {
         let duration = warden_model::Duration::from_seconds(secs)
             .ok_or_else(|| EngineError::broken(format!("bad stored duration {secs}")))?;
         let id = GrantId::new();
-        tx.insert_grant(&GrantRecord {
+        let grant = GrantRecord {
             id,
             request_id: record.id,
             subject: record.subject.clone(),
@@ -332,8 +332,8 @@ impl Engine {
             revoked_at: None,
             created_at: now,
             updated_at: now,
-        })
-        .await?;
+        };
+        tx.insert_grant(&grant).await?;
         audit(
             tx,
             NewAuditEvent {
@@ -382,7 +382,7 @@ impl Engine {
                 .await?;
         }
         schedule(tx, &JobKey::Provision(id), now, now).await?;
-        Ok(id)
+        Ok(grant)
     }
 
     /// The full view of a stored request.

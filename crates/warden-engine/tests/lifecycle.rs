@@ -517,3 +517,38 @@ both!(
         );
     }
 );
+
+// Intake answers from what it just stored instead of reading it back: the answer is what a
+// later read of the same request shows, for each outcome.
+both!(intake_answers_with_the_request_as_stored, |env| {
+    let e = &env.engine;
+    let filings = [
+        (
+            "alice",
+            r#"{"requester":"alice","role":"session-cache.read","duration":"2h","purpose":"debug"}"#,
+            Outcome::Grant,
+        ),
+        (
+            "alice",
+            r#"{"requester":"alice","role":"payments-db.admin","needs":["read"],"purpose":"INC-42"}"#,
+            Outcome::ApprovalRequired,
+        ),
+        (
+            "mallory-proxy",
+            r#"{"requester":"mallory","role":"session-cache.read","purpose":"x"}"#,
+            Outcome::Deny,
+        ),
+    ];
+    for (filer, json, outcome) in filings {
+        let intake = e.intake(filer, req(json)).await.unwrap();
+        assert!(intake.created);
+        assert_eq!(intake.view.decision.outcome, outcome);
+        assert_eq!(intake.view.grant.is_some(), outcome == Outcome::Grant);
+        let read = e.request(&intake.view.id.to_string()).await.unwrap();
+        assert_eq!(
+            serde_json::to_value(&intake.view).unwrap(),
+            serde_json::to_value(&read).unwrap(),
+            "{outcome:?}"
+        );
+    }
+});
