@@ -1,8 +1,9 @@
 //! Prometheus metrics: the engine's, HTTP requests by route and status class, and gauges
-//! read from the store at scrape time (live grants by state, overdue grants, and the
-//! `warden_access_*` figures the database sums per system and role) through the state
-//! index, so a scrape costs the live grants, never the million that ended. An optional
-//! bearer token guards the endpoint.
+//! read from the store: live grants by state and overdue grants at scrape time, through the
+//! state index, so a scrape never costs the million grants that ended; the
+//! `warden_access_*` figures (the database's per-(system, role) sums over every live grant)
+//! at most once per [`ACCESS_EVERY`], in the background. An optional bearer token guards
+//! the endpoint.
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -15,10 +16,12 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Digest as _;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
 use warden_engine::Engine;
-use warden_model::GrantState;
+use warden_engine::report::AccessNow;
+use warden_model::{GrantState, Timestamp};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -30,6 +33,16 @@ const LIVE_STATES: [GrantState; 3] = [
     GrantState::Active,
     GrantState::Revoking,
 ];
+
+/// How old the `warden_access_*` figures may be before a scrape has them recomputed.
+///
+/// They sum every live grant's judgement (expiry, overdue, standing privilege, separation
+/// of duties, credentials, reviews): tens of milliseconds with 10,000 live grants, too much
+/// for every scrape of every Prometheus replica. They are goals measured in minutes (the
+/// removal grace is 5 minutes by default), so figures up to this old, plus one scrape
+/// interval, say the same; `warden_access_computed_timestamp_seconds` says when they were
+/// computed.
+pub const ACCESS_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Labels of an HTTP request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -55,12 +68,29 @@ pub struct HttpMetrics {
     overdue: Gauge,
     orphaned_nhis: Gauge,
     access: AccessGauges,
+    figures: AccessFigures,
+}
+
+/// The last `warden_access_*` figures, when and under which bundle they were computed, and
+/// whether a recomputation is under way.
+#[derive(Default)]
+struct AccessFigures {
+    last: Mutex<Option<Figures>>,
+    refreshing: AtomicBool,
+}
+
+#[derive(Clone)]
+struct Figures {
+    at: Timestamp,
+    bundle_hash: String,
+    access: AccessNow,
 }
 
 /// The `warden_access_*` gauges: the evidence report's instant figures, read at scrape time
 /// from the database's per-(system, role) sums of the live grants.
 #[derive(Default)]
 struct AccessGauges {
+    computed_at: Gauge<f64, AtomicU64>,
     live: Gauge,
     expiry_coverage: Gauge<f64, AtomicU64>,
     overdue: Gauge,
@@ -110,6 +140,11 @@ impl AccessGauges {
             r.register(name, help, g.clone());
         }
         r.register(
+            "warden_access_computed_timestamp_seconds",
+            "When the warden_access_* figures were computed, in seconds since the Unix epoch",
+            self.computed_at.clone(),
+        );
+        r.register(
             "warden_access_expiry_coverage",
             "Share of live grants with an expiry within their role's cap",
             self.expiry_coverage.clone(),
@@ -126,8 +161,10 @@ impl AccessGauges {
         );
     }
 
-    fn set(&self, a: &warden_engine::report::AccessNow) {
+    fn set(&self, at: Timestamp, a: &AccessNow) {
         let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        #[expect(clippy::cast_precision_loss, reason = "a timestamp in seconds")]
+        self.computed_at.set(at.unix_millis() as f64 / 1_000.0);
         self.live.set(int(a.live_grants));
         self.expiry_coverage.set(a.expiry_coverage);
         self.overdue.set(int(a.overdue_late));
@@ -177,6 +214,67 @@ impl HttpMetrics {
             overdue,
             orphaned_nhis,
             access,
+            figures: AccessFigures::default(),
+        }
+    }
+
+    /// The `warden_access_*` figures to show now, and when they were computed: the last
+    /// ones while younger than [`ACCESS_EVERY`]; older, the last ones while a task of its
+    /// own recomputes them (one at a time); none yet, or made under another bundle than the
+    /// active one (whose catalog judges them), computed here.
+    async fn access_figures(
+        self: &Arc<Self>,
+        engine: &Engine,
+    ) -> Result<(Timestamp, AccessNow), warden_engine::EngineError> {
+        let now = engine.now();
+        let bundle_hash = engine.bundle().hash().to_owned();
+        let last = self
+            .figures
+            .last
+            .lock()
+            .map_err(|_| warden_engine::EngineError::broken("the access figures are poisoned"))?
+            .clone();
+        let Some(last) = last.filter(|f| f.bundle_hash == bundle_hash) else {
+            let access = engine.access_now().await?;
+            self.keep_figures(Figures {
+                at: now,
+                bundle_hash,
+                access,
+            });
+            return Ok((now, access));
+        };
+        let every = i64::try_from(ACCESS_EVERY.as_millis()).unwrap_or(i64::MAX);
+        if last.at.millis_until(now) >= every
+            && !self.figures.refreshing.swap(true, Ordering::AcqRel)
+        {
+            let (metrics, engine) = (Arc::clone(self), engine.clone());
+            tokio::spawn(async move {
+                let at = engine.now();
+                let bundle_hash = engine.bundle().hash().to_owned();
+                match engine.access_now().await {
+                    Ok(access) => metrics.keep_figures(Figures {
+                        at,
+                        bundle_hash,
+                        access,
+                    }),
+                    Err(e) => tracing::warn!(error = %e, "recomputing the access gauges failed"),
+                }
+                metrics.figures.refreshing.store(false, Ordering::Release);
+            });
+        }
+        Ok((last.at, last.access))
+    }
+
+    fn keep_figures(&self, figures: Figures) {
+        if let Ok(mut last) = self.figures.last.lock() {
+            // A slower recomputation that started earlier under the same bundle never
+            // replaces a newer one.
+            let older = last
+                .as_ref()
+                .is_some_and(|l| l.bundle_hash == figures.bundle_hash && l.at > figures.at);
+            if !older {
+                *last = Some(figures);
+            }
         }
     }
 
@@ -243,10 +341,10 @@ pub async fn scrape(
     }
     m.overdue
         .set(i64::try_from(live.overdue).unwrap_or(i64::MAX));
-    let access = state.engine.access_now().await?;
+    let (at, access) = m.access_figures(&state.engine).await?;
     m.orphaned_nhis
         .set(i64::try_from(access.orphaned_nhis).unwrap_or(i64::MAX));
-    m.access.set(&access);
+    m.access.set(at, &access);
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &m.registry)
         .map_err(|e| warden_engine::EngineError::broken(format!("encoding metrics: {e}")))?;
