@@ -377,8 +377,10 @@ impl Engine {
 const MIN_APPLY_GROUP: usize = 16;
 
 /// Splits a batch's outcomes into at most `parallelism` groups, to be applied side by
-/// side. Jobs about the same grant always share a group, so two transactions never race
-/// for one grant's rows; order within a group is the batch's.
+/// side. Jobs about the same grant always share a group, so their transactions do not wait
+/// on each other; a job about many (offboarding, reconciliation) may wait for another
+/// group's, and a deadlock PostgreSQL breaks sends its group to the one-by-one fallback.
+/// Order within a group is the batch's.
 fn apply_groups<'a>(
     applied: Vec<(&'a Job, &'a JobKey, &'a Effect)>,
     parallelism: usize,
