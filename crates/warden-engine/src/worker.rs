@@ -397,7 +397,7 @@ fn apply_groups<'a>(
         let about = key
             .grant()
             .map_or_else(|| job.key.clone(), |g| g.to_string());
-        let slot = usize::try_from(fnv1a(about.as_bytes()) % n as u64).unwrap_or(0);
+        let slot = usize::try_from(fnv1a(about.bytes()) % n as u64).unwrap_or(0);
         if let Some(group) = groups.get_mut(slot) {
             group.push(item);
         }
@@ -407,10 +407,10 @@ fn apply_groups<'a>(
 }
 
 /// FNV-1a: a small, stable hash (the same in every process and release).
-fn fnv1a(bytes: &[u8]) -> u64 {
+fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
-        h ^= u64::from(*b);
+        h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
@@ -422,9 +422,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 pub fn backoff(base: StdDuration, max: StdDuration, attempt: u64, salt: &str) -> StdDuration {
     let exp = attempt.saturating_sub(1).min(30);
     let full = base.saturating_mul(1u32 << exp).min(max);
-    let mut salted = salt.as_bytes().to_vec();
-    salted.extend_from_slice(&attempt.to_le_bytes());
-    let h = fnv1a(&salted);
+    let h = fnv1a(salt.bytes().chain(attempt.to_le_bytes()));
     let fraction = 0.5 + (h % 1_000) as f64 / 2_000.0;
     full.mul_f64(fraction)
 }

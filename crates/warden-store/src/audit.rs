@@ -272,11 +272,13 @@ impl Tx {
             .filter(|e| names_no_filer(e))
             .filter_map(|e| e.request_id)
             .collect();
-        if !about.is_empty() {
-            self.load_filers(&about).await?;
-        }
+        let filers = if about.is_empty() {
+            std::collections::HashMap::new()
+        } else {
+            self.request_filers(&about).await?
+        };
         for e in &mut queued {
-            let filer = e.request_id.and_then(|rid| self.filers.get(&rid));
+            let filer = e.request_id.and_then(|rid| filers.get(&rid));
             if let Some((requester, filed_by)) = filer
                 && filed_by != requester.as_str()
                 && let Some(data) = e.data.as_object_mut()

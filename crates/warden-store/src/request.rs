@@ -1,5 +1,7 @@
 //! Stored requests: intake (idempotent on `(source, ticket)`) and optimistic state changes.
 
+use std::collections::{BTreeSet, HashMap};
+
 use warden_model::{IdentityId, Outcome, RequestState, RoleId, SystemId, Timestamp};
 
 use crate::conn::{Conn, RowExt, ms, on_conn, opt_ms};
@@ -155,15 +157,20 @@ impl Tx {
         })
     }
 
-    /// Reads who asked for and who filed each of `ids` not read before into
-    /// [`Tx::filers`], in one query per few hundred ids.
-    pub(crate) async fn load_filers(&mut self, ids: &[RequestId]) -> Result<(), StoreError> {
-        let unknown: Vec<String> = ids
+    /// Who asked for and who filed each stored request of `ids`, in one query per few
+    /// hundred distinct ids.
+    pub(crate) async fn request_filers(
+        &mut self,
+        ids: &[RequestId],
+    ) -> Result<HashMap<RequestId, (IdentityId, String)>, StoreError> {
+        let distinct: Vec<String> = ids
             .iter()
-            .filter(|id| !self.filers.contains_key(id))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
             .map(ToString::to_string)
             .collect();
-        for chunk in unknown.chunks(FILERS_PER_QUERY) {
+        let mut filers = HashMap::with_capacity(distinct.len());
+        for chunk in distinct.chunks(FILERS_PER_QUERY) {
             let found = on_conn!(&mut self.conn(), c => {
                 let mut select = sqlx::QueryBuilder::new(
                     "SELECT id, requester, filed_by FROM requests WHERE id IN (",
@@ -183,10 +190,9 @@ impl Tx {
                     })
                     .collect::<Result<Vec<_>, _>>()
             })?;
-            // Neither ever changes once a request is stored.
-            self.filers.extend(found);
+            filers.extend(found);
         }
-        Ok(())
+        Ok(filers)
     }
 
     /// Request `id`, as this transaction sees it.

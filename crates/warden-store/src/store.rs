@@ -186,7 +186,6 @@ impl Store {
             inner,
             audit_head: None,
             queued_audit: Vec::new(),
-            filers: std::collections::HashMap::new(),
         })
     }
 
@@ -323,10 +322,6 @@ pub struct Tx {
     pub(crate) audit_head: Option<AuditHead>,
     /// Events queued by [`Tx::queue_audit`], appended in order at [`Tx::commit`].
     pub(crate) queued_audit: Vec<crate::audit::NewAuditEvent>,
-    /// Requests' requester and filer, read once per transaction for the audit events
-    /// about them (see [`Tx::queue_audit`]).
-    pub(crate) filers:
-        std::collections::HashMap<crate::id::RequestId, (warden_model::IdentityId, String)>,
 }
 
 /// The audit chain's head held by a [`Tx`]: the last seq and hash, and whether they moved
