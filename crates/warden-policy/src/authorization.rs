@@ -20,11 +20,13 @@ use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
 
 use cedar_policy::{
-    ActionConstraint, Authorizer, Context, Decision as CedarDecision, Effect, Entities, Entity,
-    EntityId, EntityTypeName, EntityUid, PolicySet, PrincipalConstraint, ResourceConstraint,
-    RestrictedExpression, Schema,
+    ActionConstraint, Authorizer, Context, Decision as CedarDecision, Effect, Entities, EntityId,
+    EntityTypeName, EntityUid, PolicySet, PrincipalConstraint, ResourceConstraint, Schema,
 };
-use cedar_policy_core::ast::{Context as CoreContext, Value};
+use cedar_policy_core::ast::{Context as CoreContext, Entity as CoreEntity, PartialValue, Value};
+use cedar_policy_core::entities::{Entities as CoreEntities, TCComputation};
+use cedar_policy_core::extensions::Extensions;
+use cedar_policy_core::validator::CoreSchema;
 use smol_str::SmolStr;
 use warden_model::{GroupId, IdentityId, PolicyId, RoleId, SystemId};
 
@@ -236,19 +238,53 @@ fn type_name(name: &str) -> Result<EntityTypeName, LoadError> {
         .map_err(|e| LoadError::file("catalog", format!("bad entity type `{name}`: {e}")))
 }
 
-fn strings(items: impl IntoIterator<Item = impl AsRef<str>>) -> RestrictedExpression {
-    RestrictedExpression::new_set(
-        items
+/// A catalog entity, its attributes written as Cedar values directly.
+///
+/// `Entity::new` takes restricted *expressions* and runs Cedar's evaluator over each
+/// attribute to get its value, which cost a third of building the entity store for 10,000
+/// identities. Every attribute here is a string or a set of strings, so the entity is the
+/// same (`tests::catalog_entities_equal_cedars_own` holds it to `Entity::new`).
+fn entity(
+    uid: EntityUid,
+    attrs: impl IntoIterator<Item = (&'static str, Value)>,
+    parents: impl IntoIterator<Item = EntityUid>,
+) -> CoreEntity {
+    CoreEntity::new_with_attr_partial_value(
+        uid.into(),
+        attrs
             .into_iter()
-            .map(|s| RestrictedExpression::new_string(s.as_ref().to_owned())),
+            .map(|(name, value)| (SmolStr::new_static(name), PartialValue::Value(value))),
+        HashSet::new(),
+        parents.into_iter().map(Into::into).collect(),
+        [],
     )
 }
 
-fn str_attr(name: &str, value: &str) -> (String, RestrictedExpression) {
-    (
-        name.to_owned(),
-        RestrictedExpression::new_string(value.to_owned()),
+/// The entity store of the catalog's entities, checked against `schema`.
+///
+/// The catalog's hierarchy is one level deep: an identity's parents are its groups, which
+/// are not entities of their own, and a role's parent is its system, which has none. The
+/// parents therefore already are the transitive closure, so Cedar is asked to check that
+/// (`EnforceAlreadyComputed`: the load fails if it ever stops being so) instead of computing
+/// it, which cost more than half of building the store for 10,000 identities.
+/// `tests::the_entity_store_is_already_closed` holds the store to Cedar's own computation.
+fn entity_store(entities: Vec<CoreEntity>, schema: &Schema) -> Result<Entities, LoadError> {
+    CoreEntities::from_entities(
+        entities,
+        Some(&CoreSchema::new(schema.as_ref())),
+        TCComputation::EnforceAlreadyComputed,
+        Extensions::all_available(),
     )
+    .map(Entities::from)
+    .map_err(|e| LoadError::file("catalog", format!("cannot build entities: {e}")))
+}
+
+fn strings(items: impl IntoIterator<Item = impl AsRef<str>>) -> Value {
+    Value::set(items.into_iter().map(|s| Value::from(s.as_ref())), None)
+}
+
+fn str_attr(name: &'static str, value: &str) -> (&'static str, Value) {
+    (name, Value::from(value))
 }
 
 impl Authorization {
@@ -292,13 +328,7 @@ impl Authorization {
             if let Some(s) = &i.sponsor {
                 attrs.push(str_attr("sponsor", s.as_str()));
             }
-            let entity = Entity::new(
-                me.clone(),
-                attrs.into_iter().collect(),
-                groups.into_iter().collect(),
-            )
-            .map_err(|e| LoadError::file("catalog", format!("identity `{}`: {e}", i.id)))?;
-            entities.push(entity);
+            entities.push(entity(me.clone(), attrs, groups));
             identities.insert(i.id.clone(), (me, keys));
         }
         let mut systems: HashMap<SystemId, EntityUid> = HashMap::new();
@@ -308,11 +338,9 @@ impl Authorization {
             let attrs = [
                 str_attr("sensitivity", s.sensitivity.as_str()),
                 str_attr("environment", s.environment.as_str()),
-                ("data_classes".to_owned(), strings(&s.data_classes)),
+                ("data_classes", strings(&s.data_classes)),
             ];
-            let entity = Entity::new(me.clone(), attrs.into_iter().collect(), HashSet::new())
-                .map_err(|e| LoadError::file("catalog", format!("system `{}`: {e}", s.id)))?;
-            entities.push(entity);
+            entities.push(entity(me.clone(), attrs, []));
             systems.insert(s.id.clone(), me);
         }
         let mut role_uids: Vec<(RoleId, SystemId, EntityUid)> = Vec::new();
@@ -328,20 +356,13 @@ impl Authorization {
                 str_attr("system", r.system.as_str()),
                 str_attr("sensitivity", system.sensitivity.as_str()),
                 str_attr("environment", system.environment.as_str()),
-                ("permissions".to_owned(), strings(&r.permissions)),
-                ("data_classes".to_owned(), strings(&system.data_classes)),
+                ("permissions", strings(&r.permissions)),
+                ("data_classes", strings(&system.data_classes)),
             ];
-            let entity = Entity::new(
-                me.clone(),
-                attrs.into_iter().collect(),
-                HashSet::from([sys_uid.clone()]),
-            )
-            .map_err(|e| LoadError::file("catalog", format!("role `{}`: {e}", r.id)))?;
-            entities.push(entity);
+            entities.push(entity(me.clone(), attrs, [sys_uid.clone()]));
             role_uids.push((r.id.clone(), r.system.clone(), me));
         }
-        let entities = Entities::from_entities(entities, Some(schema))
-            .map_err(|e| LoadError::file("catalog", format!("cannot build entities: {e}")))?;
+        let entities = entity_store(entities, schema)?;
 
         let actions = ACTIONS.map(|a| uid(&action_t, a));
         // Per action: the policies every system's slice holds, and those of one system.
@@ -567,6 +588,8 @@ mod tests {
         reason = "test code: a failed unwrap is a failed test"
     )]
 
+    use cedar_policy::RestrictedExpression;
+
     use super::*;
     use crate::source::SourceFile;
 
@@ -679,6 +702,88 @@ max_duration = "1h"
         assert_eq!(answer.policies, vec![PolicyId::parse("deny-all").unwrap()]);
     }
 
+    fn str_expr(name: &str, value: &str) -> (String, RestrictedExpression) {
+        (
+            name.to_owned(),
+            RestrictedExpression::new_string(value.to_owned()),
+        )
+    }
+
+    #[test]
+    fn catalog_entities_equal_cedars_own() {
+        let ty = type_name("Warden::Role").unwrap();
+        let system = uid(&type_name("Warden::System").unwrap(), "payments-db");
+        for (value, set) in [
+            ("", vec![]),
+            ("high", vec!["read"]),
+            (
+                "quoted \"x\"\nand ✓",
+                vec!["write", "read", "read", "", "a\\b"],
+            ),
+        ] {
+            let me = uid(&ty, "payments-db.admin");
+            let ours = entity(
+                me.clone(),
+                [
+                    str_attr("sensitivity", value),
+                    ("permissions", strings(&set)),
+                ],
+                [system.clone()],
+            );
+            let theirs = cedar_policy::Entity::new(
+                me,
+                HashMap::from([
+                    str_expr("sensitivity", value),
+                    (
+                        "permissions".to_owned(),
+                        RestrictedExpression::new_set(
+                            set.iter()
+                                .map(|s| RestrictedExpression::new_string((*s).to_owned())),
+                        ),
+                    ),
+                ]),
+                HashSet::from([system.clone()]),
+            )
+            .unwrap();
+            assert_eq!(&ours, theirs.as_ref(), "{value:?} {set:?}");
+        }
+    }
+
+    #[test]
+    fn the_entity_store_is_already_closed() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/bundle");
+        let bundle = crate::Bundle::load(&dir).unwrap();
+        let catalog = crate::catalog::load(&[SourceFile {
+            name: "catalog.toml".into(),
+            text: CATALOG.into(),
+        }])
+        .unwrap();
+        let small =
+            Authorization::new(&catalog, &crate::schema::build(&catalog).unwrap(), &[]).unwrap();
+        for (ours, schema) in [
+            (
+                &bundle.authorization.entities,
+                crate::schema::build(&bundle.catalog).unwrap(),
+            ),
+            (&small.entities, crate::schema::build(&catalog).unwrap()),
+        ] {
+            let catalog_entities: Vec<cedar_policy::Entity> = ours
+                .iter()
+                .filter(|e| e.uid().type_name().basename() != "Action")
+                .cloned()
+                .collect();
+            assert!(
+                catalog_entities.iter().any(|e| ours
+                    .ancestors(&e.uid())
+                    .is_some_and(|mut a| a.next().is_some())),
+                "the catalog has entities with parents"
+            );
+            // Cedar computing the transitive closure itself finds nothing to add.
+            let theirs = Entities::from_entities(catalog_entities, Some(&schema)).unwrap();
+            assert_eq!(ours, &theirs);
+        }
+    }
+
     /// The context Cedar itself builds from the same fields, by evaluating literals.
     fn cedars_own(ctx: &AuthContext<'_>) -> Context {
         let oidc = RestrictedExpression::new_record(warden_model::OIDC_CLAIMS.iter().map(|name| {
@@ -686,7 +791,7 @@ max_duration = "1h"
                 .oidc
                 .and_then(|c| c.get(*name))
                 .map_or("", String::as_str);
-            str_attr(name, value)
+            str_expr(name, value)
         }))
         .unwrap();
         Context::from_pairs([
@@ -698,9 +803,9 @@ max_duration = "1h"
                 "emergency".to_owned(),
                 RestrictedExpression::new_bool(ctx.emergency),
             ),
-            str_attr("purpose", ctx.purpose),
-            str_attr("ticket", ctx.ticket),
-            str_attr("source", ctx.source),
+            str_expr("purpose", ctx.purpose),
+            str_expr("ticket", ctx.ticket),
+            str_expr("source", ctx.source),
             (
                 "requester_is_subject".to_owned(),
                 RestrictedExpression::new_bool(ctx.requester_is_subject),
