@@ -17,6 +17,10 @@
     reason = "a measurement program: it reads the wall clock and fails loudly"
 )]
 
+/// The allocator `warden` runs with, so the figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -21,6 +21,11 @@
 #[path = "../benches/synthetic/mod.rs"]
 mod synthetic;
 
+/// The allocator `warden` runs with, so the figures are the server's; bare Cedar, in the
+/// same process, runs with it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 use std::time::Duration;
 

@@ -21,6 +21,10 @@
 #[path = "../benches/synthetic/mod.rs"]
 mod synthetic;
 
+/// The allocator `warden` runs with, so the figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::Duration;

@@ -121,6 +121,13 @@ fn input_error(e: impl Into<anyhow::Error>) -> Failure {
     }
 }
 
+/// mimalloc instead of the C library's allocator: a decision allocates many small, short-lived
+/// objects (Cedar's values and answers, the decision's strings), and with glibc's `malloc`
+/// about an eighth of a decision's time went to allocating and freeing (BENCHMARKS.md,
+/// change 12). The benchmark programs that stand for the server use it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
