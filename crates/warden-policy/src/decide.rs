@@ -42,7 +42,7 @@ struct HashedInput<'a> {
 }
 
 /// A [`Request`] with its fields declared in key order, so the canonical writer writes it
-/// straight out instead of buffering and sorting its members (a tenth of a decision). Each
+/// straight out instead of buffering and sorting its members (2 % of a decision). Each
 /// field is serialised as `Request` serialises it, so the encoding, and every input hash,
 /// is the same (`tests::a_request_in_key_order_encodes_as_the_request`).
 #[derive(Serialize)]
