@@ -277,12 +277,11 @@ impl Tx {
         } else {
             self.request_filers(&about).await?
         };
-        for e in &mut queued {
+        for e in queued.iter_mut().filter(|e| names_no_filer(e)) {
             let filer = e.request_id.and_then(|rid| filers.get(&rid));
             if let Some((requester, filed_by)) = filer
                 && filed_by != requester.as_str()
                 && let Some(data) = e.data.as_object_mut()
-                && !data.contains_key("filed_by")
             {
                 data.insert("requester".into(), serde_json::json!(requester));
                 data.insert("filed_by".into(), serde_json::json!(filed_by));
