@@ -86,6 +86,18 @@ struct Figures {
     access: AccessNow,
 }
 
+impl Figures {
+    /// The figures as of now, under the active bundle.
+    async fn compute(engine: &Engine) -> Result<Self, warden_engine::EngineError> {
+        let (at, bundle_hash) = (engine.now(), engine.bundle().hash().to_owned());
+        Ok(Self {
+            at,
+            bundle_hash,
+            access: engine.access_now().await?,
+        })
+    }
+}
+
 /// The `warden_access_*` gauges: the evidence report's instant figures, read at scrape time
 /// from the database's per-(system, role) sums of the live grants.
 #[derive(Default)]
@@ -226,7 +238,6 @@ impl HttpMetrics {
         self: &Arc<Self>,
         engine: &Engine,
     ) -> Result<(Timestamp, AccessNow), warden_engine::EngineError> {
-        let now = engine.now();
         let bundle_hash = engine.bundle().hash().to_owned();
         let last = self
             .figures
@@ -235,28 +246,19 @@ impl HttpMetrics {
             .map_err(|_| warden_engine::EngineError::broken("the access figures are poisoned"))?
             .clone();
         let Some(last) = last.filter(|f| f.bundle_hash == bundle_hash) else {
-            let access = engine.access_now().await?;
-            self.keep_figures(Figures {
-                at: now,
-                bundle_hash,
-                access,
-            });
-            return Ok((now, access));
+            let figures = Figures::compute(engine).await?;
+            let (at, access) = (figures.at, figures.access);
+            self.keep_figures(figures);
+            return Ok((at, access));
         };
         let every = i64::try_from(ACCESS_EVERY.as_millis()).unwrap_or(i64::MAX);
-        if last.at.millis_until(now) >= every
+        if last.at.millis_until(engine.now()) >= every
             && !self.figures.refreshing.swap(true, Ordering::AcqRel)
         {
             let (metrics, engine) = (Arc::clone(self), engine.clone());
             tokio::spawn(async move {
-                let at = engine.now();
-                let bundle_hash = engine.bundle().hash().to_owned();
-                match engine.access_now().await {
-                    Ok(access) => metrics.keep_figures(Figures {
-                        at,
-                        bundle_hash,
-                        access,
-                    }),
+                match Figures::compute(&engine).await {
+                    Ok(figures) => metrics.keep_figures(figures),
                     Err(e) => tracing::warn!(error = %e, "recomputing the access gauges failed"),
                 }
                 metrics.figures.refreshing.store(false, Ordering::Release);
