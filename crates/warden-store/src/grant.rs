@@ -259,17 +259,28 @@ impl Store {
         subject: &IdentityId,
         now: Timestamp,
     ) -> Result<Vec<ActiveGrant>, StoreError> {
-        let mut out = on_conn!(&mut self.acquire().await?.conn(), c => {
-            let rows = sqlx::query(
-                "SELECT role, duration_seconds, expires_at FROM grants \
-                 WHERE subject = $1 AND state IN ('active', 'provisioning')",
-            )
-            .bind(subject.as_str())
-            .fetch_all(&mut **c)
-            .await
-            .map_err(db_err)?;
-            rows.iter().map(|row| active(row, now)).collect::<Result<Vec<_>, _>>()?
-        });
+        // Two index seeks rather than `state IN (…)`, for which SQLite builds a temporary
+        // table on every run (its page cache created, sized and freed each time).
+        const SQL: &str = "SELECT role, duration_seconds, expires_at FROM grants \
+                           WHERE subject = $1 AND state = 'active' \
+                           UNION ALL \
+                           SELECT role, duration_seconds, expires_at FROM grants \
+                           WHERE subject = $1 AND state = 'provisioning'";
+        // Read on every decision: on SQLite, on this thread when it can be.
+        let local = self
+            .local_reads()
+            .and_then(|l| l.query(SQL, [subject.as_str()], |row| active(row, now)));
+        let mut out = match local {
+            Some(out) => out,
+            None => on_conn!(&mut self.acquire().await?.conn(), c => {
+                let rows = sqlx::query(SQL)
+                    .bind(subject.as_str())
+                    .fetch_all(&mut **c)
+                    .await
+                    .map_err(db_err)?;
+                rows.iter().map(|row| active(row, now)).collect::<Result<Vec<_>, _>>()?
+            }),
+        };
         out.sort();
         Ok(out)
     }

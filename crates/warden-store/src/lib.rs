@@ -18,6 +18,7 @@ mod holder;
 mod id;
 mod itsm;
 mod job;
+mod local;
 mod request;
 mod review;
 mod session;

@@ -1,7 +1,9 @@
 //! The [`Store`] handle, its transactions, connecting and migrating.
 
 use std::borrow::Cow;
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -15,6 +17,7 @@ use sqlx::{SqlSafeStr, Transaction};
 
 use crate::conn::{Conn, on_conn};
 use crate::error::{StoreError, db_err};
+use crate::local::LocalReads;
 
 /// How long a SQLite writer waits for another writer's lock before giving up as
 /// [`StoreError::Unavailable`].
@@ -133,6 +136,8 @@ enum Pool {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: Pool,
+    /// For a SQLite file: connections of its own for point reads on the calling thread.
+    local: Option<Arc<LocalReads>>,
 }
 
 impl Store {
@@ -148,17 +153,24 @@ impl Store {
     /// [`Store::connect`] with explicit pool settings.
     pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         let scheme = url.split_once(':').map_or("", |(s, _)| s);
-        let pool = match scheme {
-            "sqlite" => Pool::Sqlite(connect_sqlite(url, options).await?),
-            "postgres" | "postgresql" => Pool::Postgres(connect_postgres(url, options).await?),
+        let (pool, file) = match scheme {
+            "sqlite" => {
+                let (pool, file) = connect_sqlite(url, options).await?;
+                (Pool::Sqlite(pool), file)
+            }
+            "postgres" | "postgresql" => {
+                (Pool::Postgres(connect_postgres(url, options).await?), None)
+            }
             other => {
                 return Err(StoreError::UnsupportedUrl {
                     scheme: other.chars().take(20).collect(),
                 });
             }
         };
-        let store = Store { pool };
+        let mut store = Store { pool, local: None };
         store.migrate().await?;
+        // Only once the file exists with its schema: local reads never create it.
+        store.local = file.map(|f| Arc::new(LocalReads::new(&f)));
         Ok(store)
     }
 
@@ -199,6 +211,9 @@ impl Store {
 
     /// Closes every pooled connection; later calls fail with [`StoreError::Unavailable`].
     pub async fn close(&self) {
+        if let Some(local) = &self.local {
+            local.close();
+        }
         match &self.pool {
             Pool::Sqlite(p) => p.close().await,
             Pool::Postgres(p) => p.close().await,
@@ -228,6 +243,11 @@ impl Store {
         result.map_err(|e| StoreError::Migration { source: e.into() })
     }
 
+    /// Point reads on the calling thread, for a SQLite file (see [`LocalReads`]).
+    pub(crate) fn local_reads(&self) -> Option<&LocalReads> {
+        self.local.as_deref()
+    }
+
     /// A pooled connection for one read.
     pub(crate) async fn acquire(&self) -> Result<PooledConn, StoreError> {
         Ok(match &self.pool {
@@ -237,7 +257,12 @@ impl Store {
     }
 }
 
-async fn connect_sqlite(url: &str, store: &StoreOptions) -> Result<SqlitePool, StoreError> {
+/// The pool, and the database file when there is one (not for an in-memory database,
+/// which only the pool's connections share).
+async fn connect_sqlite(
+    url: &str,
+    store: &StoreOptions,
+) -> Result<(SqlitePool, Option<PathBuf>), StoreError> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|_| StoreError::Invalid("the sqlite database url cannot be parsed".to_owned()))?
         .create_if_missing(true)
@@ -252,7 +277,12 @@ async fn connect_sqlite(url: &str, store: &StoreOptions) -> Result<SqlitePool, S
     {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable { source: e.into() })?;
     }
-    SqlitePoolOptions::new()
+    // Only a plain `sqlite://PATH` names a file that other connections can open as the
+    // pool does: query options (`mode=memory`, `immutable`, a `vfs`) change what the name
+    // means, and an in-memory database is shared by the pool's connections alone.
+    let plain = !url.contains('?') && !url.contains(":memory:");
+    let file = Some(options.get_filename().to_path_buf()).filter(|_| plain);
+    let pool = SqlitePoolOptions::new()
         // A connection to a local file cannot have been hung up on: pinging it before each
         // use only costs two hand-offs to its thread.
         .test_before_acquire(false)
@@ -260,7 +290,9 @@ async fn connect_sqlite(url: &str, store: &StoreOptions) -> Result<SqlitePool, S
         .acquire_timeout(store.acquire_timeout)
         .connect_with(options)
         .await
-        .map_err(db_err)
+        .map_err(db_err)?;
+    // The pool's first connection has created the file by now.
+    Ok((pool, file.filter(|f| f.is_file())))
 }
 
 async fn connect_postgres(url: &str, store: &StoreOptions) -> Result<PgPool, StoreError> {

@@ -111,3 +111,27 @@ both! {
         assert_eq!(db.store.overdue_grants(at(101)).await.unwrap(), 2, "and active past its end");
     }
 }
+
+both! {
+    async fn a_grant_another_process_writes_is_seen_by_the_next_read(db) {
+        // The first read opens this store's connections (on SQLite, the ones it reads on
+        // its own thread); what another process commits after it is in the next read.
+        assert!(db.store.active_grants(&identity("bob"), at(10)).await.unwrap().is_empty());
+        let cli = db.another_store().await;
+        let req = request("jira", "SEC-9");
+        let mut tx = cli.begin().await.unwrap();
+        assert!(tx.insert_request(&req).await.unwrap());
+        tx.insert_grant(&grant(&req)).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            db.store.active_grants(&identity("bob"), at(10)).await.unwrap(),
+            vec![ActiveGrant { role: RoleId::parse("payments-db.read").unwrap(), expires_at: at(10 + 3600) }],
+        );
+        let mut tx = cli.begin().await.unwrap();
+        let gone = GrantTimes { revoked_at: Some(at(20)), ..GrantTimes::default() };
+        let g = cli.grant_by_request(req.id).await.unwrap().unwrap();
+        assert!(tx.set_grant_state(g.id, GrantState::Provisioning, GrantState::Failed, gone, at(20)).await.unwrap());
+        tx.commit().await.unwrap();
+        assert!(db.store.active_grants(&identity("bob"), at(20)).await.unwrap().is_empty());
+    }
+}
