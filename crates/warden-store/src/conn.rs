@@ -100,27 +100,30 @@ fn millis_to_time(col: &str, millis: i64) -> Result<Timestamp, StoreError> {
     })
 }
 
+/// Implements [`RowExt`] for a driver's row type `$row`, whose generic column getter is
+/// `$get` and whose errors `$err` sorts into [`StoreError`].
 macro_rules! row_ext {
-    ($row:ty) => {
-        impl RowExt for $row {
+    ($row:ty, $get:ident, $err:path) => {
+        impl $crate::conn::RowExt for $row {
             fn text(&self, col: &str) -> Result<String, StoreError> {
-                self.try_get(col).map_err(db_err)
+                self.$get(col).map_err($err)
             }
             fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
-                self.try_get(col).map_err(db_err)
+                self.$get(col).map_err($err)
             }
             fn int(&self, col: &str) -> Result<i64, StoreError> {
-                self.try_get(col).map_err(db_err)
+                self.$get(col).map_err($err)
             }
             fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError> {
-                self.try_get(col).map_err(db_err)
+                self.$get(col).map_err($err)
             }
         }
     };
 }
+pub(crate) use row_ext;
 
-row_ext!(SqliteRow);
-row_ext!(PgRow);
+row_ext!(SqliteRow, try_get, db_err);
+row_ext!(PgRow, try_get, db_err);
 
 /// A time as the store keeps it.
 pub(crate) fn ms(t: Timestamp) -> i64 {

@@ -18,12 +18,12 @@
 //! busy timeout and the usual error sorting.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::conn::RowExt;
+use crate::conn::row_ext;
 use crate::error::StoreError;
 
 /// How long a read here waits on a locked database before giving up (and the caller
@@ -73,25 +73,28 @@ impl LocalReads {
         let conn = self.take()?;
         let rows = run(&conn, sql, params, map);
         self.give_back(conn);
-        rows.ok()
+        rows
     }
 
     /// Stops serving reads and closes the idle connections.
     pub(crate) fn close(&self) {
-        *self.idle.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *self.idle() = None;
+    }
+
+    /// The idle connections. A panic while they were held cannot leave them half-changed
+    /// (a push or a pop), so a poisoned lock is taken as it is.
+    fn idle(&self) -> MutexGuard<'_, Option<Vec<Connection>>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn take(&self) -> Option<Connection> {
-        let pooled = {
-            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-            idle.as_mut()?.pop()
-        };
+        // Two statements: the lock is let go before a new connection is opened.
+        let pooled = self.idle().as_mut()?.pop();
         pooled.or_else(|| open(&self.path).ok())
     }
 
     fn give_back(&self, conn: Connection) {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(idle) = idle.as_mut()
+        if let Some(idle) = self.idle().as_mut()
             && idle.len() < MAX_IDLE
         {
             idle.push(conn);
@@ -113,51 +116,24 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// A read that failed here; only ever a reason to read through the pool instead, so what
-/// went wrong is not kept.
-struct Failed;
-
-impl From<rusqlite::Error> for Failed {
-    fn from(_: rusqlite::Error) -> Self {
-        Failed
-    }
-}
-
-impl From<StoreError> for Failed {
-    fn from(_: StoreError) -> Self {
-        Failed
-    }
-}
-
+/// The rows, or `None` at the first failure (the statement, a step, or `map`): what went
+/// wrong is not kept, as the pool reads it again and reports it.
 fn run<T>(
     conn: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
     map: impl Fn(&rusqlite::Row<'_>) -> Result<T, StoreError>,
-) -> Result<Vec<T>, Failed> {
-    let mut statement = conn.prepare_cached(sql)?;
-    let mut rows = statement.query(params)?;
+) -> Option<Vec<T>> {
+    let mut statement = conn.prepare_cached(sql).ok()?;
+    let mut rows = statement.query(params).ok()?;
     let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(map(row)?);
+    while let Some(row) = rows.next().ok()? {
+        out.push(map(row).ok()?);
     }
-    Ok(out)
+    Some(out)
 }
 
-impl RowExt for rusqlite::Row<'_> {
-    fn text(&self, col: &str) -> Result<String, StoreError> {
-        self.get(col).map_err(corrupt)
-    }
-    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
-        self.get(col).map_err(corrupt)
-    }
-    fn int(&self, col: &str) -> Result<i64, StoreError> {
-        self.get(col).map_err(corrupt)
-    }
-    fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError> {
-        self.get(col).map_err(corrupt)
-    }
-}
+row_ext!(rusqlite::Row<'_>, get, corrupt);
 
 fn corrupt(e: rusqlite::Error) -> StoreError {
     StoreError::corrupt("a row does not have the expected shape", e)
@@ -171,6 +147,7 @@ mod tests {
     )]
 
     use super::*;
+    use crate::conn::RowExt;
 
     fn count(row: &rusqlite::Row<'_>) -> Result<i64, StoreError> {
         row.int("n")
