@@ -30,7 +30,7 @@ use cedar_policy_core::validator::CoreSchema;
 use smol_str::SmolStr;
 use warden_model::{GroupId, IdentityId, PolicyId, RoleId, SystemId};
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Hasher};
 use crate::policy_file::LoadedPolicy;
 use crate::schema::ACTIONS;
 use crate::source::LoadError;
@@ -163,8 +163,8 @@ pub struct Authorization {
     full: PolicySet,
     actions: [EntityUid; 5],
     /// Each identity with its principal keys: its own, then its groups'.
-    identities: HashMap<IdentityId, (EntityUid, Vec<u32>)>,
-    roles: HashMap<RoleId, RoleEntry>,
+    identities: HashMap<IdentityId, (EntityUid, Vec<u32>), Hasher>,
+    roles: HashMap<RoleId, RoleEntry, Hasher>,
 }
 
 /// The principal key of policies whose principal scope is open.
@@ -177,7 +177,7 @@ const OPEN: u32 = 0;
 /// else any satisfied permit allows), so the answer is the union's answer.
 #[derive(Default)]
 pub(crate) struct Slice {
-    pub(crate) parts: HashMap<u32, PolicySet>,
+    pub(crate) parts: HashMap<u32, PolicySet, Hasher>,
 }
 
 /// A role as Cedar knows it, with the slices its questions are asked over.
@@ -311,7 +311,8 @@ impl Authorization {
         let mut reach_of: HashMap<EntityUid, SystemId> = HashMap::new();
 
         let mut entities = Vec::new();
-        let mut identities = HashMap::new();
+        let mut identities =
+            HashMap::with_capacity_and_hasher(catalog.identities.len(), Hasher::default());
         for i in catalog.identities.values() {
             let me = uid(&identity_t, i.id.as_str());
             let groups: Vec<EntityUid> = i
@@ -423,7 +424,7 @@ impl Authorization {
                 for (k, lp) in global.chain(local) {
                     by_key.entry(*k).or_default().push(lp);
                 }
-                let mut parts = HashMap::with_capacity(by_key.len());
+                let mut parts = HashMap::with_capacity_and_hasher(by_key.len(), Hasher::default());
                 for (k, policies) in by_key {
                     parts.insert(k, slice(policies)?);
                 }

@@ -28,7 +28,7 @@ pub struct Bundle {
     /// The validated catalog.
     pub catalog: Catalog,
     pub(crate) authorization: Authorization,
-    pub(crate) policies: std::collections::HashMap<PolicyId, PolicyInfo>,
+    pub(crate) policies: std::collections::HashMap<PolicyId, PolicyInfo, crate::catalog::Hasher>,
     schema_text: String,
     files: Vec<SourceFile>,
     hash: String,

@@ -168,6 +168,36 @@ fn quoted<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
     parts.join(", ")
 }
 
+/// What caps a decision's duration, named in its `duration_clamped` reason.
+#[derive(Clone, Copy)]
+enum CapBy<'a> {
+    Role(&'a RoleId),
+    Task(&'a TaskId),
+    Policy(&'a PolicyId),
+    BreakGlass,
+    /// The `[nhi]` limit, for this service or workload.
+    Nhi(&'a Identity),
+    /// The access end of this third party.
+    AccessEnd(&'a Identity, Timestamp),
+}
+
+impl std::fmt::Display for CapBy<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Role(id) => write!(f, "role `{id}`"),
+            Self::Task(id) => write!(f, "task `{id}`"),
+            Self::Policy(id) => write!(f, "policy `{id}`"),
+            Self::BreakGlass => f.write_str("`[break_glass]`"),
+            Self::Nhi(subject) => {
+                write!(f, "`[nhi]` for {} `{}`", subject.kind.as_str(), subject.id)
+            }
+            Self::AccessEnd(subject, ends) => {
+                write!(f, "the access end of `{}` at {ends}", subject.id)
+            }
+        }
+    }
+}
+
 impl Bundle {
     /// Decides `input` through the scope index.
     pub fn decide(&self, input: &DecisionInput<'_>) -> Decision {
@@ -430,41 +460,35 @@ impl Bundle {
 
         // 5. Duration.
         let asked = req.duration.unwrap_or(role.default_duration);
-        let mut caps: Vec<(Duration, String)> =
-            vec![(role.max_duration, format!("role `{}`", role.id))];
+        // What each cap is named by is written out only for the cap that wins.
+        let mut caps: Vec<(Duration, CapBy<'_>)> = vec![(role.max_duration, CapBy::Role(&role.id))];
         if let Some(t) = task.and_then(|t| t.max_duration.map(|m| (m, &t.id))) {
-            caps.push((t.0, format!("task `{}`", t.1)));
+            caps.push((t.0, CapBy::Task(t.1)));
         }
         if let Some(m) = self.policies.get(&winner).and_then(|p| p.max_duration) {
-            caps.push((m, format!("policy `{winner}`")));
+            caps.push((m, CapBy::Policy(&winner)));
         }
         if let Some(bg) = break_glass {
-            caps.push((bg.max_duration, "`[break_glass]`".into()));
+            caps.push((bg.max_duration, CapBy::BreakGlass));
         }
         if subject.kind.needs_owner() {
-            caps.push((
-                cat.nhi.max_duration,
-                format!("`[nhi]` for {} `{}`", subject.kind.as_str(), subject.id),
-            ));
+            caps.push((cat.nhi.max_duration, CapBy::Nhi(subject)));
         }
         if let Some(ends) = subject.access_ends {
             let left = input.at.seconds_until(ends);
             if let Some(left) = u64::try_from(left).ok().and_then(Duration::from_seconds) {
-                caps.push((
-                    left,
-                    format!("the access end of `{}` at {ends}", subject.id),
-                ));
+                caps.push((left, CapBy::AccessEnd(subject, ends)));
             }
         }
         // Smallest cap; on a tie the first listed (role, task, policy, …) is named.
         let (cap, capped_by) = caps
             .iter()
-            .fold(None::<&(Duration, String)>, |best, c| match best {
+            .fold(None::<&(Duration, CapBy<'_>)>, |best, c| match best {
                 Some(b) if b.0 <= c.0 => Some(b),
                 _ => Some(c),
             })
-            .map(|(c, by)| (*c, by.clone()))
-            .unwrap_or((role.max_duration, String::new()));
+            .copied()
+            .unwrap_or((role.max_duration, CapBy::Role(&role.id)));
         let duration = if asked > cap {
             let what = if req.duration.is_some() {
                 format!("asked for {asked}")
