@@ -78,13 +78,25 @@ pub async fn request_of(
     caller: &warden_model::IdentityId,
 ) -> Result<warden_model::Request, ApiError> {
     let invalid = |e: warden_model::request::InputError| ApiError::InvalidRequest(e.to_string());
-    let mut value: serde_json::Value = required(headers, body, limit).await?;
-    if let Some(fields) = value.as_object_mut()
-        && !fields.contains_key("requester")
-    {
+    if !is_json(headers) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let bytes = read(headers, body, limit).await?;
+    // Most bodies name their requester and are read once. serde reports a missing field
+    // only after every present one has been read and found valid, so a body refused for
+    // that alone is the one to read again with the caller filled in.
+    match warden_model::Request::from_json(&bytes) {
+        Err(e) if e.field.is_none() && e.message == MISSING_REQUESTER => {}
+        parsed => return parsed.map_err(invalid),
+    }
+    let mut value: serde_json::Value = warden_model::request::from_json(&bytes).map_err(invalid)?;
+    if let Some(fields) = value.as_object_mut() {
         fields.insert("requester".into(), serde_json::json!(caller.as_str()));
     }
     let bytes = serde_json::to_vec(&value)
         .map_err(|e| ApiError::InvalidRequest(format!("malformed JSON: {e}")))?;
     warden_model::Request::from_json(&bytes).map_err(invalid)
 }
+
+/// serde's error for a request body without `requester`.
+const MISSING_REQUESTER: &str = "missing field `requester`";

@@ -10,7 +10,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -155,26 +155,30 @@ fn with_limits(app: Router, limits: &ServerLimits) -> Router {
 }
 
 /// Serves one connection until it closes, is idle too long, or the server stops.
+///
+/// The idle deadline is checked lazily: a request only counts itself in and out, and the
+/// connection's own timer, when it fires, looks at when the last request ended and sleeps
+/// on if that was not long enough ago. Telling the connection's task at every request
+/// woke it twice and re-armed its timer for each request answered.
 async fn connection(
     stream: tokio::net::TcpStream,
     app: Router,
     limits: ServerLimits,
     mut stopping: watch::Receiver<bool>,
 ) {
-    let (idle_tx, mut idle_rx) = watch::channel(Some(Instant::now()));
-    let busy = Arc::new(Busy {
-        requests: AtomicUsize::new(0),
-        idle_since: idle_tx,
-    });
-    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-        let guard = Busy::enter(&busy);
-        let app = app.clone();
-        async move {
-            let response = app.oneshot(request.map(Body::new)).await;
-            drop(guard);
-            response
-        }
-    });
+    let busy = Arc::new(Busy::new());
+    let service = {
+        let busy = busy.clone();
+        hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            let guard = Busy::enter(&busy);
+            let app = app.clone();
+            async move {
+                let response = app.oneshot(request.map(Body::new)).await;
+                drop(guard);
+                response
+            }
+        })
+    };
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
@@ -183,8 +187,9 @@ async fn connection(
     tokio::pin!(conn);
     let mut closing = false;
     loop {
-        let idle_since = *idle_rx.borrow_and_update();
-        let idle_deadline = idle_since.map(|at| at + limits.idle_timeout);
+        // While a request is under way the connection is not idle: look again a whole
+        // idle timeout later.
+        let deadline = busy.idle_since().unwrap_or_else(Instant::now) + limits.idle_timeout;
         tokio::select! {
             result = conn.as_mut() => {
                 if let Err(e) = result {
@@ -192,15 +197,13 @@ async fn connection(
                 }
                 return;
             }
-            changed = idle_rx.changed(), if !closing => {
-                if changed.is_err() {
+            () = tokio::time::sleep_until(deadline), if !closing => {
+                if busy.idle_since().is_some_and(|at| at + limits.idle_timeout <= Instant::now()) {
+                    // Closes at once when no request is under way, else after the one
+                    // that is.
+                    conn.as_mut().graceful_shutdown();
                     closing = true;
                 }
-            }
-            () = sleep_until(idle_deadline), if !closing => {
-                // Closes at once when no request is under way, else after the one that is.
-                conn.as_mut().graceful_shutdown();
-                closing = true;
             }
             _ = stopping.wait_for(|stop| *stop), if !closing => {
                 conn.as_mut().graceful_shutdown();
@@ -210,25 +213,36 @@ async fn connection(
     }
 }
 
-/// Sleeps until `deadline`, or forever without one.
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
-
 /// Requests under way on one connection, and since when it has had none.
 struct Busy {
+    /// When the connection opened; `idle_since` counts from here.
+    opened: Instant,
     requests: AtomicUsize,
-    idle_since: watch::Sender<Option<Instant>>,
+    /// Milliseconds from `opened` to the end of the last request (0: none yet).
+    idle_since: AtomicU64,
 }
 
 impl Busy {
+    fn new() -> Self {
+        Self {
+            opened: Instant::now(),
+            requests: AtomicUsize::new(0),
+            idle_since: AtomicU64::new(0),
+        }
+    }
+
     fn enter(busy: &Arc<Busy>) -> BusyGuard {
         busy.requests.fetch_add(1, Ordering::SeqCst);
-        busy.idle_since.send_replace(None);
         BusyGuard(busy.clone())
+    }
+
+    /// Since when no request has been under way; `None` while one is.
+    fn idle_since(&self) -> Option<Instant> {
+        if self.requests.load(Ordering::SeqCst) > 0 {
+            return None;
+        }
+        let ms = self.idle_since.load(Ordering::SeqCst);
+        Some(self.opened + Duration::from_millis(ms))
     }
 }
 
@@ -237,9 +251,11 @@ struct BusyGuard(Arc<Busy>);
 
 impl Drop for BusyGuard {
     fn drop(&mut self) {
-        if self.0.requests.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.idle_since.send_replace(Some(Instant::now()));
-        }
+        let ms = u64::try_from(self.0.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        // Stored before the count falls, so a reader that sees no request under way sees
+        // this request's end.
+        self.0.idle_since.store(ms, Ordering::SeqCst);
+        self.0.requests.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -302,4 +318,25 @@ pub(crate) fn is_body_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
         cause = c.source();
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_connection_is_idle_from_its_opening_and_from_the_end_of_each_request() {
+        let busy = Arc::new(Busy::new());
+        assert_eq!(busy.idle_since(), Some(busy.opened));
+        let guard = Busy::enter(&busy);
+        assert_eq!(busy.idle_since(), None, "a request is under way");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(busy.idle_since(), None, "however long it takes");
+        drop(guard);
+        let since = busy.idle_since().expect("idle once the request ended");
+        assert!(
+            since >= busy.opened + Duration::from_millis(30) && since <= Instant::now(),
+            "idle from the end of the request"
+        );
+    }
 }

@@ -96,6 +96,46 @@ async fn an_omitted_requester_is_the_caller() {
 }
 
 #[tokio::test]
+async fn a_body_without_requester_is_read_whole_and_its_faults_named() {
+    for h in harnesses().await {
+        let alice = h.token("alice", &["intake"]).await;
+        // Read once with the caller filled in: the dry run decides for alice.
+        let decided = h
+            .post_json("/v1/decisions", &alice, &payments_read("OMIT-2"))
+            .await;
+        assert_eq!(decided.status, StatusCode::OK, "{}", decided.text);
+        assert_eq!(
+            decided.body["outcome"], "approval_required",
+            "{}",
+            decided.text
+        );
+        // Any other fault of such a body is named as it would be with a requester.
+        for (field, value, names) in [
+            ("duration", json!("6x"), "`duration`"),
+            ("colour", json!("red"), "colour"),
+            ("purpose", json!(""), "`purpose`"),
+        ] {
+            let mut body = payments_read("OMIT-3");
+            body[field] = value;
+            let m = error(
+                &h.post_json("/v1/decisions", &alice, &body).await,
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+            );
+            assert!(m.contains(names), "{field}: {m}");
+            assert!(!m.contains("missing field"), "{field}: {m}");
+        }
+        // A body that is not an object is refused as such, not as lacking a requester.
+        let m = error(
+            &h.post_json("/v1/decisions", &alice, &json!(["role"])).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        );
+        assert!(!m.is_empty(), "{m}");
+    }
+}
+
+#[tokio::test]
 async fn a_broker_files_for_anyone_but_only_under_its_bound_source() {
     for h in harnesses().await {
         let portal = h.broker_token("grace", "portal").await;
