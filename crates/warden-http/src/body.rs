@@ -62,11 +62,16 @@ pub async fn required<T: DeserializeOwned>(
     body: Body,
     limit: usize,
 ) -> Result<T, ApiError> {
+    let bytes = required_bytes(headers, body, limit).await?;
+    warden_model::request::from_json(&bytes).map_err(|e| ApiError::InvalidRequest(e.to_string()))
+}
+
+/// The bytes of a required body, refused unless it is declared JSON.
+async fn required_bytes(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
     if !is_json(headers) {
         return Err(ApiError::UnsupportedMediaType);
     }
-    let bytes = read(headers, body, limit).await?;
-    warden_model::request::from_json(&bytes).map_err(|e| ApiError::InvalidRequest(e.to_string()))
+    read(headers, body, limit).await
 }
 
 /// Reads a required JSON body holding a request of DESIGN §3.1 whose `requester` may be
@@ -78,10 +83,7 @@ pub async fn request_of(
     caller: &warden_model::IdentityId,
 ) -> Result<warden_model::Request, ApiError> {
     let invalid = |e: warden_model::request::InputError| ApiError::InvalidRequest(e.to_string());
-    if !is_json(headers) {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    let bytes = read(headers, body, limit).await?;
+    let bytes = required_bytes(headers, body, limit).await?;
     // Most bodies name their requester and are read once. serde reports a missing field
     // only after every present one has been read and found valid, so a body refused for
     // that alone is the one to read again with the caller filled in.

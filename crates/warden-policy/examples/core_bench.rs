@@ -81,6 +81,17 @@ fn row(measure: &str, warden: &str, bare: &str, ratio: &str, target: &str, met: 
     println!("ROW|{measure}|{warden}|{bare}|{ratio}|{target}|{verdict}");
 }
 
+/// Runs `one` for each of `0..n`, timing each call into `samples`; returns the total in ns.
+fn pass(n: usize, samples: &mut Vec<u64>, mut one: impl FnMut(usize)) -> u64 {
+    let mut total = 0;
+    for i in 0..n {
+        let ((), t) = timed(|| one(i));
+        samples.push(ns(t));
+        total += ns(t);
+    }
+    total
+}
+
 fn decide(quick: bool) {
     let rounds = if quick { 6 } else { 30 };
     let world = synthetic::generate(synthetic::SEED);
@@ -127,28 +138,19 @@ fn decide(quick: bool) {
         for side in 0..3 {
             match (round + side) % 3 {
                 0 => {
-                    for input in &inputs {
-                        let (d, t) = timed(|| bundle.decide(black_box(input)));
-                        black_box(d);
-                        warden.push(ns(t));
-                        w += ns(t);
-                    }
+                    w += pass(inputs.len(), &mut warden, |n| {
+                        black_box(bundle.decide(black_box(&inputs[n])));
+                    });
                 }
                 1 => {
-                    for n in 0..inputs.len() {
-                        let (a, t) = timed(|| questions.ask(black_box(n), Over::Full));
-                        black_box(a);
-                        bare_full.push(ns(t));
-                        f += ns(t);
-                    }
+                    f += pass(inputs.len(), &mut bare_full, |n| {
+                        black_box(questions.ask(black_box(n), Over::Full));
+                    });
                 }
                 _ => {
-                    for n in 0..inputs.len() {
-                        let (a, t) = timed(|| questions.ask(black_box(n), Over::Slice));
-                        black_box(a);
-                        bare_slice.push(ns(t));
-                        s += ns(t);
-                    }
+                    s += pass(inputs.len(), &mut bare_slice, |n| {
+                        black_box(questions.ask(black_box(n), Over::Slice));
+                    });
                 }
             }
         }
