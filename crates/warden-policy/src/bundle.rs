@@ -8,6 +8,7 @@ use warden_model::{PolicyId, canonical};
 
 use crate::authorization::{Action, Answer, AuthContext, Authorization, Evaluation};
 use crate::catalog::{self, Catalog};
+use crate::cover::Cover;
 use crate::policy_file::{self, LoadedPolicy};
 use crate::schema;
 use crate::source::{LoadError, LoadErrors, SourceFile, read_dir_files, read_file};
@@ -28,6 +29,8 @@ pub struct Bundle {
     /// The validated catalog.
     pub catalog: Catalog,
     pub(crate) authorization: Authorization,
+    /// The catalog's roles by system with their permissions as bits, for the candidates.
+    pub(crate) cover: Cover,
     pub(crate) policies: std::collections::HashMap<PolicyId, PolicyInfo, crate::catalog::Hasher>,
     schema_text: String,
     files: Vec<SourceFile>,
@@ -158,9 +161,11 @@ impl Bundle {
             .collect();
         let hash = bundle_hash(&files);
         let schema_text = schema::schema_text(&catalog);
+        let cover = Cover::new(&catalog);
         Ok(Self {
             catalog,
             authorization,
+            cover,
             policies,
             schema_text,
             files,

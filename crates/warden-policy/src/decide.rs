@@ -338,13 +338,16 @@ impl Bundle {
             );
             return None;
         }
-        let mut candidates: Vec<&Role> = cat
-            .roles_of(&system.id)
-            .iter()
-            .filter_map(|id| cat.roles.get(id))
-            .filter(|r| r.kinds.contains(&subject.kind) && r.permissions.is_superset(&need))
-            .filter(|r| requested.is_none_or(|q| r.permissions.is_subset(&q.permissions)))
-            .collect();
+        // A need naming a permission no role has is covered by none.
+        let need_bits = self.cover.bits_of(&need);
+        let limit = requested.and_then(|q| self.cover.bits_of(&q.permissions));
+        let mut candidates: Vec<&Role> = match &need_bits {
+            Some(need_bits) => self
+                .cover
+                .covering(cat, &system.id, subject.kind, need_bits, limit.as_ref())
+                .collect(),
+            None => Vec::new(),
+        };
         if candidates.is_empty() {
             d.reason(
                 ReasonCode::NoCoveringRole,
