@@ -2,8 +2,9 @@
 //! each role's permissions and kinds as bits built once at load.
 //!
 //! A decision used to look every role on the system up by id and compare permission sets
-//! of strings (`BTreeSet::is_superset`), about a tenth of a decision. Here a system's roles
-//! are positions in the catalog's role map, and "covers" is a word-wise test of bits.
+//! of strings (`BTreeSet::is_superset`); here a system's roles are positions in the
+//! catalog's role map, and "covers" is a word-wise test of bits (1.8 % fewer instructions
+//! per decision, BENCHMARKS.md, change 20).
 
 use std::collections::BTreeSet;
 
