@@ -99,27 +99,35 @@ impl Cover {
     }
 
     /// The roles on `system`, in id order, that a `kind` identity may hold, whose
-    /// permissions include every one of `need`, and, with `limit` given, that have no
-    /// permission outside it.
-    pub(crate) fn covering<'a, 'c: 'a>(
-        &'a self,
+    /// permissions include every one of `need`, and, with `requested` given, that have no
+    /// permission outside the requested role's. A need naming a permission no role has is
+    /// covered by none.
+    pub(crate) fn covering<'c>(
+        &self,
         catalog: &'c Catalog,
         system: &SystemId,
         kind: IdentityKind,
-        need: &'a Bits,
-        limit: Option<&'a Bits>,
-    ) -> impl Iterator<Item = &'c Role> + use<'a, 'c> {
+        need: &BTreeSet<Permission>,
+        requested: Option<&Role>,
+    ) -> Vec<&'c Role> {
+        let Some(need) = self.bits_of(need) else {
+            return Vec::new();
+        };
+        let limit = requested.and_then(|q| self.bits_of(&q.permissions));
         let entries = self.by_system.get(system).map_or(&[][..], Vec::as_slice);
-        entries.iter().filter_map(move |e| {
-            let has = self.role_words.get(e.words..e.words + self.words)?;
-            let fits = e.kinds & kind_bit(kind) != 0
-                && within(&need.0, has)
-                && limit.is_none_or(|l| within(has, &l.0));
-            if !fits {
-                return None;
-            }
-            catalog.roles.get_index(e.role).map(|(_, r)| r)
-        })
+        entries
+            .iter()
+            .filter_map(|e| {
+                let has = self.role_words.get(e.words..e.words + self.words)?;
+                let fits = e.kinds & kind_bit(kind) != 0
+                    && within(&need.0, has)
+                    && limit.as_ref().is_none_or(|l| within(has, &l.0));
+                if !fits {
+                    return None;
+                }
+                catalog.roles.get_index(e.role).map(|(_, r)| r)
+            })
+            .collect()
     }
 }
 
@@ -202,8 +210,8 @@ mod tests {
             let named: BTreeSet<Permission> =
                 roles.iter().flat_map(|r| r.permissions.clone()).collect();
             let named: Vec<Permission> = named.into_iter().collect();
-            // Every need of one of the system's permissions and of two near in order, and ones naming a
-            // permission of no role, or of another system's roles only.
+            // Every need of one of the system's permissions and of two near in order, and
+            // ones naming a permission of no role, or of another system's roles only.
             let mut needs: Vec<BTreeSet<Permission>> = vec![BTreeSet::new()];
             for (i, a) in named.iter().enumerate() {
                 needs.push(BTreeSet::from([a.clone()]));
@@ -219,16 +227,11 @@ mod tests {
                 for need in &needs {
                     for kind in IdentityKind::ALL {
                         let want = reference(&catalog, system, kind, need, limit);
-                        let got: Vec<&RoleId> = match cover.bits_of(need) {
-                            Some(bits) => {
-                                let limit_bits = limit.and_then(|q| cover.bits_of(&q.permissions));
-                                cover
-                                    .covering(&catalog, system, kind, &bits, limit_bits.as_ref())
-                                    .map(|r| &r.id)
-                                    .collect()
-                            }
-                            None => Vec::new(),
-                        };
+                        let got: Vec<&RoleId> = cover
+                            .covering(&catalog, system, kind, need, limit)
+                            .into_iter()
+                            .map(|r| &r.id)
+                            .collect();
                         assert_eq!(got, want, "{system}, {kind:?}, need {need:?}");
                         compared += 1;
                     }

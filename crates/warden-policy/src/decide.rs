@@ -338,16 +338,9 @@ impl Bundle {
             );
             return None;
         }
-        // A need naming a permission no role has is covered by none.
-        let need_bits = self.cover.bits_of(&need);
-        let limit = requested.and_then(|q| self.cover.bits_of(&q.permissions));
-        let mut candidates: Vec<&Role> = match &need_bits {
-            Some(need_bits) => self
-                .cover
-                .covering(cat, &system.id, subject.kind, need_bits, limit.as_ref())
-                .collect(),
-            None => Vec::new(),
-        };
+        let mut candidates: Vec<&Role> =
+            self.cover
+                .covering(cat, &system.id, subject.kind, &need, requested);
         if candidates.is_empty() {
             d.reason(
                 ReasonCode::NoCoveringRole,
