@@ -5,15 +5,16 @@
 //! them are about other systems and other people, so while the bundle loads every policy is
 //! placed, per action, in the slice of each system whose roles its resource scope can match
 //! (every system's slice when its resource scope is open), and within a slice in the part of
-//! its principal scope (open, or the identity or group it names). A question is asked over
-//! the open part and the parts of its principal and the principal's groups, and the answers
-//! are combined as Cedar combines policies. Slices only ever over-approximate and Cedar
-//! checks every scope again, so the answer is exactly the full set's answer (a property test
-//! in `tests/index.rs` holds it to that).
+//! its principal scope (open, or the identity or group it names). A question is evaluated
+//! over the open part and the parts of its principal and the principal's groups, less the
+//! policies whose first test of the principal's kind fails, by Cedar's evaluator over
+//! conditions built at load (`compiled`). Slices only ever over-approximate and Cedar
+//! checks every scope again, so the answer is exactly the full set's answer from Cedar's
+//! authorizer, errors included (a property test in `tests/index.rs` holds it to that).
 //!
-//! Slices never change after the load: no lock, no cache, and a policy that Cedar refuses
-//! to add to a slice fails the load instead of being left out (a forbid left out would
-//! widen access).
+//! Slices never change after the load: no lock, no cache. The full set is still built, for
+//! [`Evaluation::Full`] and as the load's check: a policy Cedar refuses to add fails the
+//! load instead of being left out (a forbid left out would widen access).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
@@ -31,6 +32,8 @@ use smol_str::SmolStr;
 use warden_model::{GroupId, IdentityId, PolicyId, RoleId, SystemId};
 
 use crate::catalog::{Catalog, Hasher};
+use crate::compiled::{Compiled, Outcome, Run};
+use crate::cover::kind_bit;
 use crate::policy_file::LoadedPolicy;
 use crate::schema::ACTIONS;
 use crate::source::LoadError;
@@ -161,23 +164,33 @@ pub struct Authorization {
     authorizer: Authorizer,
     entities: Entities,
     full: PolicySet,
+    /// Every policy, in load order, its condition built; slices hold positions in it.
+    compiled: Vec<Compiled>,
     actions: [EntityUid; 5],
-    /// Each identity with its principal keys: its own, then its groups'.
-    identities: HashMap<IdentityId, (EntityUid, Vec<u32>), Hasher>,
+    identities: HashMap<IdentityId, Principal, Hasher>,
     roles: HashMap<RoleId, RoleEntry, Hasher>,
+}
+
+/// An identity as Cedar knows it.
+struct Principal {
+    uid: EntityUid,
+    /// Its principal keys: its own, then its groups'.
+    keys: Vec<u32>,
+    /// Its kind, as a [`kind_bit`].
+    kind: u8,
 }
 
 /// The principal key of policies whose principal scope is open.
 const OPEN: u32 = 0;
 
 /// The policies of one action whose resource scope can reach the roles of one system, in
-/// parts by principal scope: [`OPEN`], or the identity or group the scope names. A question
-/// is asked over the open part and the parts of its principal and the principal's groups,
-/// and the answers are combined as Cedar combines policies (any satisfied forbid denies,
-/// else any satisfied permit allows), so the answer is the union's answer.
+/// parts by principal scope: [`OPEN`], or the identity or group the scope names. Each part
+/// holds positions in [`Authorization::compiled`]. A question is asked over the open part
+/// and the parts of its principal and the principal's groups; a policy sits in one part
+/// only, so together they are the union Cedar would be given.
 #[derive(Default)]
 pub(crate) struct Slice {
-    pub(crate) parts: HashMap<u32, PolicySet, Hasher>,
+    parts: HashMap<u32, Vec<usize>, Hasher>,
 }
 
 /// A role as Cedar knows it, with the slices its questions are asked over.
@@ -188,8 +201,8 @@ struct RoleEntry {
     slices: [Arc<Slice>; 5],
 }
 
-/// One question as Cedar sees it, and the slice it is asked over. Only the `bench`
-/// feature's bare-Cedar comparison reads the fields.
+/// One question as Cedar sees it, with the policies `decide()` evaluates for it, for
+/// putting it to bare Cedar. Only the `bench` feature reads the fields.
 #[derive(Clone)]
 #[cfg_attr(
     not(feature = "bench"),
@@ -198,10 +211,15 @@ struct RoleEntry {
 pub(crate) struct Question {
     /// Principal, action, resource and context.
     pub(crate) request: cedar_policy::Request,
-    /// The slice of the question's action and its role's system.
-    pub(crate) slice: Arc<Slice>,
-    /// The principal keys whose parts of the slice the question is asked over.
-    pub(crate) keys: Vec<u32>,
+    /// The policies of its slice's parts that can hold for its principal's kind.
+    pub(crate) policies: PolicySet,
+}
+
+/// What [`Authorization::lookup`] finds for a question.
+struct Found<'a> {
+    request: cedar_policy::Request,
+    slice: &'a Slice,
+    principal: &'a Principal,
 }
 
 /// Which roles a policy's resource scope can match.
@@ -215,9 +233,12 @@ enum Reach {
     Nothing,
 }
 
-/// Builds one slice from `policies`. A policy Cedar refuses to add is an error naming it,
-/// never skipped: a slice without one of its forbids would widen access.
-fn slice<'p>(policies: impl IntoIterator<Item = &'p LoadedPolicy>) -> Result<PolicySet, LoadError> {
+/// Builds the set of every policy. A policy Cedar refuses to add is an error naming it,
+/// never skipped: the bundle does not load, as one without one of its forbids would widen
+/// access.
+fn full_set<'p>(
+    policies: impl IntoIterator<Item = &'p LoadedPolicy>,
+) -> Result<PolicySet, LoadError> {
     let mut set = PolicySet::new();
     for lp in policies {
         set.add(lp.policy.clone()).map_err(|e| LoadError {
@@ -330,7 +351,14 @@ impl Authorization {
                 attrs.push(str_attr("sponsor", s.as_str()));
             }
             entities.push(entity(me.clone(), attrs, groups));
-            identities.insert(i.id.clone(), (me, keys));
+            identities.insert(
+                i.id.clone(),
+                Principal {
+                    uid: me,
+                    keys,
+                    kind: kind_bit(i.kind),
+                },
+            );
         }
         let mut systems: HashMap<SystemId, EntityUid> = HashMap::new();
         for s in catalog.systems.values() {
@@ -367,10 +395,11 @@ impl Authorization {
 
         let actions = ACTIONS.map(|a| uid(&action_t, a));
         // Per action: the policies every system's slice holds, and those of one system.
-        type Parts<'l> = [Vec<(u32, &'l LoadedPolicy)>; 5];
-        let mut everywhere: Parts<'_> = Default::default();
-        let mut by_system: HashMap<SystemId, Parts<'_>> = HashMap::new();
-        for lp in loaded {
+        // Policies by position in `loaded`, with their principal keys.
+        type Parts = [Vec<(u32, usize)>; 5];
+        let mut everywhere: Parts = Default::default();
+        let mut by_system: HashMap<SystemId, Parts> = HashMap::new();
+        for (position, lp) in loaded.iter().enumerate() {
             let p = &lp.policy;
             // A scope naming an entity the catalog lacks can never match; such policies
             // are load errors anyway, so leaving them out here is only defensive.
@@ -409,7 +438,7 @@ impl Authorization {
                     _ => None,
                 };
                 if let Some(list) = list {
-                    list.push((principal, lp));
+                    list.push((principal, position));
                 }
             }
         }
@@ -420,19 +449,16 @@ impl Authorization {
             for (slot, out) in built.iter_mut().enumerate() {
                 let global = everywhere.get(slot).into_iter().flatten();
                 let local = own.and_then(|o| o.get(slot)).into_iter().flatten();
-                let mut by_key: HashMap<u32, Vec<&LoadedPolicy>> = HashMap::new();
-                for (k, lp) in global.chain(local) {
-                    by_key.entry(*k).or_default().push(lp);
-                }
-                let mut parts = HashMap::with_capacity_and_hasher(by_key.len(), Hasher::default());
-                for (k, policies) in by_key {
-                    parts.insert(k, slice(policies)?);
+                let mut parts: HashMap<u32, Vec<usize>, Hasher> = HashMap::default();
+                for (k, position) in global.chain(local) {
+                    parts.entry(*k).or_default().push(*position);
                 }
                 *out = Arc::new(Slice { parts });
             }
             slices.insert(s, built);
         }
-        let full = slice(loaded)?;
+        let full = full_set(loaded)?;
+        let compiled = loaded.iter().map(|lp| Compiled::new(&lp.policy)).collect();
         let roles = role_uids
             .into_iter()
             .filter_map(|(id, system, uid)| {
@@ -444,6 +470,7 @@ impl Authorization {
             authorizer: Authorizer::new(),
             entities,
             full,
+            compiled,
             actions,
             identities,
             roles,
@@ -471,7 +498,7 @@ impl Authorization {
         context: PreparedContext,
         evaluation: Evaluation,
     ) -> Answer {
-        let (request, slice, keys) = match self.lookup(identity, action, role, context) {
+        let found = match self.lookup(identity, action, role, context) {
             Ok(q) => q,
             Err(why) => {
                 return Answer {
@@ -481,34 +508,21 @@ impl Authorization {
                 };
             }
         };
-        let mut errors: BTreeSet<String> = BTreeSet::new();
-        let mut permits: Vec<PolicyId> = Vec::new();
-        let mut forbids: Vec<PolicyId> = Vec::new();
-        let sets: Vec<&PolicySet> = match evaluation {
-            Evaluation::Full => vec![&self.full],
-            Evaluation::Indexed => keys.iter().filter_map(|k| slice.parts.get(k)).collect(),
-        };
-        for set in sets {
-            let response = self.authorizer.is_authorized(&request, set, &self.entities);
-            // A part's reasons are its satisfied forbids when it denies, its satisfied
-            // permits when it allows: over the union, any forbid wins, then any permit.
-            let into = if response.decision() == CedarDecision::Allow {
-                &mut permits
-            } else {
-                &mut forbids
-            };
-            into.extend(
-                response
-                    .diagnostics()
-                    .reason()
-                    .filter_map(|id| PolicyId::parse(id.as_ref()).ok()),
-            );
-            errors.extend(response.diagnostics().errors().map(ToString::to_string));
+        let outcome = match evaluation {
+            Evaluation::Indexed => self.over_slice(&found),
+            Evaluation::Full => None,
         }
+        .unwrap_or_else(|| self.over_full_set(&found.request));
+        let Outcome {
+            permits,
+            forbids,
+            errors,
+        } = outcome;
         let allowed = forbids.is_empty() && !permits.is_empty();
         let mut policies = if allowed { permits } else { forbids };
         policies.sort();
         policies.dedup();
+        let errors: BTreeSet<String> = errors.into_iter().collect();
         Answer {
             allowed,
             policies,
@@ -516,17 +530,75 @@ impl Authorization {
         }
     }
 
-    /// The request for a question, the slice it is asked over and the principal keys
-    /// naming its parts; an error (the reason it is denied) when an id is unknown or Cedar
-    /// refuses the context or the request.
+    /// The positions of the policies a question is evaluated over: the parts of its
+    /// principal's keys, less those that cannot hold for its principal's kind.
+    fn positions<'s>(&'s self, found: &'s Found<'_>) -> impl Iterator<Item = usize> + 's {
+        found
+            .principal
+            .keys
+            .iter()
+            .filter_map(|k| found.slice.parts.get(k))
+            .flatten()
+            .copied()
+            .filter(|p| {
+                self.compiled
+                    .get(*p)
+                    .is_some_and(|c| c.can_hold(found.principal.kind))
+            })
+    }
+
+    /// The question over its slice, through the compiled policies; `None` if a condition
+    /// gave something other than a boolean (see [`Run::add`]).
+    fn over_slice(&self, found: &Found<'_>) -> Option<Outcome> {
+        let run = Run::new(&found.request, self.entities.as_ref());
+        let mut outcome = Outcome::default();
+        for position in self.positions(found) {
+            run.add(self.compiled.get(position)?, &mut outcome)?;
+        }
+        Some(outcome)
+    }
+
+    /// The question over every policy, by Cedar's authorizer.
+    fn over_full_set(&self, request: &cedar_policy::Request) -> Outcome {
+        let response = self
+            .authorizer
+            .is_authorized(request, &self.full, &self.entities);
+        let reasons = response
+            .diagnostics()
+            .reason()
+            .filter_map(|id| PolicyId::parse(id.as_ref()).ok())
+            .collect();
+        let errors = response
+            .diagnostics()
+            .errors()
+            .map(ToString::to_string)
+            .collect();
+        if response.decision() == CedarDecision::Allow {
+            Outcome {
+                permits: reasons,
+                forbids: Vec::new(),
+                errors,
+            }
+        } else {
+            Outcome {
+                permits: Vec::new(),
+                forbids: reasons,
+                errors,
+            }
+        }
+    }
+
+    /// The request for a question, the slice it is asked over and its principal; an
+    /// error (the reason it is denied) when an id is unknown or Cedar refuses the context
+    /// or the request.
     fn lookup(
         &self,
         identity: &IdentityId,
         action: Action,
         role: &RoleId,
         context: PreparedContext,
-    ) -> Result<(cedar_policy::Request, &Arc<Slice>, &[u32]), String> {
-        let (Some((principal, keys)), Some(resource)) =
+    ) -> Result<Found<'_>, String> {
+        let (Some(principal), Some(resource)) =
             (self.identities.get(identity), self.roles.get(role))
         else {
             return Err(format!("unknown identity `{identity}` or role `{role}`"));
@@ -538,18 +610,23 @@ impl Authorization {
             return Err("unknown action".into());
         };
         let request = cedar_policy::Request::new(
-            principal.clone(),
+            principal.uid.clone(),
             action_uid.clone(),
             resource.uid.clone(),
             context.0,
             None,
         )
         .map_err(|e| format!("cannot build the request: {e}"))?;
-        Ok((request, slice, keys))
+        Ok(Found {
+            request,
+            slice,
+            principal,
+        })
     }
 
-    /// The question Cedar is asked, and the slice it is asked over; an error (the reason
-    /// it is denied) when an id is unknown or Cedar refuses the context or the request.
+    /// The question Cedar is asked, and the policies `decide()` evaluates for it; an error
+    /// (the reason it is denied) when an id is unknown or Cedar refuses the context or the
+    /// request.
     pub(crate) fn question(
         &self,
         identity: &IdentityId,
@@ -557,11 +634,20 @@ impl Authorization {
         role: &RoleId,
         context: PreparedContext,
     ) -> Result<Question, String> {
-        let (request, slice, keys) = self.lookup(identity, action, role, context)?;
+        let found = self.lookup(identity, action, role, context)?;
+        let policies = self
+            .positions(&found)
+            .filter_map(|p| self.compiled.get(p))
+            .filter_map(|c| {
+                self.full
+                    .policy(&cedar_policy::PolicyId::new(c.cedar_id().as_ref()))
+            })
+            .cloned();
+        let policies = PolicySet::from_policies(policies)
+            .map_err(|e| format!("cannot build the question's policy set: {e}"))?;
         Ok(Question {
-            request,
-            slice: Arc::clone(slice),
-            keys: keys.to_vec(),
+            request: found.request,
+            policies,
         })
     }
 
@@ -650,16 +736,16 @@ max_duration = "1h"
     }
 
     #[test]
-    fn a_policy_cedar_refuses_fails_the_slice_instead_of_being_left_out() {
+    fn a_policy_cedar_refuses_fails_the_set_instead_of_being_left_out() {
         let policies = clashing();
-        let err = slice(&policies).expect_err("the forbid cannot be added, so no slice");
+        let err = full_set(&policies).expect_err("the forbid cannot be added, so no set");
         assert_eq!(err.file, "policies/p.cedar");
         assert_eq!(err.line, Some(4));
         assert!(err.message.contains("`deny-all`"), "{}", err.message);
     }
 
     #[test]
-    fn a_bundle_whose_slices_cannot_be_built_does_not_load() {
+    fn a_bundle_whose_policy_set_cannot_be_built_does_not_load() {
         let catalog = crate::catalog::load(&[SourceFile {
             name: "catalog.toml".into(),
             text: CATALOG.into(),

@@ -16,8 +16,8 @@ use crate::decide::DecisionInput;
 pub enum Over {
     /// Every policy of the bundle, as an application calling Cedar directly would.
     Full,
-    /// The parts of the slice `decide()` asks the question over, one call each: Cedar's
-    /// own evaluation cost alone.
+    /// The policies `decide()` evaluates for the question, in one set: Cedar's own cost
+    /// of the same evaluations.
     Slice,
 }
 
@@ -56,12 +56,7 @@ impl<'b> Questions<'b> {
             .iter()
             .flatten()
             .fold((0usize, 0usize), |(n, t), q| {
-                let size: usize = q
-                    .keys
-                    .iter()
-                    .filter_map(|k| q.slice.parts.get(k))
-                    .map(|p| p.policies().count())
-                    .sum();
+                let size = q.policies.policies().count();
                 (n + 1, t + size)
             });
         if n == 0 { 0.0 } else { total as f64 / n as f64 }
@@ -84,12 +79,7 @@ impl<'b> Questions<'b> {
                 .iter()
                 .map(|q| match over {
                     Over::Full => allowed(full, q),
-                    Over::Slice => q
-                        .keys
-                        .iter()
-                        .filter_map(|k| q.slice.parts.get(k))
-                        .map(|set| allowed(set, q))
-                        .sum(),
+                    Over::Slice => allowed(&q.policies, q),
                 })
                 .sum()
         })

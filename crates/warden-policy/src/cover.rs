@@ -41,7 +41,8 @@ struct Entry {
     words: usize,
 }
 
-fn kind_bit(kind: IdentityKind) -> u8 {
+/// The bit of `kind` in a mask of kinds.
+pub(crate) fn kind_bit(kind: IdentityKind) -> u8 {
     1 << (kind as u8)
 }
 

@@ -9,6 +9,7 @@ pub mod bare;
 pub mod bundle;
 pub mod case;
 pub mod catalog;
+mod compiled;
 mod cover;
 pub mod decide;
 pub mod policy_file;

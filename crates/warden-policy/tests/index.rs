@@ -104,7 +104,10 @@ const RESOURCES: [&str; 6] = [
     "resource is Warden::Role",
     "resource is Warden::Role in Warden::System::\"s2\"",
 ];
-const CONDITIONS: [&str; 11] = [
+/// A product that overflows (an evaluation error) when the duration exceeds 4,611 s.
+const OVERFLOWS: &str = "context.duration_seconds * 2000000000000000 > 0";
+
+const CONDITIONS: [&str; 16] = [
     "true",
     "principal.kind == \"human\"",
     "principal.kind != \"service\"",
@@ -116,6 +119,13 @@ const CONDITIONS: [&str; 11] = [
     "principal has owner",
     "context.purpose like \"*INC*\"",
     "principal in Warden::Group::\"g2\"",
+    // A first test of the kind lets the index skip the policy for other kinds.
+    "principal.kind == \"human\" && resource.permissions.contains(\"write\")",
+    "\"workload\" == principal.kind && context.emergency",
+    // Errors: everywhere, and behind a test of the kind.
+    OVERFLOWS,
+    "principal.kind != \"human\" && context.duration_seconds * 2000000000000000 > 0",
+    "context.emergency && principal.kind == \"service\"",
 ];
 
 fn policy(n: usize) -> impl Strategy<Value = String> {
@@ -239,5 +249,60 @@ fn generated_policy_sets_mostly_load() {
     assert!(
         allowed_somewhere >= 5,
         "only {allowed_somewhere} sets allowed anything"
+    );
+}
+
+/// A policy that errors is skipped with its error kept, through the index as in the full
+/// set, and one whose first test of the kind fails is never evaluated, so never errors.
+#[test]
+fn errors_are_the_full_sets_errors() {
+    let policies = format!(
+        "@id(\"nhi-overflow\")\npermit (principal, action, resource) when {{ principal.kind != \"human\" && {OVERFLOWS} }};\n\
+         @id(\"everyone\")\npermit (principal, action, resource);\n"
+    );
+    let bundle = Bundle::from_files(vec![
+        SourceFile {
+            name: "catalog.toml".into(),
+            text: CATALOG.into(),
+        },
+        SourceFile {
+            name: "policies/gen.cedar".into(),
+            text: policies,
+        },
+    ])
+    .unwrap();
+    let role = RoleId::parse("r1").unwrap();
+    let ask = |identity: &str, secs: i64, evaluation: Evaluation| {
+        let ctx = AuthContext {
+            duration_seconds: secs,
+            emergency: false,
+            purpose: "x",
+            ticket: "",
+            source: "",
+            requester_is_subject: true,
+            approvals: 0,
+            oidc: None,
+        };
+        let identity = IdentityId::parse(identity).unwrap();
+        bundle.authorize(&identity, Action::Request, &role, &ctx, evaluation)
+    };
+    for (identity, secs, errs) in [("i3", 7200, true), ("i3", 600, false), ("i1", 7200, false)] {
+        let indexed = ask(identity, secs, Evaluation::Indexed);
+        assert_eq!(
+            indexed,
+            ask(identity, secs, Evaluation::Full),
+            "{identity} {secs}"
+        );
+        assert!(indexed.allowed, "{identity} {secs}: {indexed:?}");
+        assert_eq!(
+            !indexed.errors.is_empty(),
+            errs,
+            "{identity} {secs}: {indexed:?}"
+        );
+    }
+    let errors = ask("i3", 7200, Evaluation::Indexed).errors;
+    assert!(
+        errors[0].starts_with("error while evaluating policy `nhi-overflow`"),
+        "{errors:?}"
     );
 }
