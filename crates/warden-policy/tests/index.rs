@@ -12,7 +12,7 @@
 
 use proptest::prelude::*;
 use warden_model::{IdentityId, RoleId};
-use warden_policy::{Action, AuthContext, Bundle, Evaluation, SourceFile};
+use warden_policy::{Action, AuthContext, Bundle, Evaluation, LoadErrors, SourceFile};
 
 const CATALOG: &str = r#"
 [[group]]
@@ -148,6 +148,35 @@ fn policy(n: usize) -> impl Strategy<Value = String> {
         })
 }
 
+/// The test catalog with `policies` as its one policy file.
+fn bundle_of(policies: String) -> Result<Bundle, LoadErrors> {
+    Bundle::from_files(vec![
+        SourceFile {
+            name: "catalog.toml".into(),
+            text: CATALOG.into(),
+        },
+        SourceFile {
+            name: "policies/gen.cedar".into(),
+            text: policies,
+        },
+    ])
+}
+
+/// A request's context: everything but the duration, the emergency flag and the purpose
+/// fixed.
+fn context(duration_seconds: i64, emergency: bool, purpose: &str) -> AuthContext<'_> {
+    AuthContext {
+        duration_seconds,
+        emergency,
+        purpose,
+        ticket: "",
+        source: "",
+        requester_is_subject: true,
+        approvals: 0,
+        oidc: None,
+    }
+}
+
 fn policy_set() -> impl Strategy<Value = String> {
     (1usize..24).prop_flat_map(|n| {
         (0..n)
@@ -162,11 +191,7 @@ proptest! {
 
     #[test]
     fn indexed_answers_equal_full_set_answers(policies in policy_set()) {
-        let bundle = Bundle::from_files(vec![
-            SourceFile { name: "catalog.toml".into(), text: CATALOG.into() },
-            SourceFile { name: "policies/gen.cedar".into(), text: policies.clone() },
-        ]);
-        let bundle = match bundle {
+        let bundle = match bundle_of(policies.clone()) {
             Ok(b) => b,
             // Strict validation may reject a generated combination as impossible; those
             // are not policies anyone could load.
@@ -179,16 +204,7 @@ proptest! {
                 let role = RoleId::parse(role).unwrap();
                 for action in actions {
                     for (secs, emergency, purpose) in [(600, false, "INC-7"), (7200, true, "routine")] {
-                        let ctx = AuthContext {
-                            duration_seconds: secs,
-                            emergency,
-                            purpose,
-                            ticket: "",
-                            source: "",
-                            requester_is_subject: true,
-                            approvals: 0,
-                            oidc: None,
-                        };
+                        let ctx = context(secs, emergency, purpose);
                         let indexed = bundle.authorize(&identity, action, &role, &ctx, Evaluation::Indexed);
                         let full = bundle.authorize(&identity, action, &role, &ctx, Evaluation::Full);
                         prop_assert_eq!(&indexed, &full, "{:?} {:?} {:?}\n{}", identity, action, role, policies);
@@ -211,28 +227,9 @@ fn generated_policy_sets_mostly_load() {
     let mut allowed_somewhere = 0;
     for _ in 0..100 {
         let text = strategy.new_tree(&mut runner).unwrap().current();
-        let res = Bundle::from_files(vec![
-            SourceFile {
-                name: "catalog.toml".into(),
-                text: CATALOG.into(),
-            },
-            SourceFile {
-                name: "policies/gen.cedar".into(),
-                text,
-            },
-        ]);
-        if let Ok(b) = res {
+        if let Ok(b) = bundle_of(text) {
             loaded += 1;
-            let ctx = AuthContext {
-                duration_seconds: 600,
-                emergency: false,
-                purpose: "INC-1",
-                ticket: "",
-                source: "",
-                requester_is_subject: true,
-                approvals: 0,
-                oidc: None,
-            };
+            let ctx = context(600, false, "INC-1");
             let i = IdentityId::parse("i2").unwrap();
             let r = RoleId::parse("r2").unwrap();
             if b.authorize(&i, Action::Request, &r, &ctx, Evaluation::Full)
@@ -260,29 +257,10 @@ fn errors_are_the_full_sets_errors() {
         "@id(\"nhi-overflow\")\npermit (principal, action, resource) when {{ principal.kind != \"human\" && {OVERFLOWS} }};\n\
          @id(\"everyone\")\npermit (principal, action, resource);\n"
     );
-    let bundle = Bundle::from_files(vec![
-        SourceFile {
-            name: "catalog.toml".into(),
-            text: CATALOG.into(),
-        },
-        SourceFile {
-            name: "policies/gen.cedar".into(),
-            text: policies,
-        },
-    ])
-    .unwrap();
+    let bundle = bundle_of(policies).unwrap();
     let role = RoleId::parse("r1").unwrap();
     let ask = |identity: &str, secs: i64, evaluation: Evaluation| {
-        let ctx = AuthContext {
-            duration_seconds: secs,
-            emergency: false,
-            purpose: "x",
-            ticket: "",
-            source: "",
-            requester_is_subject: true,
-            approvals: 0,
-            oidc: None,
-        };
+        let ctx = context(secs, false, "x");
         let identity = IdentityId::parse(identity).unwrap();
         bundle.authorize(&identity, Action::Request, &role, &ctx, evaluation)
     };
