@@ -294,6 +294,29 @@ both!(a_pending_request_lapses_after_the_approval_window, |env| {
     assert_eq!(e.request(&v.id).await.unwrap().state, RequestState::Expired);
 });
 
+both!(a_dry_run_sees_the_grants_another_process_changes, |env| {
+    // The subject's grants, read for every decision, may be kept between decisions; never
+    // past a change another process commits.
+    let e = &env.engine;
+    let other = env.another_engine().await;
+    let ask = req(CACHE_READ);
+    let none = e.dry_run(&ask).await.unwrap().input_hash;
+    assert_eq!(e.dry_run(&ask).await.unwrap().input_hash, none);
+
+    let granted = other.intake("alice", req(CACHE_READ)).await.unwrap().view;
+    let gid = granted.grant.unwrap().id;
+    let holding = e.dry_run(&ask).await.unwrap().input_hash;
+    assert_ne!(
+        holding, none,
+        "the new grant is part of the decision's input"
+    );
+    assert_eq!(holding, other.dry_run(&ask).await.unwrap().input_hash);
+
+    let revoking = other.revoke("admin", &gid, "done").await.unwrap();
+    assert_eq!(revoking.state, GrantState::Revoking);
+    assert_eq!(e.dry_run(&ask).await.unwrap().input_hash, none);
+});
+
 both!(explicit_revoke_is_confirmed_and_idempotent, |env| {
     let e = &env.engine;
     let v = e.intake("alice", req(CACHE_READ)).await.unwrap().view;

@@ -266,19 +266,22 @@ impl Store {
                            UNION ALL \
                            SELECT role, duration_seconds, expires_at FROM grants \
                            WHERE subject = $1 AND state = 'provisioning'";
-        // Read on every decision: on SQLite, on this thread when it can be.
+        // Read on every decision: on SQLite, on this thread, and kept while nothing commits.
+        let key = subject.as_str();
         let local = self
             .local_reads()
-            .and_then(|l| l.query(SQL, [subject.as_str()], |row| active(row, now)));
+            .and_then(|l| l.query_memo(&l.held, key, SQL, [key], |row| held(row)));
         let mut out = match local {
-            Some(out) => out,
+            Some(rows) => rows.iter().map(|h| h.at(now)).collect(),
             None => on_conn!(&mut self.acquire().await?.conn(), c => {
                 let rows = sqlx::query(SQL)
-                    .bind(subject.as_str())
+                    .bind(key)
                     .fetch_all(&mut **c)
                     .await
                     .map_err(db_err)?;
-                rows.iter().map(|row| active(row, now)).collect::<Result<Vec<_>, _>>()?
+                rows.iter()
+                    .map(|row| Ok(held(row)?.at(now)))
+                    .collect::<Result<Vec<_>, StoreError>>()?
             }),
         };
         out.sort();
@@ -385,13 +388,32 @@ async fn one(conn: &mut Conn<'_>, key: Key) -> Result<Option<GrantRecord>, Store
     })
 }
 
-fn active(row: &impl RowExt, now: Timestamp) -> Result<ActiveGrant, StoreError> {
-    let role = row.parsed("role", RoleId::parse)?;
-    let expires_at = match row.opt_time("expires_at")? {
-        Some(t) => t,
-        None => now.plus(duration(row)?),
-    };
-    Ok(ActiveGrant { role, expires_at })
+/// A grant held, as [`Store::active_grants`] reads it: what it becomes at an instant is
+/// left to [`Held::at`], so that the read can be kept across instants.
+#[derive(Debug)]
+pub(crate) struct Held {
+    role: RoleId,
+    /// `None` while provisioning: it ends its duration after it becomes active.
+    expires_at: Option<Timestamp>,
+    duration: Duration,
+}
+
+impl Held {
+    /// The grant as separation of duties sees it at `now`.
+    fn at(&self, now: Timestamp) -> ActiveGrant {
+        ActiveGrant {
+            role: self.role.clone(),
+            expires_at: self.expires_at.unwrap_or_else(|| now.plus(self.duration)),
+        }
+    }
+}
+
+fn held(row: &impl RowExt) -> Result<Held, StoreError> {
+    Ok(Held {
+        role: row.parsed("role", RoleId::parse)?,
+        expires_at: row.opt_time("expires_at")?,
+        duration: duration(row)?,
+    })
 }
 
 fn duration(row: &impl RowExt) -> Result<Duration, StoreError> {

@@ -19,12 +19,14 @@ mod id;
 mod itsm;
 mod job;
 mod local;
+mod memo;
 mod request;
 mod review;
 mod session;
 mod store;
 mod summary;
 mod token;
+mod wal_index;
 
 #[cfg(feature = "testing")]
 pub mod testing;

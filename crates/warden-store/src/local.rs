@@ -16,15 +16,23 @@
 //! index) is bounded by [`LOCAL_BUSY_TIMEOUT`]. A failed read here is never the answer:
 //! the caller reads again through the pool ([`crate::Store`] does so), which has the full
 //! busy timeout and the usual error sorting.
+//!
+//! A read that every decision makes again for the same key (the subject's grants) is kept
+//! in a [`Memo`] with the [`Stamp`] of the WAL index it was read under, and answered from
+//! there while the stamp has not moved: no transaction, no lock, one `pread` of the
+//! index's header. Any commit, by this process or another (the CLI), moves the stamp.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
 use crate::conn::row_ext;
 use crate::error::StoreError;
+use crate::grant::Held;
+use crate::memo::Memo;
+use crate::wal_index::{Stamp, WalIndex};
 
 /// How long a read here waits on a locked database before giving up (and the caller
 /// reading through the pool instead).
@@ -42,6 +50,18 @@ pub(crate) struct LocalReads {
     path: PathBuf,
     /// `None` once the store is closed: no read is served here after that.
     idle: Mutex<Option<Vec<Connection>>>,
+    /// The WAL index, and the connection that holds it open for as long as its stamps are
+    /// used (see [`crate::wal_index`]); `None` when the file is not in WAL mode, and once
+    /// the store is closed.
+    wal: Mutex<Option<Wal>>,
+    /// The grants each subject holds, by subject.
+    pub(crate) held: Memo<Held>,
+}
+
+/// A WAL index and its holder.
+struct Wal {
+    index: Arc<WalIndex>,
+    _holder: Connection,
 }
 
 impl std::fmt::Debug for LocalReads {
@@ -58,7 +78,45 @@ impl LocalReads {
         LocalReads {
             path: path.to_path_buf(),
             idle: Mutex::new(Some(Vec::new())),
+            wal: Mutex::new(hold_wal_index(path)),
+            held: Memo::default(),
         }
+    }
+
+    /// [`LocalReads::query`] for `key`, answered from `memo` while the database has not
+    /// changed since the rows were read.
+    pub(crate) fn query_memo<T>(
+        &self,
+        memo: &Memo<T>,
+        key: &str,
+        sql: &str,
+        params: impl rusqlite::Params,
+        map: impl Fn(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+    ) -> Option<Arc<[T]>> {
+        // Taken before the read, so that a commit between the two moves the stamp away from
+        // the one the rows are kept with: they are read again next time, never given stale.
+        let stamp = self.stamp();
+        if let Some(now) = stamp
+            && let Some(rows) = memo.get(key, now)
+        {
+            return Some(rows);
+        }
+        let rows: Arc<[T]> = self.query(sql, params, map)?.into();
+        if let Some(stamp) = stamp {
+            memo.put(key, stamp, Arc::clone(&rows));
+        }
+        Some(rows)
+    }
+
+    /// The WAL index's stamp now, while the index is held open.
+    fn stamp(&self) -> Option<Stamp> {
+        let index = self
+            .wal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|w| Arc::clone(&w.index))?;
+        index.stamp()
     }
 
     /// Runs `sql` with `params` and maps each row with `map`, on this thread. `None` when
@@ -79,6 +137,7 @@ impl LocalReads {
     /// Stops serving reads and closes the idle connections.
     pub(crate) fn close(&self) {
         *self.idle() = None;
+        *self.wal.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     /// The idle connections. A panic while they were held cannot leave them half-changed
@@ -114,6 +173,26 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
     conn.busy_timeout(LOCAL_BUSY_TIMEOUT)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
+}
+
+/// The WAL index of the file at `path` and a connection that holds it open: one that has
+/// read the database, which maps the index for as long as it is open. `None` when the
+/// file is not in WAL mode or the index cannot be read.
+fn hold_wal_index(path: &Path) -> Option<Wal> {
+    let holder = open(path).ok()?;
+    let mode: String = holder
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .ok()?;
+    holder
+        .query_row("SELECT COUNT(*) FROM sqlite_schema", [], |row| {
+            row.get::<_, i64>(0)
+        })
+        .ok()?;
+    let index = WalIndex::open(path).filter(|_| mode.eq_ignore_ascii_case("wal"))?;
+    Some(Wal {
+        index: Arc::new(index),
+        _holder: holder,
+    })
 }
 
 /// The rows, or `None` at the first failure (the statement, a step, or `map`): what went
@@ -181,6 +260,104 @@ mod tests {
         assert_eq!(local.query("SELECT 'x' AS n", [], count), None);
         // The connections that failed are still good for the next read.
         assert_eq!(local.query("SELECT 1 AS n", [], count), Some(vec![1]));
+    }
+
+    /// Where [`write_as_another_process`] writes, when this test binary runs it.
+    const WRITE_TO: &str = "WARDEN_STORE_TEST_WRITE_TO";
+
+    const SCRATCH: &str = "SELECT COUNT(*) AS n FROM scratch WHERE k = $1";
+
+    /// A store on a file with a table `scratch`, and a connection of another's to it.
+    async fn scratch() -> (crate::Store, tempfile::TempDir, Connection) {
+        let (store, dir) = crate::testing::sqlite().await;
+        let other = Connection::open(dir.path().join(crate::testing::SQLITE_FILE)).unwrap();
+        other.execute("CREATE TABLE scratch (k TEXT)", []).unwrap();
+        (store, dir, other)
+    }
+
+    /// Bob's rows in `scratch`, through `memo`.
+    fn bobs(local: &LocalReads, memo: &Memo<i64>) -> Option<Arc<[i64]>> {
+        local.query_memo(memo, "bob", SCRATCH, ["bob"], count)
+    }
+
+    #[tokio::test]
+    async fn a_read_is_kept_until_anything_commits() {
+        let (store, _dir, other) = scratch().await;
+        let local = store.local_reads().unwrap();
+        let memo = Memo::default();
+        let first = bobs(local, &memo).unwrap();
+        assert_eq!(*first, [0]);
+        let again = bobs(local, &memo).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "nothing committed: kept");
+
+        // Reading, by anyone, changes nothing.
+        let _: i64 = other
+            .query_row("SELECT COUNT(*) FROM scratch", [], |r| r.get(0))
+            .unwrap();
+        let again = bobs(local, &memo).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "a read is no change");
+
+        // A commit by another connection, even one that touches another key, is read anew.
+        other
+            .execute("INSERT INTO scratch VALUES ('bob')", [])
+            .unwrap();
+        assert_eq!(*bobs(local, &memo).unwrap(), [1]);
+        other
+            .execute("INSERT INTO scratch VALUES ('eve')", [])
+            .unwrap();
+        let after = bobs(local, &memo).unwrap();
+        assert_eq!(*after, [1]);
+        assert!(!Arc::ptr_eq(&first, &after));
+
+        // The store's own writes move the stamp too.
+        let mut tx = store.begin().await.unwrap();
+        crate::conn::on_conn!(&mut tx.conn(), c => {
+            sqlx::query("INSERT INTO scratch VALUES ('bob')").execute(&mut **c).await.unwrap();
+        });
+        tx.commit().await.unwrap();
+        assert_eq!(*bobs(local, &memo).unwrap(), [2]);
+
+        store.close().await;
+        assert!(
+            bobs(local, &memo).is_none(),
+            "closed: kept rows are not given either"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_commit_by_another_process_is_seen() {
+        let (store, dir, _other) = scratch().await;
+        let local = store.local_reads().unwrap();
+        let memo = Memo::default();
+        let first = bobs(local, &memo).unwrap();
+        assert_eq!(*first, [0]);
+        let kept = bobs(local, &memo).unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &kept),
+            "kept before the other process writes"
+        );
+
+        let test = "local::tests::write_as_another_process";
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([test, "--exact", "--ignored", "--nocapture"])
+            .env(WRITE_TO, dir.path().join(crate::testing::SQLITE_FILE))
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && said.contains("1 passed"), "{said}");
+
+        assert_eq!(*bobs(local, &memo).unwrap(), [1]);
+    }
+
+    /// The other process of [`a_commit_by_another_process_is_seen`]: it fails unless it is
+    /// told where to write.
+    #[test]
+    #[ignore = "run by a_commit_by_another_process_is_seen, as a process of its own"]
+    fn write_as_another_process() {
+        let path = std::env::var_os(WRITE_TO).unwrap();
+        let conn = Connection::open(path).unwrap();
+        conn.execute("INSERT INTO scratch VALUES ('bob')", [])
+            .unwrap();
     }
 
     #[tokio::test]
