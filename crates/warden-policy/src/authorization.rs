@@ -573,18 +573,16 @@ impl Authorization {
             .errors()
             .map(ToString::to_string)
             .collect();
-        if response.decision() == CedarDecision::Allow {
-            Outcome {
-                permits: reasons,
-                forbids: Vec::new(),
-                errors,
-            }
+        // The reasons are the satisfied permits when it allows, the satisfied forbids when not.
+        let (permits, forbids) = if response.decision() == CedarDecision::Allow {
+            (reasons, Vec::new())
         } else {
-            Outcome {
-                permits: Vec::new(),
-                forbids: reasons,
-                errors,
-            }
+            (Vec::new(), reasons)
+        };
+        Outcome {
+            permits,
+            forbids,
+            errors,
         }
     }
 

@@ -29,7 +29,7 @@ use cedar_policy_core::evaluator::Evaluator;
 use cedar_policy_core::extensions::Extensions;
 use warden_model::{IdentityKind, PolicyId};
 
-use crate::cover::kind_bit;
+use crate::cover::kind_mask;
 
 /// Every principal kind (`tests::all_kinds_are_every_kind_bit` holds it to the kinds).
 const ALL_KINDS: u8 = 0b1111;
@@ -43,7 +43,8 @@ pub(crate) struct Compiled {
     condition: Expr,
     env: SlotEnv,
     permit: bool,
-    /// The principal kinds (bits of [`kind_bit`]) for which the policy can hold.
+    /// The principal kinds (bits of [`crate::cover::kind_bit`]) for which the policy can
+    /// hold.
     kinds: u8,
 }
 
@@ -60,8 +61,9 @@ impl Compiled {
         }
     }
 
-    /// Whether the policy can hold for a principal of kind `kind` (a [`kind_bit`]); when
-    /// not, it is false without error and need not be evaluated.
+    /// Whether the policy can hold for a principal of kind `kind` (a
+    /// [`crate::cover::kind_bit`]); when not, it is false without error and need not be
+    /// evaluated.
     pub(crate) fn can_hold(&self, kind: u8) -> bool {
         self.kinds & kind != 0
     }
@@ -88,10 +90,7 @@ fn kinds_of(body: &Expr) -> u8 {
     let Some(word) = kind_test(test) else {
         return ALL_KINDS;
     };
-    let equal = IdentityKind::ALL
-        .into_iter()
-        .filter(|k| k.as_str() == word)
-        .fold(0, |m, k| m | kind_bit(k));
+    let equal = kind_mask(IdentityKind::ALL.into_iter().filter(|k| k.as_str() == word));
     if negated { ALL_KINDS & !equal } else { equal }
 }
 
@@ -186,6 +185,7 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "test code")]
 
     use super::*;
+    use crate::cover::kind_bit;
 
     fn kinds(body: &str) -> u8 {
         let text = format!("permit(principal, action, resource) when {{ {body} }};");
@@ -208,10 +208,7 @@ mod tests {
 
     #[test]
     fn all_kinds_are_every_kind_bit() {
-        let every = IdentityKind::ALL
-            .into_iter()
-            .fold(0, |m, k| m | kind_bit(k));
-        assert_eq!(every, ALL_KINDS);
+        assert_eq!(kind_mask(IdentityKind::ALL), ALL_KINDS);
     }
 
     #[test]

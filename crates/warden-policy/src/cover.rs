@@ -46,6 +46,11 @@ pub(crate) fn kind_bit(kind: IdentityKind) -> u8 {
     1 << (kind as u8)
 }
 
+/// The mask of `kinds`.
+pub(crate) fn kind_mask(kinds: impl IntoIterator<Item = IdentityKind>) -> u8 {
+    kinds.into_iter().fold(0, |m, k| m | kind_bit(k))
+}
+
 impl Cover {
     /// Built from `catalog` as it is: its role map must not change afterwards (a bundle's
     /// never does).
@@ -73,7 +78,7 @@ impl Cover {
             };
             let entry = Entry {
                 role: position,
-                kinds: role.kinds.iter().fold(0, |m, k| m | kind_bit(*k)),
+                kinds: kind_mask(role.kinds.iter().copied()),
                 words: cover.role_words.len(),
             };
             cover.role_words.extend(set.0);
