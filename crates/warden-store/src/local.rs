@@ -183,12 +183,17 @@ fn hold_wal_index(path: &Path) -> Option<Wal> {
     let mode: String = holder
         .query_row("PRAGMA journal_mode", [], |row| row.get(0))
         .ok()?;
+    // Only a file in WAL mode has an index; its `-shm` descriptor is kept for good once
+    // opened, so none is opened for another.
+    if !mode.eq_ignore_ascii_case("wal") {
+        return None;
+    }
     holder
         .query_row("SELECT COUNT(*) FROM sqlite_schema", [], |row| {
             row.get::<_, i64>(0)
         })
         .ok()?;
-    let index = WalIndex::open(path).filter(|_| mode.eq_ignore_ascii_case("wal"))?;
+    let index = WalIndex::open(path)?;
     Some(Wal {
         index: Arc::new(index),
         _holder: holder,
